@@ -1,0 +1,121 @@
+"""One exception hierarchy for everything zvkdiag raises.
+
+Every message is written for the support engineer (or the customer) who reads
+it, not for the developer.  asyncssh, spake2 and OS errors are translated at
+the boundary with ``raise ... from exc`` so the cause stays visible::
+
+    ZvkdiagError
+    ├── InvalidCode            the ID or password cannot be one zvkdiag issued
+    ├── ConnectError           the relay or agent address could not be reached
+    ├── PeerNotFound           the relay knows no customer with that ID
+    ├── AuthenticationFailed   the password was wrong (``tries_left`` says how often more)
+    ├── ProtocolError          the peer or something in between sent what v1 does not allow
+    │   └── TamperingDetected  the stream was changed on the way (keys or bytes)
+    ├── ConsentDenied          the customer said no, or did not answer in time
+    ├── SessionClosed          the peer or the network ended the session
+    ├── SessionNotOpen         *we* closed the session and then used it
+    ├── CommandTimeout         a command ran longer than its timeout
+    ├── UnknownProbe           no probe of that name (``suggestions`` lists close names)
+    ├── TransferError          a file transfer failed or was refused
+    └── CaseStoreError         a case folder or table is missing or invalid
+
+``SessionClosed`` (the other side broke it) and ``SessionNotOpen`` (we closed
+it) are kept apart on purpose, as trio does with ``BrokenResourceError`` and
+``ClosedResourceError``: the first is news, the second is a bug in the caller.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationFailed",
+    "CaseStoreError",
+    "CommandTimeout",
+    "ConnectError",
+    "ConsentDenied",
+    "InvalidCode",
+    "PeerNotFound",
+    "ProtocolError",
+    "SessionClosed",
+    "SessionNotOpen",
+    "TamperingDetected",
+    "TransferError",
+    "UnknownProbe",
+    "ZvkdiagError",
+]
+
+
+class ZvkdiagError(Exception):
+    """Base class of every error zvkdiag raises on purpose."""
+
+
+class InvalidCode(ZvkdiagError, ValueError):
+    """An ID or password that zvkdiag could never have issued (checked before any try)."""
+
+
+class ConnectError(ZvkdiagError):
+    """The relay or the agent could not be reached at ``address``."""
+
+    def __init__(self, message: str, *, address: str) -> None:
+        super().__init__(message)
+        self.address = address
+
+
+class PeerNotFound(ZvkdiagError):
+    """The relay has no customer waiting under this ID."""
+
+
+class AuthenticationFailed(ZvkdiagError):
+    """The password did not match; ``tries_left`` is None when the customer did not say."""
+
+    def __init__(self, message: str, *, tries_left: int | None = None) -> None:
+        super().__init__(message)
+        self.tries_left = tries_left
+
+
+class ProtocolError(ZvkdiagError):
+    """The other side, or something in between, broke wire protocol v1."""
+
+
+class TamperingDetected(ProtocolError):
+    """The bytes or keys were changed between engineer and customer."""
+
+
+class ConsentDenied(ZvkdiagError):
+    """The customer declined (or let the question time out) for ``scope``."""
+
+    def __init__(self, message: str, *, scope: str) -> None:
+        super().__init__(message)
+        self.scope = scope
+
+
+class SessionClosed(ZvkdiagError):
+    """The customer, the relay or the network ended the session."""
+
+
+class SessionNotOpen(ZvkdiagError):
+    """This side closed the session earlier and then tried to use it."""
+
+
+class CommandTimeout(ZvkdiagError):
+    """A command on the customer's PC ran past its timeout and was stopped."""
+
+
+class UnknownProbe(ZvkdiagError, KeyError):
+    """No probe has this name; ``suggestions`` lists close names."""
+
+    def __init__(self, name: str, suggestions: list[str]) -> None:
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"There is no probe named {name!r}.{hint}")
+        self.name = name
+        self.suggestions = suggestions
+
+    def __str__(self) -> str:  # KeyError would add quotes around the message
+        return str(self.args[0])
+
+
+class TransferError(ZvkdiagError):
+    """A file transfer was refused or broke off; no partial file was left behind."""
+
+
+class CaseStoreError(ZvkdiagError):
+    """A case folder, table or query in the case store is missing or invalid."""

@@ -1,0 +1,133 @@
+"""Consent requests, agent events and the interface every customer UI implements.
+
+Pure data and protocols: no I/O.  The agent calls ``ConsentUI.ask`` for every
+request and ``ConsentUI.show`` for everything the customer should see; the UI
+calls back through ``AgentControl`` when the customer ends the session or
+withdraws a permission.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "AgentControl",
+    "AgentEvent",
+    "CodeIssued",
+    "ConsentRequest",
+    "ConsentUI",
+    "Decision",
+    "EngineerMessage",
+    "FailedTry",
+    "Scope",
+    "SessionEnded",
+    "SessionStarted",
+]
+
+DEFAULT_TIMEOUT = 60.0
+"""Seconds a question may stay unanswered before it counts as "no"."""
+
+
+class Scope(enum.StrEnum):
+    """What a consent covers.  ``probe`` scopes are written ``probe:<name>``."""
+
+    SESSION = "session"
+    SCREEN_VIEW = "screen.view"
+    SCREEN_CONTROL = "screen.control"
+    PROBE = "probe"
+    COMMAND = "command"
+    FILE_DOWNLOAD = "file.download"
+    FILE_UPLOAD = "file.upload"
+    MESSAGE = "message"
+
+
+class Decision(enum.Enum):
+    ALLOW = "allow"
+    DENY = "deny"
+    TIMEOUT = "timeout"
+
+    @property
+    def allowed(self) -> bool:
+        return self is Decision.ALLOW
+
+
+@dataclass(frozen=True)
+class ConsentRequest:
+    """One question to the customer.
+
+    ``detail`` carries what the UI must show verbatim, by scope:
+    session: ``{}``; command: ``{"argv": [...]}``;
+    probe: ``{"probes": [{"name", "title_de", "title_en", "description_de", "description_en"}]}``;
+    file.*: ``{"path": str, "size": int}``; screen.view: ``{"monitor": int}``.
+    """
+
+    scope: Scope
+    engineer: str
+    engineer_verified: bool = False
+    detail: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CodeIssued:
+    """A new ID/password pair is valid; ``reason``: start, session-ended, failed-tries, expired."""
+
+    session_id: str
+    password: str
+    reason: str = "start"
+
+
+@dataclass(frozen=True)
+class FailedTry:
+    """Someone tried a wrong password (or broke the protocol); ``tries_left`` on this password."""
+
+    tries_left: int
+
+
+@dataclass(frozen=True)
+class SessionStarted:
+    engineer: str
+    engineer_verified: bool = False
+
+
+@dataclass(frozen=True)
+class SessionEnded:
+    """``reason``: engineer, customer, network, denied."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class EngineerMessage:
+    text: str
+
+
+AgentEvent = CodeIssued | FailedTry | SessionStarted | SessionEnded | EngineerMessage
+
+
+class AgentControl(Protocol):
+    """What a UI may ask of the agent.  Thread-safe: callable from any thread."""
+
+    def end_session(self) -> None:
+        """End the current session now (the "Beenden" button)."""
+
+    def revoke(self, scope: Scope) -> None:
+        """Withdraw a standing permission such as screen.view."""
+
+    def quit(self) -> None:
+        """End everything and stop the program (closing the main window, Ctrl-C)."""
+
+
+class ConsentUI(Protocol):
+    """A customer-facing UI: Tk window, console, or a test fake."""
+
+    async def ask(self, request: ConsentRequest, *, timeout: float = DEFAULT_TIMEOUT) -> Decision:
+        """Ask the customer; one question at a time, later ones wait their turn."""
+        ...
+
+    def show(self, event: AgentEvent) -> None:
+        """Tell the customer what happened.  Must not block."""
+        ...
