@@ -16,6 +16,7 @@ the boundary with ``raise ... from exc`` so the cause stays visible::
     ├── SessionNotOpen         *we* closed the session and then used it
     ├── CommandTimeout         a command ran longer than its timeout
     ├── UnknownProbe           no probe of that name (``suggestions`` lists close names)
+    ├── InvalidParameter       a probe parameter is unknown or out of bounds (``parameter``)
     ├── TransferError          a file transfer failed or was refused
     └── CaseStoreError         a case folder or table is missing or invalid
 
@@ -33,6 +34,7 @@ __all__ = [
     "ConnectError",
     "ConsentDenied",
     "InvalidCode",
+    "InvalidParameter",
     "PeerNotFound",
     "ProtocolError",
     "SessionClosed",
@@ -111,6 +113,14 @@ class UnknownProbe(ZvkdiagError, KeyError):
 
     def __str__(self) -> str:  # KeyError would add quotes around the message
         return str(self.args[0])
+
+
+class InvalidParameter(ZvkdiagError, ValueError):
+    """A probe parameter the probe does not accept, or a value outside its bounds."""
+
+    def __init__(self, message: str, *, parameter: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
 
 
 class TransferError(ZvkdiagError):

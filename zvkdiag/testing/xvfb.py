@@ -31,9 +31,20 @@ def xvfb(width: int = 1920, height: int = 1080, depth: int = 24) -> Iterator[XSe
         raise RuntimeError("Xvfb is not installed (apt-get install xvfb)")
     with tempfile.TemporaryFile() as fd_file:
         proc = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(fd_file.fileno()), "-screen", "0",
-             f"{width}x{height}x{depth}", "-nolisten", "tcp", "-ac"],
-            pass_fds=(fd_file.fileno(),), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "Xvfb",
+                "-displayfd",
+                str(fd_file.fileno()),
+                "-screen",
+                "0",
+                f"{width}x{height}x{depth}",
+                "-nolisten",
+                "tcp",
+                "-ac",
+            ],
+            pass_fds=(fd_file.fileno(),),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             number = _wait_display(fd_file, proc)
@@ -53,7 +64,7 @@ def _wait_display(fd_file: object, proc: subprocess.Popen[bytes]) -> str:
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         fd_file.seek(0)  # type: ignore[attr-defined]
-        data = fd_file.read().decode()  # type: ignore[attr-defined]
+        data: str = fd_file.read().decode()  # type: ignore[attr-defined]
         if data.endswith("\n") and data.strip().isdigit():
             return data.strip()
         if proc.poll() is not None:

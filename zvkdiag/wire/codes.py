@@ -64,9 +64,7 @@ def normalise_id(text: str) -> str:
     """Accept ``123 456 789``, ``123-456-789`` or ``123456789``; raise InvalidCode otherwise."""
     digits = _strip(str(text))
     if len(digits) != ID_DIGITS or not digits.isascii() or not digits.isdigit():
-        raise InvalidCode(
-            f"A zvkdiag ID has {ID_DIGITS} digits, like 123 456 789; got {text!r}."
-        )
+        raise InvalidCode(f"A zvkdiag ID has {ID_DIGITS} digits, like 123 456 789; got {text!r}.")
     return digits
 
 

@@ -13,7 +13,15 @@ from typing import Final
 
 from zvkdiag._errors import ProtocolError
 
-__all__ = ["HEADER", "MAX_PAYLOAD", "FrameType", "decode_header", "encode", "fail_payload", "parse_fail"]
+__all__ = [
+    "HEADER",
+    "MAX_PAYLOAD",
+    "FrameType",
+    "decode_header",
+    "encode",
+    "fail_payload",
+    "parse_fail",
+]
 
 HEADER: Final = 3
 MAX_PAYLOAD: Final = 4096

@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from spake2 import SPAKE2_A, SPAKE2_B  # type: ignore[import-untyped]
+from spake2 import SPAKE2_A, SPAKE2_B
 
 from zvkdiag._errors import ProtocolError, TamperingDetected
 
@@ -53,7 +53,7 @@ class Pake:
         secret = f"{session_id}:{password}".encode()
         cls = SPAKE2_A if role == "engineer" else SPAKE2_B
         self._spake = cls(secret, idA=_ID_A, idB=_ID_B)
-        self._outbound = bytes([PAKE_VERSION]) + self._spake.start()
+        self._outbound: bytes = bytes([PAKE_VERSION]) + self._spake.start()
         self._keys: _Keys | None = None
         self.transcript = b""
 
@@ -99,7 +99,9 @@ class Pake:
 
     def confirmation(self) -> bytes:
         """MAC proving to the peer that we derived the same key."""
-        return hmac.new(self._confirm_key(self.role), b"confirm|" + self.role.encode(), "sha256").digest()
+        return hmac.new(
+            self._confirm_key(self.role), b"confirm|" + self.role.encode(), "sha256"
+        ).digest()
 
     def verify_confirmation(self, mac: bytes) -> bool:
         """True when the peer knew the password (and nobody sat in between)."""

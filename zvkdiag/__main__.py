@@ -1,0 +1,3 @@
+from zvkdiag.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,354 @@
+"""The customer agent: offers itself (relay) or listens (direct), pairs, serves one session.
+
+Runs on one asyncio loop.  ``AgentControl`` methods may be called from any
+thread (the Tk UI lives on the main thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, Final, TextIO
+
+import asyncssh
+
+from zvkdiag._errors import AuthenticationFailed, ProtocolError, SessionClosed, ZvkdiagError
+from zvkdiag._exchange import customer_exchange
+from zvkdiag._sockio import recv_line, send_all
+from zvkdiag.agent.lifecycle import Credentials
+from zvkdiag.agent.ops import OpRegistry, default_ops
+from zvkdiag.agent.session import AgentSession
+from zvkdiag.agent.sshserver import ENCRYPTION_ALGS, DenyingServer
+from zvkdiag.consent.model import (
+    DEFAULT_TIMEOUT,
+    CodeIssued,
+    ConsentUI,
+    FailedTry,
+    Scope,
+    SessionEnded,
+    SessionStarted,
+)
+from zvkdiag.wire import codes, handshake
+
+__all__ = ["KEEPALIVE_COUNT", "KEEPALIVE_INTERVAL", "Agent", "parse_address"]
+
+log = logging.getLogger("zvkdiag.agent")
+KEEPALIVE_INTERVAL: Final = 1.5
+KEEPALIVE_COUNT: Final = 2
+RELAY_RETRY: Final = (0.2, 0.5, 1.0, 2.0, 5.0)
+EXPIRY_CHECK: Final = 1.0
+MAX_HANDSHAKES: Final = 4
+
+
+def parse_address(text: str, default_port: int = 8340) -> tuple[str, int]:
+    """``host:port``, ``[v6]:port`` or ``host``."""
+    host, sep, port = text.rpartition(":")
+    if not sep or "]" in port:
+        return text.strip("[]"), default_port
+    try:
+        return host.strip("[]"), int(port)
+    except ValueError:
+        raise ZvkdiagError(f"{text!r} is not a HOST:PORT address") from None
+
+
+class Agent:
+    """One customer program instance.  ``await run()`` until ``quit()``."""
+
+    def __init__(
+        self,
+        ui: ConsentUI,
+        *,
+        relay: str | None = None,
+        listen: str | None = None,
+        ops: OpRegistry | None = None,
+        out: TextIO | None = None,
+        consent_timeout: float = DEFAULT_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+        audit: Callable[..., Any] | None = None,
+    ) -> None:
+        if (relay is None) == (listen is None):
+            raise ValueError("give exactly one of relay= or listen=")
+        self.ui = ui
+        self.relay = relay
+        self.listen = listen
+        self.ops = ops or default_ops()
+        self.out = out or sys.stdout
+        self.consent_timeout = consent_timeout
+        self.audit = audit or (lambda kind, **fields: None)
+        self.creds = Credentials(codes.new_id(), clock=clock)
+        self.claim: str | None = None
+        self.session: AgentSession | None = None
+        self.address: tuple[str, int] | None = None
+        self._ask_lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._quit = asyncio.Event()
+        self._announced_id: str | None = None
+        self._ready = asyncio.Event()
+
+    # -- AgentControl (thread-safe) -----------------------------------------------
+    def end_session(self) -> None:
+        self._call(self._end_session)
+
+    def revoke(self, scope: Scope) -> None:
+        self._call(lambda: self.session.revoke(scope) if self.session else None)
+
+    def quit(self) -> None:
+        self._call(self._do_quit)
+
+    def _call(self, fn: Callable[[], object]) -> None:
+        if self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(fn)
+
+    def _end_session(self) -> None:
+        if self.session is not None:
+            self.session.close("customer")
+
+    def _do_quit(self) -> None:
+        self._end_session()
+        self._quit.set()
+
+    # -- running ----------------------------------------------------------------
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        main = self._relay_loop() if self.relay else self._direct_loop()
+        tasks = [asyncio.create_task(main), asyncio.create_task(self._expiry_loop())]
+        try:
+            await self._quit.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            if self.session is not None:
+                self.session.close("customer")
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1):
+                        await self.session.ended.wait()
+
+    async def wait_ready(self) -> None:
+        """Until the first ID and password are valid (tests, demo)."""
+        await self._ready.wait()
+
+    def _announce(self, reason: str) -> None:
+        if self._announced_id != self.creds.session_id:
+            self._announced_id = self.creds.session_id
+            print(f"ID: {codes.format_id(self.creds.session_id)}", file=self.out, flush=True)
+        print(f"Password: {codes.format_password(self.creds.password)}", file=self.out, flush=True)
+        self.ui.show(CodeIssued(self.creds.session_id, self.creds.password, reason))
+        self.audit("code", reason=reason, session_id=self.creds.session_id)
+        self._ready.set()
+
+    async def _expiry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(EXPIRY_CHECK)
+            if self.creds.expired():
+                self.creds.rotate()
+                self._announce("expired")
+
+    def _failed(self) -> int:
+        tries_left, rotated = self.creds.failed()
+        self.audit("failed-try", tries_left=0 if rotated else tries_left)
+        self.ui.show(FailedTry(0 if rotated else tries_left))
+        if rotated:
+            self._announce("failed-tries")
+            return 0
+        return tries_left
+
+    # -- direct mode --------------------------------------------------------------
+    async def _direct_loop(self) -> None:
+        assert self.listen is not None
+        host, port = parse_address(self.listen)
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, _, _, _, addr = infos[0]
+        with socket.socket(family, socket.SOCK_STREAM) as lsock:
+            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            lsock.bind(addr)
+            lsock.listen(16)
+            lsock.setblocking(False)
+            self.address = lsock.getsockname()[:2]
+            print(f"Listening: {self.address[0]}:{self.address[1]}", file=self.out, flush=True)
+            self._announce("start")
+            attempts: set[asyncio.Task[None]] = set()
+            try:
+                while True:
+                    # raw accept: an asyncio stream could swallow the first PAKE bytes
+                    sock, _ = await loop.sock_accept(lsock)
+                    sock.setblocking(False)
+                    if self.session is not None or len(attempts) >= MAX_HANDSHAKES:
+                        sock.close()
+                        continue
+                    task = asyncio.create_task(self._attempt(sock))
+                    attempts.add(task)
+                    task.add_done_callback(attempts.discard)
+            finally:
+                for task in attempts:
+                    task.cancel()
+
+    # -- relay mode ---------------------------------------------------------------
+    async def _relay_loop(self) -> None:
+        assert self.relay is not None
+        failures = 0
+        while True:
+            try:
+                sock = await self._offer()
+                failures = 0
+                await self._wait_paired(sock)
+                await self._attempt(sock)
+            except (OSError, ZvkdiagError) as exc:
+                delay = RELAY_RETRY[min(failures, len(RELAY_RETRY) - 1)]
+                failures += 1
+                log.info("relay: %s; offering again in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _offer(self) -> socket.socket:
+        assert self.relay is not None
+        host, port = parse_address(self.relay)
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, _, _, _, addr = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            await loop.sock_connect(sock, addr)
+            await send_all(
+                sock,
+                handshake.format_offer(self._announced_id and self.creds.session_id, self.claim),
+            )
+            reply = handshake.parse_reply(await recv_line(sock, handshake.MAX_LINE))
+        except BaseException:
+            sock.close()
+            raise
+        if reply.kind == "err":
+            sock.close()
+            if reply.reason == handshake.ERR_CLAIM:  # the relay forgot us: start afresh
+                self.claim, self._announced_id = None, None
+            raise SessionClosed(f"the relay refused the offer: {reply.reason}")
+        if reply.kind != "id" or not reply.session_id:
+            sock.close()
+            raise ProtocolError("the relay did not answer with an ID")
+        self.claim = reply.claim
+        if reply.session_id != self._announced_id:
+            self.creds.rebind(reply.session_id)
+            self._announce("start")
+        return sock
+
+    async def _wait_paired(self, sock: socket.socket) -> None:
+        try:
+            reply = handshake.parse_reply(await recv_line(sock, handshake.MAX_LINE))
+        except BaseException:
+            sock.close()
+            raise
+        if reply.kind != "paired":
+            sock.close()
+            raise SessionClosed(f"the relay ended the offer: {reply.reason}")
+
+    # -- one attempt: PAKE, then SSH -------------------------------------------------
+    async def _attempt(self, sock: socket.socket) -> None:
+        try:
+            await self._attempt_inner(sock)
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    async def _attempt_inner(self, sock: socket.socket) -> None:
+        host_key = asyncssh.generate_private_key("ssh-ed25519")
+        host_pub = host_key.export_public_key().decode().strip()
+        try:
+            hello = await customer_exchange(
+                sock,
+                self.creds.session_id,
+                self.creds.password,
+                host_key=host_pub,
+                on_failure=self._failed,
+            )
+        except AuthenticationFailed:
+            return
+        except (ProtocolError, TimeoutError) as exc:
+            log.info("handshake failed: %s", exc)
+            self._failed()
+            return
+        except (SessionClosed, OSError):
+            return
+        if self.session is not None:  # another engineer won the race
+            return
+        session = AgentSession(
+            hello,
+            ui=self.ui,
+            ops=self.ops,
+            ask_lock=self._ask_lock,
+            consent_timeout=self.consent_timeout,
+            audit=self.audit,
+        )
+        self.session = session
+        self.creds.session_started()
+        try:
+            await self._serve_ssh(sock, session, host_key)
+        finally:
+            self.session = None
+            self.creds.session_ended()
+            if session.granted or session.end_reason == "denied":
+                self.ui.show(SessionEnded(session.end_reason))
+            self.audit("session-ended", reason=session.end_reason)
+            self._announce("session-ended")
+
+    async def _serve_ssh(
+        self, sock: socket.socket, session: AgentSession, host_key: asyncssh.SSHKey
+    ) -> None:
+        client_keys = asyncssh.import_authorized_keys(session.hello.ssh_key + "\n")
+        started = False
+        try:
+            conn = await asyncssh.run_server(
+                sock,
+                config=None,
+                server_factory=lambda: DenyingServer(session.handle, session.connection_lost),
+                server_host_keys=[host_key],
+                authorized_client_keys=client_keys,
+                encryption_algs=list(ENCRYPTION_ALGS),
+                encoding=None,
+                allow_pty=False,
+                x11_forwarding=False,
+                agent_forwarding=False,
+                allow_scp=False,
+                keepalive_interval=KEEPALIVE_INTERVAL,
+                keepalive_count_max=KEEPALIVE_COUNT,
+                login_timeout=30,
+            )
+        except (asyncssh.Error, OSError, TimeoutError) as exc:
+            log.info("SSH did not start: %s", exc)
+            self._failed()
+            return
+        session.conn = conn
+        self.audit("session-connected", engineer=session.hello.name)
+        try:
+            await _first(
+                session.opened.wait(), session.ended.wait(), timeout=self.consent_timeout + 30
+            )
+            if session.granted:
+                started = True
+                self.ui.show(SessionStarted(session.hello.name, session.verified))
+                await session.ended.wait()
+        finally:
+            if (not started and session.end_reason != "denied") or not session.end_reason:
+                session.end_reason = "network"
+            conn.close()
+            with contextlib.suppress(Exception):
+                await conn.wait_closed()
+
+
+async def _first(*aws: Any, timeout: float) -> None:
+    """Wait until the first awaitable finishes (or the timeout); cancel the rest."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()

@@ -1,0 +1,101 @@
+"""The foundation's ops: ``run`` (a command, shown verbatim) and ``say`` (a message)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import signal
+from typing import Final
+
+from zvkdiag._errors import CommandTimeout, ProtocolError
+from zvkdiag.agent.ops import OpContext, OpRegistry
+from zvkdiag.consent.model import EngineerMessage, Scope
+from zvkdiag.wire.messages import write_message
+
+__all__ = ["register_all"]
+
+MAX_ARGV: Final = 256
+MAX_OUTPUT: Final = 16 * 1024 * 1024
+DEFAULT_COMMAND_TIMEOUT: Final = 120.0
+MAX_COMMAND_TIMEOUT: Final = 3600.0
+MAX_SAY: Final = 2000
+
+
+def _argv(ctx: OpContext) -> list[str]:
+    argv: list[str] = ctx.param("argv", list)
+    if not argv or len(argv) > MAX_ARGV or not all(isinstance(a, str) for a in argv):
+        raise ProtocolError("a command is a non-empty list of strings")
+    if any("\x00" in a for a in argv):
+        raise ProtocolError("a command argument contains a NUL byte")
+    return argv
+
+
+async def _read_bounded(stream: asyncio.StreamReader | None) -> tuple[bytes, bool]:
+    data = bytearray()
+    truncated = False
+    assert stream is not None
+    while chunk := await stream.read(65536):
+        room = MAX_OUTPUT - len(data)
+        if len(chunk) > room:
+            truncated = True
+        data += chunk[: max(room, 0)]
+    return bytes(data), truncated
+
+
+async def op_run(ctx: OpContext) -> int:
+    argv = _argv(ctx)
+    timeout = float(ctx.params.get("timeout") or DEFAULT_COMMAND_TIMEOUT)
+    timeout = min(max(timeout, 0.1), MAX_COMMAND_TIMEOUT)
+    await ctx.require(
+        ctx.request(Scope.COMMAND, argv=argv), scope_label=f"command: {shlex.join(argv)}"
+    )
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise ProtocolError(
+            f"the command could not be started on the customer's PC: {exc}"
+        ) from exc
+    try:
+        async with asyncio.timeout(timeout):
+            (out, out_cut), (err, err_cut) = await asyncio.gather(
+                _read_bounded(proc.stdout), _read_bounded(proc.stderr)
+            )
+            status = await proc.wait()
+    except TimeoutError:
+        raise CommandTimeout(
+            f"The command ran longer than {timeout:g} s and was stopped."
+        ) from None
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the whole group it started
+            await proc.wait()
+    ctx.audit("command.result", argv=argv, exit_status=status, bytes_sent=len(out) + len(err))
+    await ctx.accept(exit_status=status, truncated=out_cut or err_cut)
+    await write_message(ctx.stdout, out)
+    await write_message(ctx.stdout, err)
+    return 0
+
+
+async def op_say(ctx: OpContext) -> int:
+    text = ctx.param("text", str)
+    if not text.strip() or len(text) > MAX_SAY:
+        raise ProtocolError(f"a message has 1 to {MAX_SAY} characters")
+    if ctx.session is not None:
+        ctx.session.show(EngineerMessage(text))
+    ctx.audit("message", text=text)
+    await ctx.accept()
+    return 0
+
+
+def register_all(registry: OpRegistry) -> None:
+    registry.register("run", op_run)
+    registry.register("say", op_say)

@@ -1,0 +1,167 @@
+"""One engineer's session on the customer's side: consent state, running ops, ending."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+from collections.abc import Callable
+from typing import Any
+
+import asyncssh
+
+from zvkdiag._errors import ConsentDenied, ProtocolError, ZvkdiagError
+from zvkdiag._exchange import EngineerHello
+from zvkdiag._version import __version__
+from zvkdiag.agent.ops import OpContext, OpRegistry
+from zvkdiag.consent.model import AgentEvent, ConsentRequest, ConsentUI, Decision, Scope
+from zvkdiag.wire import requests
+
+__all__ = ["AgentSession"]
+
+log = logging.getLogger("zvkdiag.agent")
+
+
+class AgentSession:
+    """Lives from the end of the PAKE until the SSH connection closes."""
+
+    def __init__(
+        self,
+        hello: EngineerHello,
+        *,
+        ui: ConsentUI,
+        ops: OpRegistry,
+        ask_lock: asyncio.Lock,
+        consent_timeout: float,
+        audit: Callable[..., Any],
+        verified: bool = False,
+    ) -> None:
+        self.hello = hello
+        self.ui = ui
+        self.ops = ops
+        self.verified = verified
+        self.granted = False
+        self.standing: set[str] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.conn: asyncssh.SSHServerConnection | None = None
+        self.opened = asyncio.Event()
+        self.ended = asyncio.Event()
+        self.end_reason = ""
+        self._ask_lock = ask_lock
+        self._consent_timeout = consent_timeout
+        self._audit = audit
+
+    # -- consent ---------------------------------------------------------------
+    async def ask(self, request: ConsentRequest) -> Decision:
+        if self.ended.is_set():
+            return Decision.DENY
+        self._audit("request", scope=request.scope.value, detail=dict(request.detail))
+        async with self._ask_lock:
+            try:
+                decision = await asyncio.wait_for(
+                    self.ui.ask(request, timeout=self._consent_timeout),
+                    self._consent_timeout + 5,
+                )
+            except TimeoutError:
+                decision = Decision.TIMEOUT
+        self._audit("decision", scope=request.scope.value, decision=decision.value)
+        return decision
+
+    def show(self, event: AgentEvent) -> None:
+        self.ui.show(event)
+
+    def revoke(self, scope: Scope) -> None:
+        self.standing.discard(scope.value)
+        self._audit("revoke", scope=scope.value)
+
+    # -- requests --------------------------------------------------------------
+    async def handle(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
+        ctx: OpContext | None = None
+        status = 1
+        try:
+            op, params = requests.parse_request(process.command)
+            ctx = OpContext(
+                op,
+                params,
+                self.hello.name,
+                self.verified,
+                self.ask,
+                self._audit,
+                process.stdin,
+                process.stdout,
+                process.stderr,
+                session=self,
+            )
+            status = await self._dispatch(ctx)
+        except ZvkdiagError as exc:
+            status = await self._report(process, ctx, exc)
+        except (asyncssh.Error, ConnectionError, BrokenPipeError):
+            status = 1
+        finally:
+            self.tasks.discard(task)
+        if not process.is_closing():
+            process.exit(status)
+
+    async def _dispatch(self, ctx: OpContext) -> int:
+        if ctx.op == "session":
+            return await self._open(ctx)
+        if not self.granted:
+            raise ConsentDenied("The customer has not allowed a session.", scope="session")
+        return await self.ops.get(ctx.op)(ctx)
+
+    async def _open(self, ctx: OpContext) -> int:
+        if self.granted:
+            raise ProtocolError("the session is already open")
+        try:
+            await ctx.require(ctx.request(Scope.SESSION))
+        except ConsentDenied:
+            self.end_reason = "denied"
+            self.loop_call_close()
+            raise
+        self.granted = True
+        self.opened.set()
+        await ctx.accept(
+            agent=__version__,
+            platform=platform.system().lower(),
+            release=platform.release(),
+            verified=self.verified,
+        )
+        return 0
+
+    async def _report(
+        self, process: asyncssh.SSHServerProcess[bytes], ctx: OpContext | None, exc: ZvkdiagError
+    ) -> int:
+        log.info("request failed: %s", exc)
+        try:
+            if ctx is None or not ctx.accepted:
+                process.stdout.write(requests.error_header(exc))
+            else:
+                process.stderr.write(requests.error_header(exc))
+            await process.stdout.drain()
+        except (asyncssh.Error, ConnectionError, BrokenPipeError):
+            pass
+        return 1
+
+    # -- ending ----------------------------------------------------------------
+    def loop_call_close(self) -> None:
+        """Close after the current reply has gone out (denial) — a short grace."""
+        asyncio.get_running_loop().call_later(0.2, self.close, self.end_reason)
+
+    def close(self, reason: str) -> None:
+        if self.ended.is_set():
+            return
+        self.end_reason = reason
+        for task in list(self.tasks):
+            task.cancel()
+        if self.conn is not None:
+            self.conn.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.end_reason:
+            self.end_reason = "engineer" if exc is None else "network"
+        for task in list(self.tasks):
+            task.cancel()
+        self.ended.set()

@@ -1,0 +1,156 @@
+"""``zvkdiag`` command line: relay, quicksupport, audit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from zvkdiag._version import __version__
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="zvkdiag", description="Remote support with consent for every step."
+    )
+    p.add_argument("--version", action="version", version=f"zvkdiag {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("relay", help="pair customers and engineers by ID and copy bytes blindly")
+    r.add_argument("--listen", default="127.0.0.1:8340", help="HOST:PORT (default 127.0.0.1:8340)")
+    r.add_argument("--max-offers", type=int, default=None, help="cap on waiting customers")
+    r.add_argument(
+        "--max-per-address", type=int, default=None, help="cap on connections per source address"
+    )
+
+    q = sub.add_parser(
+        "quicksupport", help="the customer's program: show ID and password, ask before every step"
+    )
+    mode = q.add_mutually_exclusive_group()
+    mode.add_argument("--relay", help="HOST:PORT of the relay (default 127.0.0.1:8340)")
+    mode.add_argument("--listen", help="direct mode: listen on HOST:PORT instead of using a relay")
+    q.add_argument("--ui", choices=("auto", "tk", "console"), default="auto")
+    q.add_argument(
+        "--lang", choices=("de", "en"), default=None, help="default: from the locale, else German"
+    )
+    q.add_argument("--consent-timeout", type=float, default=60.0, help=argparse.SUPPRESS)
+
+    a = sub.add_parser("audit", help="the customer's audit log")
+    asub = a.add_subparsers(dest="audit_command", required=True)
+    v = asub.add_parser("verify", help="check the hash chain of an audit log")
+    v.add_argument("file")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s %(message)s",
+    )
+    try:
+        if args.command == "relay":
+            return _relay(args)
+        if args.command == "quicksupport":
+            return _quicksupport(args)
+        if args.command == "audit":
+            from zvkdiag.consent.audit import audit_verify_main
+
+            status: int = audit_verify_main([args.file])
+            return status
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _relay(args: argparse.Namespace) -> int:
+    from zvkdiag.agent.agent import parse_address
+    from zvkdiag.relay.server import RelayConfig, start_relay
+
+    host, port = parse_address(args.listen)
+    overrides = {
+        k: v
+        for k, v in (("max_offers", args.max_offers), ("max_per_address", args.max_per_address))
+        if v
+    }
+    config = RelayConfig(**overrides)
+
+    async def serve() -> None:
+        _, server = await start_relay(host, port, config=config)
+        name = server.sockets[0].getsockname()
+        print(f"Relay listening on {name[0]}:{name[1]}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with server:
+            await stop.wait()
+
+    asyncio.run(serve())
+    return 0
+
+
+def _quicksupport(args: argparse.Namespace) -> int:
+    from zvkdiag.consent.messages import default_language, text
+
+    lang = args.lang or default_language()
+    relay = None if args.listen else (args.relay or "127.0.0.1:8340")
+    ui_kind = args.ui
+    if ui_kind == "auto":
+        ui_kind = "tk" if os.environ.get("DISPLAY") and _tk_available() else "console"
+    if ui_kind == "tk":
+        from zvkdiag.consent.run_tk import run_with_tk
+
+        return run_with_tk(
+            lang=lang, relay=relay, listen=args.listen, consent_timeout=args.consent_timeout
+        )
+    from zvkdiag.agent.agent import Agent
+    from zvkdiag.consent.console_ui import ConsoleUI
+
+    async def run() -> None:
+        agent = Agent(
+            ConsoleUI(lang),
+            relay=relay,
+            listen=args.listen,
+            consent_timeout=args.consent_timeout,
+            audit=_audit_log(),
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, agent.quit)
+        await agent.run()
+
+    asyncio.run(run())
+    print(text("quit", lang), flush=True)
+    return 0
+
+
+def _audit_log() -> Callable[..., Any] | None:
+    with contextlib.suppress(ImportError):
+        from zvkdiag.consent.audit import AuditLog, default_audit_path
+
+        record: Callable[..., Any] = AuditLog(default_audit_path()).record
+        return record
+    return None
+
+
+def _tk_available() -> bool:
+    try:
+        import tkinter  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Reaching the customer: dial, relay handshake, PAKE, SSH client with pinned keys."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass
+from typing import Final
+
+import asyncssh
+
+from zvkdiag._errors import (
+    ConnectError,
+    PeerNotFound,
+    ProtocolError,
+    SessionClosed,
+    TamperingDetected,
+)
+from zvkdiag._exchange import EngineerHello, engineer_exchange
+from zvkdiag._sockio import recv_line, send_all
+from zvkdiag.agent.agent import KEEPALIVE_COUNT, KEEPALIVE_INTERVAL, parse_address
+from zvkdiag.agent.sshserver import ENCRYPTION_ALGS
+from zvkdiag.wire import handshake
+
+__all__ = ["CONNECT_TIMEOUT", "Target", "dial_customer"]
+
+CONNECT_TIMEOUT: Final = 15.0
+
+
+@dataclass(frozen=True)
+class Target:
+    session_id: str
+    password: str
+    address: str
+    via_relay: bool
+
+
+async def _dial(address: str) -> socket.socket:
+    host, port = parse_address(address)
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, _, _, _, addr = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConnectError(f"Cannot resolve {address}: {exc}", address=address) from exc
+    sock.setblocking(False)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        await loop.sock_connect(sock, addr)
+    except OSError as exc:
+        sock.close()
+        raise ConnectError(
+            f"Cannot reach {address}: {exc.strerror or exc}", address=address
+        ) from exc
+    return sock
+
+
+async def _pair(sock: socket.socket, target: Target) -> None:
+    await send_all(sock, handshake.format_connect(target.session_id))
+    try:
+        reply = handshake.parse_reply(await recv_line(sock, handshake.MAX_LINE))
+    except SessionClosed as exc:
+        raise ConnectError(
+            f"The relay at {target.address} closed the connection.", address=target.address
+        ) from exc
+    if reply.kind == "paired":
+        return
+    if reply.kind == "err" and reply.reason == handshake.ERR_UNKNOWN_ID:
+        raise PeerNotFound(
+            f"No customer is waiting under ID {target.session_id[:3]} {target.session_id[3:6]} "
+            f"{target.session_id[6:]}. Ask the customer to read the ID again and keep the "
+            "program open."
+        )
+    if reply.kind == "err":
+        raise ConnectError(
+            f"The relay at {target.address} refused: {reply.reason}.", address=target.address
+        )
+    raise ProtocolError("the relay answered something unexpected")
+
+
+class Watcher(asyncssh.SSHClient):
+    """Remembers why the connection ended, so the session can say so."""
+
+    def __init__(self) -> None:
+        self.lost: Exception | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = exc
+
+
+async def dial_customer(
+    target: Target, engineer: str, *, certificate: str | None = None
+) -> tuple[asyncssh.SSHClientConnection, Watcher]:
+    """Return an authenticated SSH connection to the customer's agent."""
+    async with asyncio.timeout(CONNECT_TIMEOUT):
+        sock = await _dial(target.address)
+        try:
+            if target.via_relay:
+                await _pair(sock, target)
+            client_key = asyncssh.generate_private_key("ssh-ed25519")
+            hello = EngineerHello(
+                client_key.export_public_key().decode().strip(), engineer, certificate
+            )
+            host_pub = await engineer_exchange(
+                sock, target.session_id, target.password, hello=hello
+            )
+            watcher = Watcher()
+            return await _ssh(sock, host_pub, client_key, watcher), watcher
+        except BaseException:
+            sock.close()
+            raise
+
+
+async def _ssh(
+    sock: socket.socket, host_pub: str, client_key: asyncssh.SSHKey, watcher: Watcher
+) -> asyncssh.SSHClientConnection:
+    try:
+        host_key = asyncssh.import_public_key(host_pub)
+    except (asyncssh.KeyImportError, ValueError) as exc:
+        raise ProtocolError("the customer's host key is malformed") from exc
+    try:
+        return await asyncssh.run_client(
+            sock,
+            config=None,
+            client_factory=lambda: watcher,
+            username="engineer",
+            known_hosts=([host_key], [], []),
+            client_keys=[client_key],
+            agent_path=None,
+            encryption_algs=list(ENCRYPTION_ALGS),
+            preferred_auth="publickey",
+            encoding=None,
+            keepalive_interval=KEEPALIVE_INTERVAL,
+            keepalive_count_max=KEEPALIVE_COUNT,
+            x11_forwarding=False,
+            gss_host=None,
+        )
+    except (
+        asyncssh.HostKeyNotVerifiable,
+        asyncssh.PermissionDenied,
+        asyncssh.KeyExchangeFailed,
+        asyncssh.MACError,
+        asyncssh.ProtocolError,
+    ) as exc:
+        raise TamperingDetected(
+            "The encrypted connection could not be verified: someone between you and the "
+            f"customer changed it ({exc.reason})."
+        ) from exc
+    except (asyncssh.Error, OSError) as exc:
+        raise SessionClosed(f"The connection broke while it was being secured: {exc}") from exc

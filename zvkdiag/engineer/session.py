@@ -1,0 +1,322 @@
+"""The engineer's ``Session``: sync methods for notebooks, async twins for asyncio code.
+
+The session owns a thread with its own event loop (``LoopThread``); every
+method hands its coroutine to that loop, so a blocking cell or a widget
+callback on another thread never stalls the SSH connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, Self
+
+import asyncssh
+
+from zvkdiag._errors import (
+    ConsentDenied,
+    SessionClosed,
+    SessionNotOpen,
+    TamperingDetected,
+    ZvkdiagError,
+)
+from zvkdiag.engineer.dial import Target, Watcher, dial_customer
+from zvkdiag.engineer.loopthread import LoopThread
+from zvkdiag.wire import codes, requests
+from zvkdiag.wire.messages import read_message
+
+__all__ = ["CommandResult", "OpChannel", "Session", "connect"]
+
+log = logging.getLogger("zvkdiag.engineer")
+MAX_OUTPUT: Final = 16 * 1024 * 1024 + 16
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command printed and how it ended; ``stdout``/``stderr`` decoded as UTF-8."""
+
+    argv: tuple[str, ...]
+    stdout: str
+    stderr: str
+    exit_status: int
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+@dataclass
+class OpChannel:
+    """One open request: the agent's OK header and the channel's streams."""
+
+    header: dict[str, Any]
+    process: asyncssh.SSHClientProcess[bytes]
+
+    @property
+    def reader(self) -> asyncssh.SSHReader[bytes]:
+        return self.process.stdout
+
+    @property
+    def writer(self) -> asyncssh.SSHWriter[bytes]:
+        return self.process.stdin
+
+    async def read(self, max_size: int) -> bytes:
+        data = await read_message(self.reader, max_size)
+        if data is None:
+            raise SessionClosed("The customer's side ended the reply early.")
+        return data
+
+    def close(self) -> None:
+        self.process.close()
+
+
+class Session:
+    """A connected, customer-approved session.  Create it with ``zvkdiag.connect``."""
+
+    def __init__(
+        self,
+        conn: asyncssh.SSHClientConnection,
+        loop: LoopThread,
+        *,
+        session_id: str,
+        engineer: str,
+        info: dict[str, Any],
+        watcher: Watcher | None = None,
+    ) -> None:
+        self._conn = conn
+        self._watcher = watcher
+        self._lt = loop
+        self.session_id = session_id
+        self.engineer = engineer
+        self.info = info
+        self._closed_by_us = False
+        self._lost: str | None = None
+        self.on_close: list[Callable[[str], None]] = []
+        loop.loop.call_soon_threadsafe(self._watch)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<zvkdiag.Session {codes.format_id(self.session_id)} {state}>"
+
+    # -- state ------------------------------------------------------------------
+    def _watch(self) -> None:
+        self._watch_task = asyncio.ensure_future(self._wait_lost())
+
+    async def _wait_lost(self) -> None:
+        await self._conn.wait_closed()
+        if not self._closed_by_us:
+            self._lost = "The customer ended the session, or the connection was lost."
+        for cb in list(self.on_close):
+            cb("engineer" if self._closed_by_us else "peer")
+
+    @property
+    def closed(self) -> bool:
+        return self._closed_by_us or self._lost is not None
+
+    def _check(self) -> None:
+        if self._closed_by_us:
+            raise SessionNotOpen("This session was closed; connect again to continue.")
+        if self._lost is not None:
+            lost = self._watcher.lost if self._watcher else None
+            if isinstance(lost, asyncssh.MACError):
+                raise TamperingDetected(
+                    "The encrypted stream was altered on the way; the session was ended."
+                )
+            raise SessionClosed(self._lost)
+
+    # -- requests ---------------------------------------------------------------
+    async def open_op(self, op: str, **params: Any) -> OpChannel:
+        """Open one request channel and return it once the agent answered OK."""
+        self._check()
+        command = requests.format_request(op, params)
+        try:
+            process = await self._conn.create_process(command, encoding=None)
+            line = await process.stdout.readline()
+        except (asyncssh.Error, OSError) as exc:
+            self._check()
+            raise SessionClosed(f"The session broke during the request: {exc}") from exc
+        if not line:
+            self._check()
+            await asyncio.sleep(0.05)  # the connection may be going down right now
+            self._check()
+        header = requests.parse_header(line)
+        try:
+            requests.raise_for_header(header)
+        except ZvkdiagError:
+            process.close()
+            raise
+        return OpChannel(header, process)
+
+    async def _guarded(self, coro: Any) -> Any:
+        try:
+            return await coro
+        except (asyncssh.Error, OSError, asyncio.IncompleteReadError) as exc:
+            self._check()
+            await asyncio.sleep(0.05)
+            self._check()
+            raise SessionClosed(f"The session broke: {exc}") from exc
+
+    async def arun(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandResult:
+        argv = [str(a) for a in argv]
+        if not argv:
+            raise ValueError("argv must name a command")
+        chan = await self.open_op("run", argv=argv, timeout=timeout)
+        out = await self._guarded(chan.read(MAX_OUTPUT))
+        err = await self._guarded(chan.read(MAX_OUTPUT))
+        chan.close()
+        return CommandResult(
+            tuple(argv),
+            out.decode("utf-8", "replace"),
+            err.decode("utf-8", "replace"),
+            int(chan.header.get("exit_status", -1)),
+            bool(chan.header.get("truncated")),
+        )
+
+    async def asay(self, text: str) -> None:
+        chan = await self.open_op("say", text=text)
+        chan.close()
+
+    async def aclose(self) -> None:
+        already = self.closed
+        self._closed_by_us = True
+        if already:
+            return
+        self._conn.close()
+        try:
+            async with asyncio.timeout(5):
+                await self._conn.wait_closed()
+        except TimeoutError:
+            pass
+
+    # -- sync twins ---------------------------------------------------------------
+    def _sync(self, coro: Any, timeout: float | None = None) -> Any:
+        if self._lt.loop.is_closed():
+            coro.close()
+            self._check()
+            raise SessionNotOpen("This session was closed; connect again to continue.")
+        return self._lt.call(coro, timeout)
+
+    def run(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandResult:
+        """Run a command on the customer's PC after they allowed it (shown verbatim).
+
+        ``argv`` is a list; no shell is involved.  Returns stdout, stderr, exit status.
+        """
+        return self._sync(self.arun(argv, timeout=timeout))  # type: ignore[no-any-return]
+
+    def say(self, text: str) -> None:
+        """Show a message in the customer's window (and their audit log)."""
+        self._sync(self.asay(text))
+
+    def close(self) -> None:
+        """End the session; the customer's indicator disappears, their password changes."""
+        if not self._lt.loop.is_closed():
+            self._lt.call(self.aclose())
+            self._lt.stop()
+
+    def call(self, coro: Any, timeout: float | None = None) -> Any:
+        """Run one of this session's coroutines from synchronous code."""
+        return self._sync(coro, timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._lt.acall(self.aclose())
+        self._lt.stop()
+
+
+async def _open_session(target: Target, engineer: str, lt: LoopThread) -> Session:
+    conn, watcher = await dial_customer(target, engineer)
+    session = Session(
+        conn, lt, session_id=target.session_id, engineer=engineer, info={}, watcher=watcher
+    )
+    try:
+        chan = await session.open_op("session")
+    except ConsentDenied:
+        conn.close()
+        raise
+    except ZvkdiagError:
+        conn.close()
+        raise
+    chan.close()
+    session.info = {k: v for k, v in chan.header.items() if k != "ok"}
+    return session
+
+
+def _target(session_id: str, password: str, relay: str | None, direct: str | None) -> Target:
+    if (relay is None) == (direct is None):
+        raise ValueError("give exactly one of relay='HOST:PORT' or direct='HOST:PORT'")
+    address = relay if relay is not None else direct
+    assert address is not None
+    return Target(
+        codes.normalise_id(session_id),
+        codes.normalise_password(password),
+        address,
+        via_relay=relay is not None,
+    )
+
+
+def connect(
+    session_id: str,
+    password: str,
+    *,
+    relay: str | None = None,
+    direct: str | None = None,
+    engineer: str,
+) -> Session:
+    """Connect to a customer's agent and wait until the customer allowed the session.
+
+    Parameters
+    ----------
+    session_id, password
+        As the customer reads them; spaces, dashes and case do not matter.
+    relay, direct
+        ``HOST:PORT`` of the relay, or of the agent itself in direct mode (exactly one).
+    engineer
+        Your name as the customer will see it in the consent dialog.
+
+    Raises
+    ------
+    InvalidCode, ConnectError, PeerNotFound, AuthenticationFailed, TamperingDetected,
+    ConsentDenied, SessionClosed
+    """
+    target = _target(session_id, password, relay, direct)
+    lt = LoopThread()
+    try:
+        return lt.call(_open_session(target, engineer, lt))
+    except BaseException:
+        lt.stop()
+        raise
+
+
+async def connect_async(
+    session_id: str,
+    password: str,
+    *,
+    relay: str | None = None,
+    direct: str | None = None,
+    engineer: str,
+) -> Session:
+    """The async twin of ``connect`` (the session still runs on its own loop thread)."""
+    target = _target(session_id, password, relay, direct)
+    lt = LoopThread()
+    try:
+        return await lt.acall(_open_session(target, engineer, lt))
+    except BaseException:
+        lt.stop()
+        raise

@@ -1,0 +1,208 @@
+"""The relay's I/O: asyncio Protocols that read one handshake line, then pipe bytes.
+
+The pipe uses pause/resume reading driven by the peer's write buffer (about
+1.5x the throughput of a read/write/drain loop here); the relay never parses
+anything after ``PAIRED``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import Final
+
+from zvkdiag._errors import ProtocolError
+from zvkdiag.relay.state import MAX_OFFERS, AddressLimiter, PairingState
+from zvkdiag.wire import handshake
+
+__all__ = ["HANDSHAKE_TIMEOUT", "Relay", "RelayConfig", "start_relay"]
+
+log = logging.getLogger("zvkdiag.relay")
+HANDSHAKE_TIMEOUT: Final = 10.0
+CONNECT_WAIT: Final = 5.0
+OFFER_TTL: Final = 15 * 60.0
+MAX_PER_ADDRESS: Final = 100
+_WRITE_HIGH: Final = 1 << 20
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    handshake_timeout: float = HANDSHAKE_TIMEOUT
+    connect_wait: float = CONNECT_WAIT
+    offer_ttl: float = OFFER_TTL
+    max_offers: int = MAX_OFFERS
+    max_per_address: int = MAX_PER_ADDRESS
+
+
+class Relay:
+    """Shared state of one relay process: pairing, limits, waiting engineers."""
+
+    def __init__(self, config: RelayConfig | None = None) -> None:
+        self.config = config or RelayConfig()
+        self.state = PairingState(max_offers=self.config.max_offers)
+        self.limiter = AddressLimiter(self.config.max_per_address)
+        self.waiting: dict[str, list[_Conn]] = {}
+
+    def protocol(self) -> _Conn:
+        return _Conn(self)
+
+
+class _Conn(asyncio.Protocol):
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self.cid = next(_ids)
+        self.transport: asyncio.Transport | None = None
+        self.phase = "handshake"
+        self.buffer = bytearray()
+        self.peer: _Conn | None = None
+        self.session_id: str | None = None
+        self.address = "?"
+        self.timer: asyncio.TimerHandle | None = None
+        self.counted = False
+
+    # -- lifecycle --------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=_WRITE_HIGH)
+        peer = transport.get_extra_info("peername")
+        self.address = str(peer[0]) if peer else "?"
+        if not self.relay.limiter.acquire(self.address):
+            transport.write(handshake.format_err(handshake.ERR_TOO_MANY))
+            transport.close()
+            return
+        self.counted = True
+        self._arm(self.relay.config.handshake_timeout)
+
+    def _arm(self, seconds: float) -> None:
+        if self.timer:
+            self.timer.cancel()
+        self.timer = asyncio.get_running_loop().call_later(seconds, self._timeout)
+
+    def _timeout(self) -> None:
+        if self.phase in ("handshake", "waiting"):
+            self._fail(
+                handshake.ERR_UNKNOWN_ID if self.phase == "waiting" else handshake.ERR_TIMEOUT
+            )
+        elif self.phase == "offered":
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer:
+            self.timer.cancel()
+        if self.counted:
+            self.relay.limiter.release(self.address)
+            self.counted = False
+        if self.phase == "offered":
+            self.relay.state.withdraw(self)
+        elif self.phase == "waiting" and self.session_id:
+            waiters = self.relay.waiting.get(self.session_id, [])
+            if self in waiters:
+                waiters.remove(self)
+        elif self.phase == "relaying" and self.peer is not None:
+            if self.session_id:
+                self.relay.state.session_ended(self.session_id)
+            self.peer.close()
+        self.phase = "closed"
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def _fail(self, reason: str) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(handshake.format_err(reason))
+        self.close()
+
+    # -- data -------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        if self.phase == "relaying":
+            assert self.peer is not None and self.peer.transport is not None
+            self.peer.transport.write(data)
+            return
+        self.buffer += data
+        if self.phase != "handshake":
+            if len(self.buffer) > handshake.MAX_LINE:  # clients must wait for PAIRED
+                self._fail(handshake.ERR_BAD_REQUEST)
+            return
+        end = self.buffer.find(b"\n")
+        if end < 0:
+            if len(self.buffer) >= handshake.MAX_LINE:
+                self._fail(handshake.ERR_BAD_REQUEST)
+            return
+        line, rest = bytes(self.buffer[: end + 1]), self.buffer[end + 1 :]
+        self.buffer = bytearray(rest)
+        try:
+            request = handshake.parse_request(line)
+        except ProtocolError:
+            self._fail(handshake.ERR_BAD_REQUEST)
+            return
+        self._decide(request)
+
+    def _decide(self, request: handshake.Offer | handshake.Connect) -> None:
+        d = self.relay.state.handle(self, request)
+        assert self.transport is not None
+        if d.kind == "err":
+            self._fail(d.reason or handshake.ERR_BAD_REQUEST)
+        elif d.kind == "offered":
+            assert d.session_id and d.claim
+            self.phase, self.session_id = "offered", d.session_id
+            self.transport.write(handshake.format_id_reply(d.session_id, d.claim))
+            self._arm(self.relay.config.offer_ttl)
+            self._serve_waiter(d.session_id)
+        elif d.kind == "wait":
+            assert d.session_id
+            self.phase, self.session_id = "waiting", d.session_id
+            self.relay.waiting.setdefault(d.session_id, []).append(self)
+            self._arm(self.relay.config.connect_wait)
+        else:
+            assert isinstance(d.peer, _Conn) and d.session_id
+            self._pair(d.peer, d.session_id)
+
+    def _serve_waiter(self, sid: str) -> None:
+        waiters = self.relay.waiting.get(sid)
+        if not waiters:
+            return
+        engineer = waiters.pop(0)
+        if not waiters:
+            del self.relay.waiting[sid]
+        d = self.relay.state.handle(engineer, handshake.Connect(sid))
+        if d.kind == "paired" and d.peer is self:
+            engineer._pair(self, sid)
+
+    def _pair(self, customer: _Conn, sid: str) -> None:
+        self.session_id = sid
+        for conn, other in ((self, customer), (customer, self)):
+            conn.phase, conn.peer = "relaying", other
+            if conn.timer:
+                conn.timer.cancel()
+            assert conn.transport is not None
+            conn.transport.write(handshake.PAIRED)
+        log.info("paired id=%s engineer=%d customer=%d", sid, self.cid, customer.cid)
+        for conn in (self, customer):
+            if conn.buffer and conn.peer and conn.peer.transport:
+                conn.peer.transport.write(bytes(conn.buffer))
+            conn.buffer = bytearray()
+
+    # -- backpressure: our write buffer is full -> stop reading from the peer
+    def pause_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.resume_reading()
+
+
+async def start_relay(
+    host: str = "127.0.0.1", port: int = 8340, *, config: RelayConfig | None = None
+) -> tuple[Relay, asyncio.Server]:
+    """Start listening; the caller owns the returned server (``async with server``)."""
+    relay = Relay(config)
+    server = await asyncio.get_running_loop().create_server(
+        relay.protocol, host, port, backlog=1024
+    )
+    return relay, server

@@ -1,0 +1,88 @@
+"""Hostile middles for tests: a TCP proxy that records or rewrites the bytes it forwards.
+
+Put it between an engineer and the relay (or the agent) and it sees exactly
+what a relay operator or the network sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from zvkdiag.engineer.loopthread import LoopThread
+
+__all__ = ["TcpProxy", "flip_byte_after"]
+
+Rewrite = Callable[[str, int, bytes], bytes]
+
+
+def flip_byte_after(offset: int, direction: str = "up") -> Rewrite:
+    """A rewrite that flips one bit of the first byte past ``offset`` in ``direction``."""
+
+    def rewrite(d: str, position: int, data: bytes) -> bytes:
+        if d != direction or not position <= offset < position + len(data):
+            return data
+        i = offset - position
+        return data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
+
+    return rewrite
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to ``target``; ``up`` is client→target, ``down`` back."""
+
+    def __init__(self, target: str, *, rewrite: Rewrite | None = None) -> None:
+        self.target = target
+        self.rewrite = rewrite
+        self.recorded: dict[str, bytearray] = {"up": bytearray(), "down": bytearray()}
+        self._lt = LoopThread("zvkdiag-proxy")
+        self._server = self._lt.call(self._start())
+        port = self._server.sockets[0].getsockname()[1]
+        self.address = f"127.0.0.1:{port}"
+
+    async def _start(self) -> asyncio.Server:
+        return await asyncio.start_server(self._client, "127.0.0.1", 0)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host, port = self.target.rsplit(":", 1)
+        try:
+            up_r, up_w = await asyncio.open_connection(host, int(port))
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(
+            self._pump("up", reader, up_w),
+            self._pump("down", up_r, writer),
+            return_exceptions=True,
+        )
+
+    async def _pump(
+        self, direction: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        position = 0
+        try:
+            while data := await reader.read(65536):
+                self.recorded[direction] += data
+                out = self.rewrite(direction, position, data) if self.rewrite else data
+                position += len(data)
+                writer.write(out)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    def seen(self) -> bytes:
+        return bytes(self.recorded["up"] + self.recorded["down"])
+
+    def close(self) -> None:
+        async def _close() -> None:
+            self._server.close()
+
+        self._lt.call(_close())
+        self._lt.stop()
+
+    def __enter__(self) -> TcpProxy:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
