@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages zvkdiag's demo and tests need, only those missing.
+# Idempotent; runs apt-get update at most once. Needs root (or sudo).
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have Xvfb || need+=(xvfb)
+have xdotool || need+=(xdotool)
+have x11vnc || need+=(x11vnc)
+have chromium || need+=(chromium)
+have socat || need+=(socat)
+have sshd || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+have ssh || need+=(openssh-client)
+have xterm || need+=(xterm)
+have xwd || need+=(x11-apps)
+have xsetroot || need+=(x11-xserver-utils)
+have make || need+=(make)
+python3 -c 'import tkinter' 2>/dev/null || need+=(python3-tk)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "Installing system packages: ${need[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
