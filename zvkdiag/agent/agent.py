@@ -38,8 +38,8 @@ from zvkdiag.wire import codes, handshake
 __all__ = ["KEEPALIVE_COUNT", "KEEPALIVE_INTERVAL", "Agent", "parse_address"]
 
 log = logging.getLogger("zvkdiag.agent")
-KEEPALIVE_INTERVAL: Final = 1.5
-KEEPALIVE_COUNT: Final = 2
+KEEPALIVE_INTERVAL: Final = 2.0
+KEEPALIVE_COUNT: Final = 3
 RELAY_RETRY: Final = (0.2, 0.5, 1.0, 2.0, 5.0)
 EXPIRY_CHECK: Final = 1.0
 MAX_HANDSHAKES: Final = 4
@@ -309,7 +309,9 @@ class Agent:
             conn = await asyncssh.run_server(
                 sock,
                 config=None,
-                server_factory=lambda: DenyingServer(session.handle, session.connection_lost),
+                server_factory=lambda: DenyingServer(
+                    session.handle, session.connection_lost, session.sftp_factory
+                ),
                 server_host_keys=[host_key],
                 authorized_client_keys=client_keys,
                 encryption_algs=list(ENCRYPTION_ALGS),

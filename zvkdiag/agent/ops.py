@@ -95,8 +95,9 @@ class OpRegistry:
 
 def default_ops() -> OpRegistry:
     """The registry with every built-in op; imported lazily to keep modules apart."""
-    from zvkdiag.agent import builtin_ops
+    from zvkdiag.agent import builtin_ops, files
 
     registry = OpRegistry()
     builtin_ops.register_all(registry)
+    files.register_all(registry)
     return registry

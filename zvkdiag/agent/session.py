@@ -13,7 +13,9 @@ import asyncssh
 from zvkdiag._errors import ConsentDenied, ProtocolError, ZvkdiagError
 from zvkdiag._exchange import EngineerHello
 from zvkdiag._version import __version__
+from zvkdiag.agent.files import FileGrants, GrantedSFTPServer
 from zvkdiag.agent.ops import OpContext, OpRegistry
+from zvkdiag.agent.sshserver import SFTPFactory
 from zvkdiag.consent.model import AgentEvent, ConsentRequest, ConsentUI, Decision, Scope
 from zvkdiag.wire import requests
 
@@ -50,6 +52,16 @@ class AgentSession:
         self._ask_lock = ask_lock
         self._consent_timeout = consent_timeout
         self._audit = audit
+        self.files = FileGrants()
+
+    def audit(self, kind: str, **fields: Any) -> None:
+        self._audit(kind, **fields)
+
+    def sftp_factory(self) -> SFTPFactory | None:
+        """SFTP exists only while the customer has granted at least one file."""
+        if not (self.granted and self.files.by_path):
+            return None
+        return lambda chan: GrantedSFTPServer(chan, self)
 
     # -- consent ---------------------------------------------------------------
     async def ask(self, request: ConsentRequest) -> Decision:
@@ -164,4 +176,5 @@ class AgentSession:
             self.end_reason = "engineer" if exc is None else "network"
         for task in list(self.tasks):
             task.cancel()
+        self.files.cleanup()
         self.ended.set()

@@ -23,13 +23,15 @@ ENCRYPTION_ALGS: Final = (
     "chacha20-poly1305@openssh.com",
 )
 Handler = Callable[[asyncssh.SSHServerProcess[bytes]], Awaitable[None]]
+SFTPFactory = Callable[[asyncssh.SSHServerChannel[bytes]], asyncssh.SFTPServer]
 
 
 class RequestProcess(asyncssh.SSHServerProcess[bytes]):
     """A session channel that only takes ``exec`` with a request document."""
 
-    def __init__(self, handler: Handler) -> None:
-        super().__init__(handler, None, MIN_SFTP_VERSION, False)
+    def __init__(self, handler: Handler, sftp: SFTPFactory | None = None) -> None:
+        super().__init__(handler, sftp, MIN_SFTP_VERSION, False)  # type: ignore[arg-type]
+        self._sftp = sftp
 
     def pty_requested(self, *args: object) -> bool:
         return False
@@ -38,7 +40,8 @@ class RequestProcess(asyncssh.SSHServerProcess[bytes]):
         return False
 
     def subsystem_requested(self, subsystem: str) -> bool:
-        return False
+        # SFTP only while the customer has granted a file (the factory is None otherwise)
+        return subsystem == "sftp" and self._sftp is not None
 
     def exec_requested(self, command: str) -> bool:
         return True  # the handler parses and refuses anything but a v1 request
@@ -47,9 +50,15 @@ class RequestProcess(asyncssh.SSHServerProcess[bytes]):
 class DenyingServer(asyncssh.SSHServer):
     """Public-key auth against the one pinned key; everything else refused."""
 
-    def __init__(self, handler: Handler, on_lost: Callable[[Exception | None], None]) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        on_lost: Callable[[Exception | None], None],
+        sftp: Callable[[], SFTPFactory | None] = lambda: None,
+    ) -> None:
         self._handler = handler
         self._on_lost = on_lost
+        self._sftp = sftp
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._on_lost(exc)
@@ -70,7 +79,7 @@ class DenyingServer(asyncssh.SSHServer):
         return True
 
     def session_requested(self) -> RequestProcess:
-        return RequestProcess(self._handler)
+        return RequestProcess(self._handler, self._sftp())
 
     def connection_requested(self, *args: object) -> bool:
         return False

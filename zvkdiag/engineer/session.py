@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -180,6 +182,25 @@ class Session:
         chan = await self.open_op("say", text=text)
         chan.close()
 
+    def sftp(self) -> Any:
+        """An SFTP client on this session (the agent refuses it unless a file was granted)."""
+        self._check()
+        return self._conn.start_sftp_client()
+
+    async def adownload(
+        self, remote: str, local_dir: str | os.PathLike[str] = ".", *, progress: bool = False
+    ) -> Path:
+        from zvkdiag.engineer.files import download
+
+        return await download(self, remote, local_dir, progress=progress)
+
+    async def aupload(
+        self, local: str | os.PathLike[str], remote_dir: str, *, progress: bool = False
+    ) -> str:
+        from zvkdiag.engineer.files import upload
+
+        return await upload(self, local, remote_dir, progress=progress)
+
     async def aclose(self) -> None:
         already = self.closed
         self._closed_by_us = True
@@ -210,6 +231,22 @@ class Session:
     def say(self, text: str) -> None:
         """Show a message in the customer's window (and their audit log)."""
         self._sync(self.asay(text))
+
+    def download(
+        self, remote: str, local_dir: str | os.PathLike[str] = ".", *, progress: bool = True
+    ) -> Path:
+        """Copy one file from the customer's PC into ``local_dir`` (keeping its name).
+
+        The customer sees the path and size and must allow it; the file is
+        checked by SHA-256 and renamed into place only when complete.
+        """
+        return self._sync(self.adownload(remote, local_dir, progress=progress))  # type: ignore[no-any-return]
+
+    def upload(
+        self, local: str | os.PathLike[str], remote_dir: str, *, progress: bool = True
+    ) -> str:
+        """Copy one file to the customer's PC (into ``remote_dir``); returns its final path."""
+        return self._sync(self.aupload(local, remote_dir, progress=progress))  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """End the session; the customer's indicator disappears, their password changes."""
