@@ -1,0 +1,226 @@
+"""The consent dialog and the session indicator (Tk widgets only).
+
+Both stay in front: ``-topmost`` asks the window manager, and ``TkUI`` lifts
+them again every second because without a window manager (or with one that
+ignores the hint) any new window would cover them.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import tkinter as tk
+from collections.abc import Callable
+
+from zvkdiag.consent import tk_theme as theme
+from zvkdiag.consent.describe import ENGINEER_LINE
+from zvkdiag.consent.messages import text
+from zvkdiag.consent.model import Decision, Scope
+from zvkdiag.consent.tk_queue import Ticket
+
+__all__ = ["ConsentDialog", "Indicator", "primary_area"]
+
+_MARGIN = 16
+"""Pixels between the indicator and the screen's lower right corner."""
+_COMMAND_LINE = 1
+"""Body line of a command request that holds the command itself."""
+
+
+def primary_area(root: tk.Misc) -> tuple[int, int, int, int]:
+    """``(left, top, width, height)`` of the primary monitor.
+
+    Asks mss (RandR knows which output is primary); falls back to Tk's
+    screen size, which spans all monitors.
+    """
+    try:
+        import mss
+
+        display = root.winfo_screen() if sys.platform.startswith("linux") else None
+        with mss.MSS(display=display) as grabber:
+            mon = grabber.primary_monitor
+            return int(mon["left"]), int(mon["top"]), int(mon["width"]), int(mon["height"])
+    except Exception:  # any capture problem: the whole Tk screen is a fine answer
+        return 0, 0, root.winfo_screenwidth(), root.winfo_screenheight()
+
+
+class ConsentDialog:
+    """One question in front of everything: what is asked, by whom, and two buttons.
+
+    Parameters
+    ----------
+    answer
+        Called once with the customer's Decision, or TIMEOUT when ``timeout``
+        seconds pass (closing the window counts as "Ablehnen").
+    """
+
+    def __init__(
+        self,
+        root: tk.Misc,
+        lang: str,
+        fonts: theme.Fonts,
+        ticket: Ticket,
+        answer: Callable[[Decision], None],
+    ) -> None:
+        self.lang, self.fonts, self._answer = lang, fonts, answer
+        self._deadline = time.monotonic() + ticket.timeout
+        self.window = tk.Toplevel(root, name="consent", background=theme.BG)
+        self.window.title(text("dialog.title", lang))
+        self.window.resizable(False, False)
+        self.window.attributes("-topmost", True)
+        self.window.protocol("WM_DELETE_WINDOW", lambda: answer(Decision.DENY))
+        self._body(ticket)
+        self.countdown = tk.Label(
+            self.window, name="countdown", font=fonts.normal, background=theme.BG, anchor="w"
+        )
+        self.countdown.pack(fill="x", padx=14, pady=(8, 0))
+        self._buttons()
+        self.window.bind("<Escape>", lambda _e: answer(Decision.DENY))
+        self._timer = self.window.after(int(ticket.timeout * 1000), self._expire)
+        self._tick_id = ""
+        self._tick()
+        _centre(self.window, root)
+        self.lift()
+
+    def _body(self, ticket: Ticket) -> None:
+        tk.Label(
+            self.window,
+            name="headline",
+            text=ticket.headline,
+            font=self.fonts.title,
+            background=theme.BAND,
+            foreground=theme.BAND_TEXT,
+            anchor="w",
+            justify="left",
+            wraplength=520,
+            padx=14,
+            pady=12,
+        ).pack(fill="x")
+        for index, line in enumerate(ticket.lines):
+            options: dict[str, object] = {"font": self.fonts.normal}
+            if index == ENGINEER_LINE:
+                options["font"] = self.fonts.bold
+                if not ticket.request.engineer_verified:
+                    options["foreground"] = theme.WARNING
+            elif ticket.request.scope is Scope.COMMAND and index == _COMMAND_LINE:
+                options.update(font=self.fonts.mono, background=theme.CODE_BG, padx=6, pady=4)
+            options.setdefault("background", theme.BG)
+            tk.Label(
+                self.window,
+                name=f"line{index}",
+                text=line,
+                anchor="w",
+                justify="left",
+                wraplength=520,
+                **options,  # type: ignore[arg-type]
+            ).pack(fill="x", padx=14, pady=(8 if index == 0 else 2, 0))
+
+    def _buttons(self) -> None:
+        row = tk.Frame(self.window, name="buttons", background=theme.BG)
+        row.pack(fill="x", padx=14, pady=12)
+        self.allow_button = tk.Button(
+            row,
+            name="allow",
+            text=text("button.allow", self.lang),
+            font=self.fonts.bold,
+            width=12,
+            command=lambda: self._answer(Decision.ALLOW),
+        )
+        self.deny_button = tk.Button(
+            row,
+            name="deny",
+            text=text("button.deny", self.lang),
+            font=self.fonts.bold,
+            width=12,
+            command=lambda: self._answer(Decision.DENY),
+        )
+        self.deny_button.pack(side="right")
+        self.allow_button.pack(side="right", padx=(0, 10))
+
+    def _tick(self) -> None:
+        left = max(0, round(self._deadline - time.monotonic()))
+        self.countdown.configure(text=text("ask.countdown", self.lang, seconds=left))
+        self._tick_id = self.window.after(theme.TICK_MS, self._tick)
+
+    def _expire(self) -> None:
+        self._answer(Decision.TIMEOUT)
+
+    def lift(self) -> None:
+        self.window.lift()
+        self.window.attributes("-topmost", True)
+
+    def destroy(self) -> None:
+        for after_id in (self._timer, self._tick_id):
+            self.window.after_cancel(after_id)
+        self.window.destroy()
+
+
+class Indicator:
+    """The borderless, always-on-top "Fernwartung aktiv — <name>" window with "Beenden"."""
+
+    def __init__(
+        self, root: tk.Misc, lang: str, fonts: theme.Fonts, *, on_end: Callable[[], None]
+    ) -> None:
+        self.root, self.lang = root, lang
+        self.window = tk.Toplevel(root, name="indicator", background=theme.INDICATOR)
+        self.window.title(text("indicator.title", lang))
+        self.window.overrideredirect(True)
+        self.window.attributes("-topmost", True)
+        inner = tk.Frame(self.window, background=theme.INDICATOR, padx=10, pady=8)
+        inner.pack()
+        self.label = tk.Label(
+            inner,
+            name="active",
+            font=fonts.bold,
+            background=theme.INDICATOR,
+            foreground=theme.BAND_TEXT,
+        )
+        self.label.pack(side="left")
+        self.unverified = tk.Label(
+            inner,
+            name="unverified",
+            font=fonts.bold,
+            background=theme.CODE_BG,
+            foreground=theme.WARNING,
+            padx=4,
+        )
+        self.end_button = tk.Button(
+            inner, name="end", text=text("button.end", lang), font=fonts.bold, command=on_end
+        )
+        self.end_button.pack(side="right", padx=(12, 0))
+        self.window.withdraw()
+        self.visible = False
+
+    def show(self, engineer: str, *, verified: bool) -> None:
+        """Show the indicator for ``engineer`` at the lower right of the primary screen."""
+        self.label.configure(text=text("indicator.active", self.lang, engineer=engineer))
+        if verified:
+            self.unverified.pack_forget()
+        else:
+            marker = text("engineer.unverified", self.lang, engineer="").strip()
+            self.unverified.configure(text=marker)
+            self.unverified.pack(side="left", padx=(8, 0))
+        self.window.update_idletasks()
+        left, top, width, height = primary_area(self.root)
+        x = left + width - self.window.winfo_reqwidth() - _MARGIN
+        y = top + height - self.window.winfo_reqheight() - _MARGIN
+        self.window.geometry(f"+{x}+{y}")
+        self.window.deiconify()
+        self.visible = True
+        self.lift()
+
+    def hide(self) -> None:
+        self.window.withdraw()
+        self.visible = False
+
+    def lift(self) -> None:
+        if self.visible:
+            self.window.lift()
+            self.window.attributes("-topmost", True)
+
+
+def _centre(window: tk.Toplevel, root: tk.Misc) -> None:
+    window.update_idletasks()
+    left, top, width, height = primary_area(root)
+    x = left + (width - window.winfo_reqwidth()) // 2
+    y = top + (height - window.winfo_reqheight()) // 3
+    window.geometry(f"+{x}+{y}")
