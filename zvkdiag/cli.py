@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from zvkdiag._version import __version__
 
@@ -118,12 +116,14 @@ def _quicksupport(args: argparse.Namespace) -> int:
     from zvkdiag.consent.console_ui import ConsoleUI
 
     async def run() -> None:
+        from zvkdiag.consent.audit import AuditLog, default_audit_path
+
         agent = Agent(
             ConsoleUI(lang),
             relay=relay,
             listen=args.listen,
             consent_timeout=args.consent_timeout,
-            audit=_audit_log(),
+            audit_log=AuditLog(default_audit_path()),
         )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -133,15 +133,6 @@ def _quicksupport(args: argparse.Namespace) -> int:
     asyncio.run(run())
     print(text("quit", lang), flush=True)
     return 0
-
-
-def _audit_log() -> Callable[..., Any] | None:
-    with contextlib.suppress(ImportError):
-        from zvkdiag.consent.audit import AuditLog, default_audit_path
-
-        record: Callable[..., Any] = AuditLog(default_audit_path()).record
-        return record
-    return None
 
 
 def _tk_available() -> bool:

@@ -167,3 +167,22 @@ def test_tampering_relay_is_detected(agent: AgentThread, relay: RelayThread, off
         ),
     )
     assert str(info.value)
+
+
+def test_engineer_receives_this_sessions_audit_records(agent: AgentThread, relay: RelayThread) -> None:
+    from zvkdiag.consent.audit import verify
+
+    with zvkdiag.connect(agent.session_id, agent.password, relay=relay.address, engineer="E") as s:
+        s.run(["true"])
+        s.say("Hallo")
+        records = s.audit()
+    kinds = [r["kind"] for r in records]
+    assert kinds[:3] == ["session-connected", "request", "decision"]  # then the session question
+    assert "message" in kinds and "command.result" in kinds
+    assert all("password" not in str(r).lower() for r in records)
+    seqs = [r["seq"] for r in records]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert agent.agent.audit_log is not None
+    assert verify(agent.agent.audit_log.path).ok
+    with zvkdiag.connect(agent.session_id, agent.password, relay=relay.address, engineer="F") as s2:
+        assert min(r["seq"] for r in s2.audit()) > max(seqs)  # never another session's records

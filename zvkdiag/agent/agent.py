@@ -24,6 +24,7 @@ from zvkdiag.agent.lifecycle import Credentials
 from zvkdiag.agent.ops import OpRegistry, default_ops
 from zvkdiag.agent.session import AgentSession
 from zvkdiag.agent.sshserver import ENCRYPTION_ALGS, DenyingServer
+from zvkdiag.consent.audit import AuditLog, read_records
 from zvkdiag.consent.model import (
     DEFAULT_TIMEOUT,
     CodeIssued,
@@ -43,6 +44,10 @@ KEEPALIVE_COUNT: Final = 3
 RELAY_RETRY: Final = (0.2, 0.5, 1.0, 2.0, 5.0)
 EXPIRY_CHECK: Final = 1.0
 MAX_HANDSHAKES: Final = 4
+
+
+def _no_audit(kind: str, **fields: Any) -> None:
+    return None
 
 
 def parse_address(text: str, default_port: int = 8340) -> tuple[str, int]:
@@ -69,7 +74,7 @@ class Agent:
         out: TextIO | None = None,
         consent_timeout: float = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
-        audit: Callable[..., Any] | None = None,
+        audit_log: AuditLog | None = None,
     ) -> None:
         if (relay is None) == (listen is None):
             raise ValueError("give exactly one of relay= or listen=")
@@ -79,7 +84,8 @@ class Agent:
         self.ops = ops or default_ops()
         self.out = out or sys.stdout
         self.consent_timeout = consent_timeout
-        self.audit = audit or (lambda kind, **fields: None)
+        self.audit_log = audit_log
+        self.audit: Callable[..., Any] = audit_log.record if audit_log else _no_audit
         self.creds = Credentials(codes.new_id(), clock=clock)
         self.claim: str | None = None
         self.session: AgentSession | None = None
@@ -160,6 +166,19 @@ class Agent:
             self._announce("failed-tries")
             return 0
         return tries_left
+
+    def _audit_seq(self) -> int:
+        return self.audit_log.last_seq if self.audit_log else 0
+
+    def _records_from(self, first: int) -> Callable[[], list[dict[str, Any]]]:
+        """This session's audit records (and only this session's) for the engineer's case."""
+
+        def records() -> list[dict[str, Any]]:
+            if self.audit_log is None:
+                return []
+            return [r for r in read_records(self.audit_log.path) if int(r["seq"]) >= first]
+
+        return records
 
     # -- direct mode --------------------------------------------------------------
     async def _direct_loop(self) -> None:
@@ -287,6 +306,7 @@ class Agent:
             ask_lock=self._ask_lock,
             consent_timeout=self.consent_timeout,
             audit=self.audit,
+            records=self._records_from(self._audit_seq() + 1),
         )
         self.session = session
         self.creds.session_started()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shlex
 import signal
@@ -96,6 +97,16 @@ async def op_say(ctx: OpContext) -> int:
     return 0
 
 
+async def op_audit(ctx: OpContext) -> int:
+    """The customer's audit records of this session, for the engineer's case (no consent:
+    the engineer sees only what was asked and answered in this very session)."""
+    records = ctx.session.records() if ctx.session is not None else []
+    await ctx.accept(count=len(records))
+    await write_message(ctx.stdout, json.dumps(records).encode())
+    return 0
+
+
 def register_all(registry: OpRegistry) -> None:
     registry.register("run", op_run)
     registry.register("say", op_say)
+    registry.register("audit", op_audit)

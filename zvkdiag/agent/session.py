@@ -36,6 +36,7 @@ class AgentSession:
         ask_lock: asyncio.Lock,
         consent_timeout: float,
         audit: Callable[..., Any],
+        records: Callable[[], list[dict[str, Any]]] = list,
         verified: bool = False,
     ) -> None:
         self.hello = hello
@@ -53,6 +54,7 @@ class AgentSession:
         self._consent_timeout = consent_timeout
         self._audit = audit
         self.files = FileGrants()
+        self.records = records
 
     def audit(self, kind: str, **fields: Any) -> None:
         self._audit(kind, **fields)

@@ -125,6 +125,11 @@ class AuditLog:
         lines = data.split(b"\n")[:-1]
         return len(lines), _digest(lines[-1]) if lines else GENESIS
 
+    @property
+    def last_seq(self) -> int:
+        """Sequence number of the newest record (0 for an empty log)."""
+        return self._seq
+
     def record(self, kind: str, **fields: Any) -> Record:
         """Append one record and return it as written (with seq, ts, prev and hash).
 

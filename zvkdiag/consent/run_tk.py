@@ -44,7 +44,7 @@ def run_with_tk(*, lang: str, relay: str | None, listen: str | None, consent_tim
         print(exc, flush=True)
         return 2
     agent = Agent(
-        ui, relay=relay, listen=listen, consent_timeout=consent_timeout, audit=audit.record
+        ui, relay=relay, listen=listen, consent_timeout=consent_timeout, audit_log=audit
     )
     control.agent = agent
 

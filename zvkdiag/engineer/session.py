@@ -8,6 +8,7 @@ callback on another thread never stalls the SSH connection.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ import asyncssh
 
 from zvkdiag._errors import (
     ConsentDenied,
+    ProtocolError,
     SessionClosed,
     SessionNotOpen,
     TamperingDetected,
@@ -178,6 +180,15 @@ class Session:
             bool(chan.header.get("truncated")),
         )
 
+    async def aaudit(self) -> list[dict[str, Any]]:
+        chan = await self.open_op("audit")
+        data = await self._guarded(chan.read(MAX_OUTPUT))
+        chan.close()
+        records = json.loads(data)
+        if not isinstance(records, list):
+            raise ProtocolError("the audit records are not a list")
+        return records
+
     async def asay(self, text: str) -> None:
         chan = await self.open_op("say", text=text)
         chan.close()
@@ -227,6 +238,10 @@ class Session:
         ``argv`` is a list; no shell is involved.  Returns stdout, stderr, exit status.
         """
         return self._sync(self.arun(argv, timeout=timeout))  # type: ignore[no-any-return]
+
+    def audit(self) -> list[dict[str, Any]]:
+        """The customer's audit records of this session (requests, decisions, messages, bytes)."""
+        return self._sync(self.aaudit())  # type: ignore[no-any-return]
 
     def say(self, text: str) -> None:
         """Show a message in the customer's window (and their audit log)."""

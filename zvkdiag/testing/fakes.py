@@ -137,6 +137,14 @@ class AgentThread:
         async def _make() -> Agent:
             return Agent(self.ui, relay=relay, listen=listen, ops=ops, out=self.out, **kwargs)
 
+        if "audit_log" not in kwargs:
+            import tempfile
+            from pathlib import Path
+
+            from zvkdiag.consent.audit import AuditLog
+
+            folder = Path(tempfile.mkdtemp(prefix="zvkdiag-audit-"))
+            kwargs["audit_log"] = AuditLog(folder / "audit.jsonl", fsync=False)
         self.agent = self._lt.call(_make())
         self._task = self._lt.submit(self.agent.run())
         self._lt.call(asyncio.wait_for(self.agent.wait_ready(), 15))
