@@ -95,9 +95,10 @@ class OpRegistry:
 
 def default_ops() -> OpRegistry:
     """The registry with every built-in op; imported lazily to keep modules apart."""
-    from zvkdiag.agent import builtin_ops, files
+    from zvkdiag.agent import builtin_ops, files, probe_ops
 
     registry = OpRegistry()
     builtin_ops.register_all(registry)
     files.register_all(registry)
+    probe_ops.register_all(registry)
     return registry

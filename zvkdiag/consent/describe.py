@@ -17,7 +17,7 @@ from zvkdiag._errors import ProtocolError
 from zvkdiag.consent.messages import text
 from zvkdiag.consent.model import ConsentRequest, Scope
 
-__all__ = ["ENGINEER_LINE", "describe", "format_size", "visible"]
+__all__ = ["ENGINEER_LINE", "describe", "format_size", "is_preview", "visible"]
 
 ENGINEER_LINE = 0
 """Index of the body line naming the engineer (UIs colour it when unverified)."""
@@ -41,11 +41,26 @@ def describe(request: ConsentRequest, lang: str = "de") -> tuple[str, list[str]]
         ``detail`` does not have the shape documented on ``ConsentRequest``.
     """
     engineer = visible(request.engineer)
+    if is_preview(request):
+        headline = text("ask.probe.send", lang, engineer=engineer)
+        return headline, [visible(line) for line in _preview(request.detail, lang)]
     headline = text(f"ask.{request.scope.value}", lang, engineer=engineer)
     key = "engineer.verified" if request.engineer_verified else "engineer.unverified"
     lines = [text("ask.engineer", lang, engineer=text(key, lang, engineer=engineer))]
     lines += _DETAIL_LINES[request.scope](request.detail, lang)
     return headline, lines
+
+
+def is_preview(request: ConsentRequest) -> bool:
+    """A sensitive probe's second question: send these collected rows, or not."""
+    return request.scope is Scope.PROBE and "preview_de" in request.detail
+
+
+def _preview(detail: _Detail, lang: str) -> _Lines:
+    value = detail.get(f"preview_{lang}", detail.get("preview_de"))
+    if not isinstance(value, str):
+        raise ProtocolError("probe preview is not text")
+    return value.splitlines()
 
 
 def format_size(size: int, lang: str = "de") -> str:

@@ -13,7 +13,7 @@ import tkinter as tk
 from collections.abc import Callable
 
 from zvkdiag.consent import tk_theme as theme
-from zvkdiag.consent.describe import ENGINEER_LINE
+from zvkdiag.consent.describe import ENGINEER_LINE, is_preview
 from zvkdiag.consent.messages import text
 from zvkdiag.consent.model import Decision, Scope
 from zvkdiag.consent.tk_queue import Ticket
@@ -69,6 +69,7 @@ class ConsentDialog:
         self.window.attributes("-topmost", True)
         self.window.protocol("WM_DELETE_WINDOW", lambda: answer(Decision.DENY))
         self._body(ticket)
+        self.preview = is_preview(ticket.request)
         self.countdown = tk.Label(
             self.window, name="countdown", font=fonts.normal, background=theme.BG, anchor="w"
         )
@@ -117,10 +118,11 @@ class ConsentDialog:
     def _buttons(self) -> None:
         row = tk.Frame(self.window, name="buttons", background=theme.BG)
         row.pack(fill="x", padx=14, pady=12)
+        preview = self.preview
         self.allow_button = tk.Button(
             row,
             name="allow",
-            text=text("button.allow", self.lang),
+            text=text("button.send" if preview else "button.allow", self.lang),
             font=self.fonts.bold,
             width=12,
             command=lambda: self._answer(Decision.ALLOW),
@@ -128,7 +130,7 @@ class ConsentDialog:
         self.deny_button = tk.Button(
             row,
             name="deny",
-            text=text("button.deny", self.lang),
+            text=text("button.dont_send" if preview else "button.deny", self.lang),
             font=self.fonts.bold,
             width=12,
             command=lambda: self._answer(Decision.DENY),

@@ -15,9 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import asyncssh
+import pandas as pd
 
 from zvkdiag._errors import (
     ConsentDenied,
@@ -31,6 +32,9 @@ from zvkdiag.engineer.dial import Target, Watcher, dial_customer
 from zvkdiag.engineer.loopthread import LoopThread
 from zvkdiag.wire import codes, requests
 from zvkdiag.wire.messages import read_message
+
+if TYPE_CHECKING:
+    from zvkdiag.engineer.probing import ProbeResults
 
 __all__ = ["CommandResult", "OpChannel", "Session", "connect"]
 
@@ -180,6 +184,18 @@ class Session:
             bool(chan.header.get("truncated")),
         )
 
+    async def aprobe(self, name: str, **params: Any) -> pd.DataFrame:
+        from zvkdiag.engineer.probing import probe_one
+
+        return await probe_one(self, name, params)
+
+    async def acollect(
+        self, names: Sequence[str], params: dict[str, dict[str, Any]] | None = None
+    ) -> ProbeResults:
+        from zvkdiag.engineer.probing import collect
+
+        return await collect(self, list(names), params)
+
     async def aaudit(self) -> list[dict[str, Any]]:
         chan = await self.open_op("audit")
         data = await self._guarded(chan.read(MAX_OUTPUT))
@@ -238,6 +254,26 @@ class Session:
         ``argv`` is a list; no shell is involved.  Returns stdout, stderr, exit status.
         """
         return self._sync(self.arun(argv, timeout=timeout))  # type: ignore[no-any-return]
+
+    def probes(self) -> pd.DataFrame:
+        """The probe catalog: name, titles, descriptions, platforms, sensitivity, columns."""
+        from zvkdiag.engineer.probing import catalog
+
+        return catalog(str(self.info.get("platform", "")) or None)
+
+    def probe(self, name: str, **params: Any) -> pd.DataFrame:
+        """Run one probe after the customer allowed it; a DataFrame with the declared dtypes.
+
+        ``df.attrs["warnings"]`` lists what could not be collected.  Raises
+        ``UnknownProbe`` (with close names) or ``ConsentDenied``.
+        """
+        return self._sync(self.aprobe(name, **params))  # type: ignore[no-any-return]
+
+    def collect(
+        self, names: Sequence[str], params: dict[str, dict[str, Any]] | None = None
+    ) -> ProbeResults:
+        """Several probes behind one consent question; ``.refused`` names those not sent."""
+        return self._sync(self.acollect(names, params))  # type: ignore[no-any-return]
 
     def audit(self) -> list[dict[str, Any]]:
         """The customer's audit records of this session (requests, decisions, messages, bytes)."""
