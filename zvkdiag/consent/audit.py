@@ -86,6 +86,21 @@ def _line(record: Mapping[str, Any]) -> bytes:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def check_chain(records: Sequence[Mapping[str, Any]]) -> None:
+    """Check that ``records`` (a slice of a log, as received) are intact and consecutive.
+
+    Raises ValueError naming the first record that is altered or out of place.
+    """
+    for index, record in enumerate(records):
+        if record.get("hash") != _digest(_canonical(record)):
+            raise ValueError(f"record {record.get('seq')} was altered")
+        if index and (
+            record.get("prev") != _digest(_line(records[index - 1]))
+            or record.get("seq") != records[index - 1].get("seq", 0) + 1
+        ):
+            raise ValueError(f"the chain breaks before record {record.get('seq')}")
+
+
 class AuditLog:
     """Append-only, hash-chained JSON-lines log; safe to share between threads.
 

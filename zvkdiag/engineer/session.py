@@ -34,6 +34,7 @@ from zvkdiag.wire import codes, requests
 from zvkdiag.wire.messages import read_message
 
 if TYPE_CHECKING:
+    from zvkdiag.cases import Case
     from zvkdiag.engineer.probing import ProbeResults
 
 __all__ = ["CommandResult", "OpChannel", "Session", "connect"]
@@ -82,6 +83,17 @@ class OpChannel:
         self.process.close()
 
 
+def _chained(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records as received, after checking they form one unbroken hash chain."""
+    from zvkdiag.consent.audit import check_chain
+
+    try:
+        check_chain(records)
+    except ValueError as exc:
+        raise ProtocolError(f"the customer's audit records are not intact: {exc}") from exc
+    return records
+
+
 class Session:
     """A connected, customer-approved session.  Create it with ``zvkdiag.connect``."""
 
@@ -103,6 +115,7 @@ class Session:
         self.info = info
         self._closed_by_us = False
         self._lost: str | None = None
+        self.case: Case | None = None
         self.on_close: list[Callable[[str], None]] = []
         loop.loop.call_soon_threadsafe(self._watch)
 
@@ -187,14 +200,26 @@ class Session:
     async def aprobe(self, name: str, **params: Any) -> pd.DataFrame:
         from zvkdiag.engineer.probing import probe_one
 
-        return await probe_one(self, name, params)
+        df = await probe_one(self, name, params)
+        self._to_case(name, df)
+        return df
 
     async def acollect(
         self, names: Sequence[str], params: dict[str, dict[str, Any]] | None = None
     ) -> ProbeResults:
         from zvkdiag.engineer.probing import collect
 
-        return await collect(self, list(names), params)
+        results = await collect(self, list(names), params)
+        for name, df in results.items():
+            self._to_case(name, df)
+        return results
+
+    def _to_case(self, name: str, df: pd.DataFrame) -> None:
+        if self.case is None:
+            return
+        if name == "os" and "hostname" in df:
+            self.case.learn(hosts=[h for h in df["hostname"].dropna().astype(str)])
+        self.case.add_table(name, df)
 
     async def aaudit(self) -> list[dict[str, Any]]:
         chan = await self.open_op("audit")
@@ -215,10 +240,16 @@ class Session:
         return self._conn.start_sftp_client()
 
     async def adownload(
-        self, remote: str, local_dir: str | os.PathLike[str] = ".", *, progress: bool = False
+        self,
+        remote: str,
+        local_dir: str | os.PathLike[str] | None = None,
+        *,
+        progress: bool = False,
     ) -> Path:
         from zvkdiag.engineer.files import download
 
+        if local_dir is None:
+            local_dir = self.case.files_dir if self.case is not None else "."
         return await download(self, remote, local_dir, progress=progress)
 
     async def aupload(
@@ -228,7 +259,18 @@ class Session:
 
         return await upload(self, local, remote_dir, progress=progress)
 
+    async def _finish_case(self) -> None:
+        """Mirror this session's audit records into the case, then close it."""
+        if self.case is None or self.closed:
+            return
+        try:
+            self.case.add_audit(_chained(await self.aaudit()))
+        except ZvkdiagError as exc:
+            log.warning("audit records not mirrored: %s", exc)
+        self.case.close()
+
     async def aclose(self) -> None:
+        await self._finish_case()
         already = self.closed
         self._closed_by_us = True
         if already:
@@ -284,7 +326,7 @@ class Session:
         self._sync(self.asay(text))
 
     def download(
-        self, remote: str, local_dir: str | os.PathLike[str] = ".", *, progress: bool = True
+        self, remote: str, local_dir: str | os.PathLike[str] | None = None, *, progress: bool = True
     ) -> Path:
         """Copy one file from the customer's PC into ``local_dir`` (keeping its name).
 
@@ -328,7 +370,9 @@ class Session:
         self._lt.stop()
 
 
-async def _open_session(target: Target, engineer: str, lt: LoopThread) -> Session:
+async def _open_session(
+    target: Target, engineer: str, lt: LoopThread, case: Case | None = None
+) -> Session:
     conn, watcher = await dial_customer(target, engineer)
     session = Session(
         conn, lt, session_id=target.session_id, engineer=engineer, info={}, watcher=watcher
@@ -343,6 +387,9 @@ async def _open_session(target: Target, engineer: str, lt: LoopThread) -> Sessio
         raise
     chan.close()
     session.info = {k: v for k, v in chan.header.items() if k != "ok"}
+    if case is not None:
+        session.case = case
+        case.set_platform(session.info)
     return session
 
 
@@ -366,6 +413,7 @@ def connect(
     relay: str | None = None,
     direct: str | None = None,
     engineer: str,
+    case: Case | None = None,
 ) -> Session:
     """Connect to a customer's agent and wait until the customer allowed the session.
 
@@ -377,6 +425,9 @@ def connect(
         ``HOST:PORT`` of the relay, or of the agent itself in direct mode (exactly one).
     engineer
         Your name as the customer will see it in the consent dialog.
+    case
+        A ``zvkdiag.cases.Case``: probe tables, downloads and the customer's audit
+        records of this session are stored in it; it is closed with the session.
 
     Raises
     ------
@@ -386,7 +437,7 @@ def connect(
     target = _target(session_id, password, relay, direct)
     lt = LoopThread()
     try:
-        return lt.call(_open_session(target, engineer, lt))
+        return lt.call(_open_session(target, engineer, lt, case))
     except BaseException:
         lt.stop()
         raise
@@ -399,12 +450,13 @@ async def connect_async(
     relay: str | None = None,
     direct: str | None = None,
     engineer: str,
+    case: Case | None = None,
 ) -> Session:
     """The async twin of ``connect`` (the session still runs on its own loop thread)."""
     target = _target(session_id, password, relay, direct)
     lt = LoopThread()
     try:
-        return await lt.acall(_open_session(target, engineer, lt))
+        return await lt.acall(_open_session(target, engineer, lt, case))
     except BaseException:
         lt.stop()
         raise
