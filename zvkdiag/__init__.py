@@ -4,6 +4,8 @@ The public API is what ``__all__`` lists; everything in underscore modules
 and subpackages not re-exported here may change.  A test pins this list.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from zvkdiag._errors import (
     AuthenticationFailed,
     CaseStoreError,
@@ -22,7 +24,21 @@ from zvkdiag._errors import (
     ZvkdiagError,
 )
 from zvkdiag._version import __version__
-from zvkdiag.engineer.session import CommandResult, Session, connect, connect_async
+
+if TYPE_CHECKING:
+    from zvkdiag.engineer.session import CommandResult, Session, connect, connect_async
+
+_LAZY = {"CommandResult", "Session", "connect", "connect_async"}
+
+
+def __getattr__(name: str) -> Any:
+    # The engineer's side pulls in asyncssh, pandas and friends; the relay and the
+    # customer's agent import this package too and should not pay for that.
+    if name in _LAZY:
+        from zvkdiag.engineer import session
+
+        return getattr(session, name)
+    raise AttributeError(f"module 'zvkdiag' has no attribute {name!r}")
 
 __all__ = [
     "AuthenticationFailed",

@@ -169,7 +169,9 @@ def test_tampering_relay_is_detected(agent: AgentThread, relay: RelayThread, off
     assert str(info.value)
 
 
-def test_engineer_receives_this_sessions_audit_records(agent: AgentThread, relay: RelayThread) -> None:
+def test_engineer_receives_this_sessions_audit_records(
+    agent: AgentThread, relay: RelayThread
+) -> None:
     from zvkdiag.consent.audit import verify
 
     with zvkdiag.connect(agent.session_id, agent.password, relay=relay.address, engineer="E") as s:
@@ -186,3 +188,22 @@ def test_engineer_receives_this_sessions_audit_records(agent: AgentThread, relay
     assert verify(agent.agent.audit_log.path).ok
     with zvkdiag.connect(agent.session_id, agent.password, relay=relay.address, engineer="F") as s2:
         assert min(r["seq"] for r in s2.audit()) > max(seqs)  # never another session's records
+
+
+def test_request_events_follow_each_request(relay: RelayThread) -> None:
+    ui = AutoConsent(deny={"command"})
+    with (
+        AgentThread(ui, relay=relay.address) as a,
+        zvkdiag.connect(a.session_id, a.password, relay=relay.address, engineer="E") as s,
+    ):
+        seen: list[tuple[int, str, str]] = []
+        s.listeners.append(lambda e: seen.append((e.seq, e.summary, e.state)))
+        s.say("Hallo")
+        with pytest.raises(zvkdiag.ConsentDenied):
+            s.run(["ls", "-l"])
+    assert seen == [
+        (2, "say", "pending"),
+        (2, "say", "allowed"),
+        (3, "command: ls -l", "pending"),
+        (3, "command: ls -l", "denied"),
+    ]

@@ -8,11 +8,14 @@ callback on another thread never stalls the SSH connection.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
+import shlex
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
@@ -37,7 +40,7 @@ if TYPE_CHECKING:
     from zvkdiag.cases import Case
     from zvkdiag.engineer.probing import ProbeResults
 
-__all__ = ["CommandResult", "OpChannel", "Session", "connect"]
+__all__ = ["CommandResult", "OpChannel", "RequestEvent", "Session", "connect"]
 
 log = logging.getLogger("zvkdiag.engineer")
 MAX_OUTPUT: Final = 16 * 1024 * 1024 + 16
@@ -56,6 +59,34 @@ class CommandResult:
     @property
     def ok(self) -> bool:
         return self.exit_status == 0
+
+
+@dataclass(frozen=True)
+class RequestEvent:
+    """One step of a request as the engineer's widgets show it.
+
+    ``state`` is ``pending`` (asked, waiting for the customer), ``allowed``,
+    ``denied`` (declined or unanswered) or ``failed``; ``summary`` says what was asked.
+    """
+
+    seq: int
+    op: str
+    summary: str
+    state: str
+    message: str = ""
+    at: float = field(default_factory=time.time)
+
+
+def _summary(op: str, params: dict[str, Any]) -> str:
+    if op == "run":
+        return "command: " + shlex.join(str(a) for a in params.get("argv", []))
+    if op == "probe":
+        return "probes: " + ", ".join(str(n) for n in params.get("names", []))
+    if op in ("file.download", "file.upload"):
+        return (
+            f"{op}: {params.get('path', '')}{'/' + str(params['name']) if 'name' in params else ''}"
+        )
+    return op
 
 
 @dataclass
@@ -116,6 +147,8 @@ class Session:
         self._closed_by_us = False
         self._lost: str | None = None
         self.case: Case | None = None
+        self.listeners: list[Callable[[RequestEvent], None]] = []
+        self._seq = itertools.count(1)
         self.on_close: list[Callable[[str], None]] = []
         loop.loop.call_soon_threadsafe(self._watch)
 
@@ -154,6 +187,21 @@ class Session:
         """Open one request channel and return it once the agent answered OK."""
         self._check()
         command = requests.format_request(op, params)
+        seq, summary = next(self._seq), _summary(op, params)
+        self._emit(RequestEvent(seq, op, summary, "pending"))
+        try:
+            header, process = await self._ask(command)
+            requests.raise_for_header(header)
+        except ConsentDenied as exc:
+            self._emit(RequestEvent(seq, op, summary, "denied", str(exc)))
+            raise
+        except ZvkdiagError as exc:
+            self._emit(RequestEvent(seq, op, summary, "failed", str(exc)))
+            raise
+        self._emit(RequestEvent(seq, op, summary, "allowed"))
+        return OpChannel(header, process)
+
+    async def _ask(self, command: str) -> tuple[dict[str, Any], asyncssh.SSHClientProcess[bytes]]:
         try:
             process = await self._conn.create_process(command, encoding=None)
             line = await process.stdout.readline()
@@ -164,13 +212,21 @@ class Session:
             self._check()
             await asyncio.sleep(0.05)  # the connection may be going down right now
             self._check()
-        header = requests.parse_header(line)
         try:
-            requests.raise_for_header(header)
+            header = requests.parse_header(line)
+            if not header["ok"]:
+                process.close()
         except ZvkdiagError:
             process.close()
             raise
-        return OpChannel(header, process)
+        return header, process
+
+    def _emit(self, event: RequestEvent) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken widget must not break the session
+                log.exception("request listener failed")
 
     async def _guarded(self, coro: Any) -> Any:
         try:
