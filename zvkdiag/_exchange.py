@@ -18,6 +18,7 @@ from typing import Final
 
 from zvkdiag._errors import AuthenticationFailed, ProtocolError, TamperingDetected
 from zvkdiag._sockio import recv_frame, send_all
+from zvkdiag.trust.verify import NotVerified
 from zvkdiag.wire import frames
 from zvkdiag.wire.frames import FrameType
 from zvkdiag.wire.pake import Pake
@@ -35,6 +36,7 @@ class EngineerHello:
     ssh_key: str
     name: str
     certificate: str | None = None
+    verified: bool = False
 
 
 def clean_name(name: object) -> str:
@@ -97,6 +99,12 @@ def _raise_if_fail(kind: FrameType, payload: bytes) -> None:
             f"The password is wrong.{left} Ask the customer to read ID and password again.",
             tries_left=tries_left,
         )
+    if reason == "not-verified":
+        raise AuthenticationFailed(
+            "The customer's program accepts only engineers with a valid certificate from the "
+            "organisation: connect with identity= (see 'zvkdiag ca issue'), or renew it.",
+            tries_left=None,
+        )
     if reason == "tampered":
         raise TamperingDetected(
             "The customer's side found the key exchange altered on the way: "
@@ -112,6 +120,7 @@ async def customer_exchange(
     *,
     host_key: str,
     on_failure: Callable[[], int],
+    vet: Callable[[EngineerHello], EngineerHello] = lambda hello: hello,
 ) -> EngineerHello:
     """Run the customer's side; ``on_failure`` counts a failed try and returns tries left."""
     async with asyncio.timeout(EXCHANGE_TIMEOUT):
@@ -143,6 +152,14 @@ async def customer_exchange(
             name=clean_name(_str_field(obj, "name")),
             certificate=cert if isinstance(cert, str) and len(cert) < 4096 else None,
         )
+        try:
+            hello = vet(hello)
+        except NotVerified:
+            on_failure()  # the password reached someone the organisation does not vouch for
+            await send_all(
+                sock, frames.encode(FrameType.FAIL, frames.fail_payload("not-verified", None))
+            )
+            raise
         await send_all(
             sock,
             frames.encode(FrameType.CONFIRM, pake.confirmation())

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from zvkdiag._version import __version__
 
@@ -42,6 +43,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--consent-timeout", type=float, default=60.0, help=argparse.SUPPRESS)
 
+    q.add_argument("--ca-key", help="the organisation's CA public key: only engineers it certified")
+    q.add_argument("--revoked", help="revocation list (fingerprints) that goes with --ca-key")
+
+    ca = sub.add_parser("ca", help="the organisation's certificate authority for engineers")
+    casub = ca.add_subparsers(dest="ca_command", required=True)
+    ci = casub.add_parser("init", help="create the signing key in DIR")
+    ci.add_argument("dir")
+    cs = casub.add_parser("issue", help="certify an engineer's name (writes *-cert.pub)")
+    cs.add_argument("--ca", required=True, help="the CA folder")
+    cs.add_argument("--name", required=True, help="the engineer's name as customers see it")
+    cs.add_argument("--days", type=int, default=30)
+    cs.add_argument("--key", help="the engineer's public key (default: create a key pair here)")
+    cr = casub.add_parser("revoke", help="revoke an engineer's key or certificate")
+    cr.add_argument("--ca", required=True)
+    cr.add_argument("file")
+
     a = sub.add_parser("audit", help="the customer's audit log")
     asub = a.add_subparsers(dest="audit_command", required=True)
     v = asub.add_parser("verify", help="check the hash chain of an audit log")
@@ -61,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _relay(args)
         if args.command == "quicksupport":
             return _quicksupport(args)
+        if args.command == "ca":
+            return _ca(args)
         if args.command == "audit":
             from zvkdiag.consent.audit import audit_verify_main
 
@@ -69,6 +88,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def _ca(args: argparse.Namespace) -> int:
+    from zvkdiag._errors import ZvkdiagError
+    from zvkdiag.trust import ca
+
+    try:
+        if args.ca_command == "init":
+            print(f"CA public key: {ca.init_ca(args.dir)}")
+        elif args.ca_command == "issue":
+            print(f"Certificate: {ca.issue(args.ca, args.name, days=args.days, key=args.key)}")
+        else:
+            print(f"Revoked: {ca.revoke(args.ca, args.file)}")
+    except (ZvkdiagError, OSError) as exc:
+        print(f"zvkdiag ca: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _trust(args: argparse.Namespace) -> Any:
+    if not args.ca_key:
+        return None
+    from zvkdiag.trust.verify import TrustConfig
+
+    return TrustConfig.load(args.ca_key, args.revoked)
 
 
 def _relay(args: argparse.Namespace) -> int:
@@ -110,7 +154,11 @@ def _quicksupport(args: argparse.Namespace) -> int:
         from zvkdiag.consent.run_tk import run_with_tk
 
         return run_with_tk(
-            lang=lang, relay=relay, listen=args.listen, consent_timeout=args.consent_timeout
+            lang=lang,
+            relay=relay,
+            listen=args.listen,
+            consent_timeout=args.consent_timeout,
+            trust=_trust(args),
         )
     from zvkdiag.agent.agent import Agent
     from zvkdiag.consent.console_ui import ConsoleUI
@@ -124,6 +172,7 @@ def _quicksupport(args: argparse.Namespace) -> int:
             listen=args.listen,
             consent_timeout=args.consent_timeout,
             audit_log=AuditLog(default_audit_path()),
+            trust=_trust(args),
         )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import socket
 import sys
@@ -18,7 +19,7 @@ from typing import Any, Final, TextIO
 import asyncssh
 
 from zvkdiag._errors import AuthenticationFailed, ProtocolError, SessionClosed, ZvkdiagError
-from zvkdiag._exchange import customer_exchange
+from zvkdiag._exchange import EngineerHello, customer_exchange
 from zvkdiag._sockio import recv_line, send_all
 from zvkdiag.agent.lifecycle import Credentials
 from zvkdiag.agent.ops import OpRegistry, default_ops
@@ -34,6 +35,7 @@ from zvkdiag.consent.model import (
     SessionEnded,
     SessionStarted,
 )
+from zvkdiag.trust.verify import NotVerified, TrustConfig, verify_engineer
 from zvkdiag.wire import codes, handshake
 
 __all__ = ["KEEPALIVE_COUNT", "KEEPALIVE_INTERVAL", "Agent", "parse_address"]
@@ -75,6 +77,7 @@ class Agent:
         consent_timeout: float = DEFAULT_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
         audit_log: AuditLog | None = None,
+        trust: TrustConfig | None = None,
     ) -> None:
         if (relay is None) == (listen is None):
             raise ValueError("give exactly one of relay= or listen=")
@@ -85,6 +88,7 @@ class Agent:
         self.out = out or sys.stdout
         self.consent_timeout = consent_timeout
         self.audit_log = audit_log
+        self.trust = trust
         self.audit: Callable[..., Any] = audit_log.record if audit_log else _no_audit
         self.creds = Credentials(codes.new_id(), clock=clock)
         self.claim: str | None = None
@@ -166,6 +170,14 @@ class Agent:
             self._announce("failed-tries")
             return 0
         return tries_left
+
+    def _vet(self, hello: EngineerHello) -> EngineerHello:
+        try:
+            verdict = verify_engineer(hello.name, hello.ssh_key, hello.certificate, self.trust)
+        except NotVerified as exc:
+            self.audit("engineer-refused", name=hello.name, reason=str(exc))
+            raise
+        return dataclasses.replace(hello, name=verdict.name, verified=verdict.verified)
 
     def _audit_seq(self) -> int:
         return self.audit_log.last_seq if self.audit_log else 0
@@ -288,8 +300,9 @@ class Agent:
                 self.creds.password,
                 host_key=host_pub,
                 on_failure=self._failed,
+                vet=self._vet,
             )
-        except AuthenticationFailed:
+        except (AuthenticationFailed, NotVerified):
             return
         except (ProtocolError, TimeoutError) as exc:
             log.info("handshake failed: %s", exc)
@@ -307,6 +320,7 @@ class Agent:
             consent_timeout=self.consent_timeout,
             audit=self.audit,
             records=self._records_from(self._audit_seq() + 1),
+            verified=hello.verified,
         )
         self.session = session
         self.creds.session_started()

@@ -22,7 +22,7 @@ from zvkdiag.agent.agent import KEEPALIVE_COUNT, KEEPALIVE_INTERVAL, parse_addre
 from zvkdiag.agent.sshserver import ENCRYPTION_ALGS
 from zvkdiag.wire import handshake
 
-__all__ = ["CONNECT_TIMEOUT", "Target", "dial_customer"]
+__all__ = ["CONNECT_TIMEOUT", "Identity", "Target", "dial_customer"]
 
 CONNECT_TIMEOUT: Final = 15.0
 
@@ -89,8 +89,36 @@ class Watcher(asyncssh.SSHClient):
         self.lost = exc
 
 
+@dataclass(frozen=True)
+class Identity:
+    """The engineer's key and, when the organisation issued one, its certificate."""
+
+    key: asyncssh.SSHKey
+    certificate: str | None = None
+
+    @classmethod
+    def load(cls, path: str) -> Identity:
+        try:
+            key = asyncssh.read_private_key(path)
+        except (OSError, asyncssh.KeyImportError) as exc:
+            raise ConnectError(
+                f"Cannot read your identity key {path}: {exc}", address=path
+            ) from exc
+        cert_path = f"{path}-cert.pub"
+        try:
+            with open(cert_path) as f:
+                cert = f.read().strip()
+        except OSError:
+            cert = None
+        return cls(key, cert)
+
+    @classmethod
+    def ephemeral(cls) -> Identity:
+        return cls(asyncssh.generate_private_key("ssh-ed25519"))
+
+
 async def dial_customer(
-    target: Target, engineer: str, *, certificate: str | None = None
+    target: Target, engineer: str, *, identity: Identity | None = None
 ) -> tuple[asyncssh.SSHClientConnection, Watcher]:
     """Return an authenticated SSH connection to the customer's agent."""
     async with asyncio.timeout(CONNECT_TIMEOUT):
@@ -98,9 +126,10 @@ async def dial_customer(
         try:
             if target.via_relay:
                 await _pair(sock, target)
-            client_key = asyncssh.generate_private_key("ssh-ed25519")
+            ident = identity or Identity.ephemeral()
+            client_key = ident.key
             hello = EngineerHello(
-                client_key.export_public_key().decode().strip(), engineer, certificate
+                client_key.export_public_key().decode().strip(), engineer, ident.certificate
             )
             host_pub = await engineer_exchange(
                 sock, target.session_id, target.password, hello=hello

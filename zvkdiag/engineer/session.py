@@ -31,7 +31,7 @@ from zvkdiag._errors import (
     TamperingDetected,
     ZvkdiagError,
 )
-from zvkdiag.engineer.dial import Target, Watcher, dial_customer
+from zvkdiag.engineer.dial import Identity, Target, Watcher, dial_customer
 from zvkdiag.engineer.loopthread import LoopThread
 from zvkdiag.wire import codes, requests
 from zvkdiag.wire.messages import read_message
@@ -427,9 +427,14 @@ class Session:
 
 
 async def _open_session(
-    target: Target, engineer: str, lt: LoopThread, case: Case | None = None
+    target: Target,
+    engineer: str,
+    lt: LoopThread,
+    case: Case | None = None,
+    identity: str | None = None,
 ) -> Session:
-    conn, watcher = await dial_customer(target, engineer)
+    ident = Identity.load(identity) if identity else None
+    conn, watcher = await dial_customer(target, engineer, identity=ident)
     session = Session(
         conn, lt, session_id=target.session_id, engineer=engineer, info={}, watcher=watcher
     )
@@ -470,6 +475,7 @@ def connect(
     direct: str | None = None,
     engineer: str,
     case: Case | None = None,
+    identity: str | None = None,
 ) -> Session:
     """Connect to a customer's agent and wait until the customer allowed the session.
 
@@ -481,6 +487,9 @@ def connect(
         ``HOST:PORT`` of the relay, or of the agent itself in direct mode (exactly one).
     engineer
         Your name as the customer will see it in the consent dialog.
+    identity
+        Path of your private key; its ``-cert.pub`` (``zvkdiag ca issue``) proves your
+        name to customers whose program trusts the organisation's CA.
     case
         A ``zvkdiag.cases.Case``: probe tables, downloads and the customer's audit
         records of this session are stored in it; it is closed with the session.
@@ -493,7 +502,7 @@ def connect(
     target = _target(session_id, password, relay, direct)
     lt = LoopThread()
     try:
-        return lt.call(_open_session(target, engineer, lt, case))
+        return lt.call(_open_session(target, engineer, lt, case, identity))
     except BaseException:
         lt.stop()
         raise
@@ -507,12 +516,13 @@ async def connect_async(
     direct: str | None = None,
     engineer: str,
     case: Case | None = None,
+    identity: str | None = None,
 ) -> Session:
     """The async twin of ``connect`` (the session still runs on its own loop thread)."""
     target = _target(session_id, password, relay, direct)
     lt = LoopThread()
     try:
-        return await lt.acall(_open_session(target, engineer, lt, case))
+        return await lt.acall(_open_session(target, engineer, lt, case, identity))
     except BaseException:
         lt.stop()
         raise
