@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from zvkdiag.relay.server import RelayConfig
 from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
 from zvkdiag.testing.procs import Proc
 
@@ -21,7 +22,9 @@ def _private_data_dir(
 
 @pytest.fixture
 def relay() -> Iterator[RelayThread]:
-    with RelayThread() as r:
+    # failed tries from 127.0.0.1 are slowed 100x less than in production, to keep tests quick;
+    # tests/foundation/test_backoff.py checks the real schedule
+    with RelayThread(RelayConfig(backoff_base=0.01)) as r:
         yield r
 
 

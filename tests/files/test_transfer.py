@@ -140,7 +140,8 @@ def test_interrupted_upload_leaves_no_partial_file_and_retry_works(
     src.write_bytes(os.urandom(120_000_000))
     dest = tmp_path / "dest"
     dest.mkdir()
-    s = zvkdiag.connect(agent.session_id, agent.password, relay=relay.address, engineer="E")
+    first = agent.password
+    s = zvkdiag.connect(agent.session_id, first, relay=relay.address, engineer="E")
     box: dict[str, object] = {}
 
     def go() -> None:
@@ -160,6 +161,7 @@ def test_interrupted_upload_leaves_no_partial_file_and_retry_works(
     s.close()
     time.sleep(0.3)
     assert list(dest.iterdir()) == []  # no final name, temporary name cleaned up
-    with zvkdiag.connect(agent.session_id, agent.password, relay=relay.address, engineer="E") as s2:
+    second = agent.fresh_password(first)
+    with zvkdiag.connect(agent.session_id, second, relay=relay.address, engineer="E") as s2:
         final = Path(s2.upload(src, str(dest), progress=False))
     assert _sha(final) == _sha(src) and list(dest.iterdir()) == [final]

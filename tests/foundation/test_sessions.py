@@ -174,7 +174,8 @@ def test_engineer_receives_this_sessions_audit_records(
 ) -> None:
     from zvkdiag.consent.audit import verify
 
-    with zvkdiag.connect(agent.session_id, agent.password, relay=relay.address, engineer="E") as s:
+    first = agent.password
+    with zvkdiag.connect(agent.session_id, first, relay=relay.address, engineer="E") as s:
         s.run(["true"])
         s.say("Hallo")
         records = s.audit()
@@ -186,7 +187,8 @@ def test_engineer_receives_this_sessions_audit_records(
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
     assert agent.agent.audit_log is not None
     assert verify(agent.agent.audit_log.path).ok
-    with zvkdiag.connect(agent.session_id, agent.password, relay=relay.address, engineer="F") as s2:
+    second = agent.fresh_password(first)
+    with zvkdiag.connect(agent.session_id, second, relay=relay.address, engineer="F") as s2:
         assert min(r["seq"] for r in s2.audit()) > max(seqs)  # never another session's records
 
 

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Final
 
 from zvkdiag._errors import ProtocolError
-from zvkdiag.relay.state import MAX_OFFERS, AddressLimiter, PairingState
+from zvkdiag.relay.state import (
+    BACKOFF_BASE,
+    MAX_OFFERS,
+    AddressLimiter,
+    FailureBackoff,
+    PairingState,
+)
 from zvkdiag.wire import handshake
 
 __all__ = ["HANDSHAKE_TIMEOUT", "Relay", "RelayConfig", "start_relay"]
@@ -25,6 +31,7 @@ CONNECT_WAIT: Final = 5.0
 OFFER_TTL: Final = 15 * 60.0
 MAX_PER_ADDRESS: Final = 100
 _WRITE_HIGH: Final = 1 << 20
+FAILED_PAIR_BYTES: Final = 2048  # SSH's own key exchange alone is larger than this
 _ids = itertools.count(1)
 
 
@@ -35,6 +42,7 @@ class RelayConfig:
     offer_ttl: float = OFFER_TTL
     max_offers: int = MAX_OFFERS
     max_per_address: int = MAX_PER_ADDRESS
+    backoff_base: float = BACKOFF_BASE
 
 
 class Relay:
@@ -44,6 +52,7 @@ class Relay:
         self.config = config or RelayConfig()
         self.state = PairingState(max_offers=self.config.max_offers)
         self.limiter = AddressLimiter(self.config.max_per_address)
+        self.backoff = FailureBackoff(base=self.config.backoff_base)
         self.waiting: dict[str, list[_Conn]] = {}
 
     def protocol(self) -> _Conn:
@@ -62,6 +71,8 @@ class _Conn(asyncio.Protocol):
         self.address = "?"
         self.timer: asyncio.TimerHandle | None = None
         self.counted = False
+        self.moved = 0
+        self.is_engineer = False
 
     # -- lifecycle --------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -105,6 +116,11 @@ class _Conn(asyncio.Protocol):
         elif self.phase == "relaying" and self.peer is not None:
             if self.session_id:
                 self.relay.state.session_ended(self.session_id)
+            engineer = self if self.is_engineer else self.peer
+            if self.moved + self.peer.moved < FAILED_PAIR_BYTES:
+                self.relay.backoff.failed(engineer.address)
+            else:
+                self.relay.backoff.succeeded(engineer.address)
             self.peer.close()
         self.phase = "closed"
 
@@ -121,6 +137,7 @@ class _Conn(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.phase == "relaying":
             assert self.peer is not None and self.peer.transport is not None
+            self.moved += len(data)
             self.peer.transport.write(data)
             return
         self.buffer += data
@@ -140,7 +157,20 @@ class _Conn(asyncio.Protocol):
         except ProtocolError:
             self._fail(handshake.ERR_BAD_REQUEST)
             return
+        delay = self.relay.backoff.delay(self.address)
+        if isinstance(request, handshake.Connect) and delay > 0:
+            self.phase = "delayed"  # a source that failed recently waits before it may try again
+            if self.timer:
+                self.timer.cancel()
+            self.timer = asyncio.get_running_loop().call_later(delay, self._resume, request)
+            return
         self._decide(request)
+
+    def _resume(self, request: handshake.Connect) -> None:
+        if self.phase == "delayed" and self.transport and not self.transport.is_closing():
+            self.phase = "handshake"
+            self._arm(self.relay.config.handshake_timeout)
+            self._decide(request)
 
     def _decide(self, request: handshake.Offer | handshake.Connect) -> None:
         d = self.relay.state.handle(self, request)
@@ -175,6 +205,7 @@ class _Conn(asyncio.Protocol):
 
     def _pair(self, customer: _Conn, sid: str) -> None:
         self.session_id = sid
+        self.is_engineer = True
         for conn, other in ((self, customer), (customer, self)):
             conn.phase, conn.peer = "relaying", other
             if conn.timer:

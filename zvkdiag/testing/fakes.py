@@ -157,6 +157,15 @@ class AgentThread:
     def password(self) -> str:
         return codes.format_password(self.agent.creds.password)
 
+    def fresh_password(self, old: str, timeout: float = 10.0) -> str:
+        """Wait until the agent replaced ``old`` (after a session ended) and return the new one."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self.password == old and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.password
+
     @property
     def address(self) -> str:
         assert self.agent.address is not None
