@@ -1,0 +1,124 @@
+"""screen.js in a real headless Chromium, fed by a stand-in for the anywidget model.
+
+The page gets the module source and a minimal model (``get``/``on``/``off``/
+``send``); Python pushes the messages the widget would send, then reads the
+canvas back and the acks the script sent.  JupyterLab itself is not involved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import zvkdiag.widgets.screen as screen_widget
+
+from .test_widget import PhotoThenStill, RecordingView, drive
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+HARNESS = """
+async ([source]) => {
+  window.acks = [];
+  window.sent = [];
+  const handlers = {};
+  const model = {
+    get: (name) => (name === "title" ? "test screen" : undefined),
+    on: (event, fn) => { handlers[event] = fn; },
+    off: (event) => { delete handlers[event]; },
+    send: (content) => {
+      window.sent.push(content);
+      if (content.type === "ack") window.acks.push(content.seq);
+    },
+  };
+  window.deliver = (content, buffers) => {
+    const views = buffers.map((b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      return new DataView(bytes.buffer);
+    });
+    handlers["msg:custom"](content, views);
+  };
+  const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+  const mod = await import(url);
+  mod.default.render({ model, el: document.body });
+}
+"""
+
+READ_CANVAS = """
+() => {
+  const c = document.querySelector("canvas");
+  const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let s = ""; for (let i = 0; i < data.length; i++) s += String.fromCharCode(data[i]);
+  return [c.width, c.height, btoa(s)];
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def page() -> Any:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip("chromium is not installed")
+    with tempfile.TemporaryDirectory() as profile, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=FLAGS
+        )
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def load(page: Any) -> None:
+    page.set_content("<html><body></body></html>")
+    source = (Path(screen_widget.__file__).parent / "static" / "screen.js").read_text()
+    page.evaluate(HARNESS, [source])
+
+
+def test_frames_are_drawn_exactly_and_acknowledged(page: Any) -> None:
+    view = RecordingView()
+    screen = PhotoThenStill()
+    with ThreadPoolExecutor(1) as pool:  # playwright's sync API owns this thread's loop
+        receiver = pool.submit(asyncio.run, drive(view, screen, 1000)).result()
+    load(page)
+    assert page.evaluate("window.sent") == [{"type": "ready"}]
+    frames = view.frames()
+    for content, buffers in frames:
+        page.evaluate(
+            "([c, b]) => window.deliver(c, b)",
+            [content, [base64.b64encode(b).decode() for b in buffers]],
+        )
+    assert {t[4] for c, _ in frames for t in c["tiles"]} == {"jpeg", "rgba", "copy"}
+    last = frames[-1][0]["seq"]
+    page.wait_for_function(f"window.acks.length && window.acks.at(-1) === {last}")
+    acks = page.evaluate("window.acks")
+    assert acks == sorted(acks) and len(acks) <= len(frames)
+    width, height, pixels = page.evaluate(READ_CANVAS)
+    drawn = np.frombuffer(base64.b64decode(pixels), np.uint8).reshape(height, width, 4)
+    assert (width, height) == receiver.canvas.size
+    assert np.array_equal(drawn[..., :3], receiver.canvas.pixels()[..., 2::-1])
+
+
+def test_buttons_send_pause_and_snapshot(page: Any) -> None:
+    load(page)
+    page.click("text=Pause")
+    page.click("text=Snapshot")
+    sent = page.evaluate("window.sent")
+    assert sent[1:] == [{"type": "pause", "paused": True}, {"type": "snapshot"}]
+    assert page.inner_text("button >> nth=0") == "Resume"

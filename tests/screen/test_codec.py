@@ -1,0 +1,190 @@
+"""Tile encodings and the frame/control wire format: round trips and bad input."""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+
+import numpy as np
+import pytest
+import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zvkdiag._errors import ProtocolError
+from zvkdiag.screen.codec import (
+    Encoding,
+    decode_into,
+    encode_copy,
+    encode_jpeg,
+    encode_lossless,
+    encode_xor,
+    parse_copy,
+)
+from zvkdiag.screen.frames import (
+    MAX_FRAME_BYTES,
+    Control,
+    ControlKind,
+    Frame,
+    Tile,
+    decode_control,
+    decode_frame,
+    encode_control,
+    encode_frame,
+)
+
+from .scenes import photo_patch, text_screen
+
+
+def blank(h: int, w: int) -> np.ndarray:
+    return np.zeros((h, w, 4), np.uint8)
+
+
+def test_lossless_round_trip_is_exact() -> None:
+    pixels = text_screen(64, 64)
+    target = blank(64, 64)
+    decode_into(Encoding.LOSSLESS, encode_lossless(pixels), target)
+    assert np.array_equal(target[..., :3], pixels[..., :3])
+    assert (target[..., 3] == 255).all()
+
+
+def test_xor_applies_the_change_onto_what_is_shown() -> None:
+    before = text_screen(64, 64, seed=3)
+    after = before.copy()
+    after[20:36, 30:32, :3] = 0  # a text cursor appears
+    shown = before.copy()
+    decode_into(Encoding.XOR, encode_xor(after, before), shown)
+    assert np.array_equal(shown[..., :3], after[..., :3])
+
+
+def test_blinking_cursor_is_tiny_as_xor() -> None:
+    before = text_screen(64, 64, seed=4)
+    after = before.copy()
+    after[20:36, 30:32, :3] = 0
+    assert len(encode_xor(after, before)) < 150
+
+
+def test_jpeg_round_trip_is_close_and_sized() -> None:
+    patch = photo_patch(64, 96)
+    target = blank(64, 96)
+    decode_into(Encoding.JPEG, encode_jpeg(patch), target)
+    error = np.abs(target[..., :3].astype(int) - patch[..., :3].astype(int)).mean()
+    assert error < 20
+
+
+def test_jpeg_from_a_strided_view_matches_a_copy() -> None:
+    screen = photo_patch(128, 192)
+    view = screen[64:128, 64:192]
+    assert encode_jpeg(view) == encode_jpeg(np.ascontiguousarray(view))
+
+
+def test_jpeg_of_the_wrong_size_is_refused() -> None:
+    with pytest.raises(ProtocolError, match="JPEG of 32x32"):
+        decode_into(Encoding.JPEG, encode_jpeg(photo_patch(32, 32)), blank(64, 64))
+
+
+def test_garbage_payloads_are_protocol_errors() -> None:
+    for encoding in (Encoding.JPEG, Encoding.LOSSLESS, Encoding.XOR):
+        with pytest.raises(ProtocolError):
+            decode_into(encoding, b"\x00garbage\xff" * 3, blank(8, 8))
+    with pytest.raises(ProtocolError, match="copy tile has 3 bytes"):
+        parse_copy(b"abc")
+
+
+def test_copy_source_outside_the_screen_is_refused() -> None:
+    tile = Tile(0, 0, 64, 64, Encoding.COPY, encode_copy(50, 0))
+    with pytest.raises(ProtocolError, match="copy source"):
+        decode_frame(encode_frame(Frame(1, 100, 100, 0.0, False, (tile,))))
+
+
+def test_zstd_claiming_more_than_the_tile_is_refused_before_unpacking() -> None:
+    bomb = zstandard.ZstdCompressor().compress(bytes(64 * 64 * 4 * 100))
+    with pytest.raises(ProtocolError, match="claims"):
+        decode_into(Encoding.LOSSLESS, bomb, blank(64, 64))
+
+
+def sample_frame() -> Frame:
+    tiles = (
+        Tile(0, 0, 64, 64, Encoding.LOSSLESS, encode_lossless(text_screen(64, 64))),
+        Tile(64, 0, 96, 64, Encoding.JPEG, encode_jpeg(photo_patch(64, 96))),
+        Tile(0, 64, 10, 6, Encoding.XOR, encode_xor(blank(6, 10), blank(6, 10))),
+    )
+    return Frame(7, 200, 100, 1_700_000_000.25, True, tiles)
+
+
+def test_frame_round_trip() -> None:
+    frame = sample_frame()
+    assert decode_frame(encode_frame(frame)) == frame
+
+
+def test_frame_header_is_small() -> None:
+    frame = Frame(1, 1920, 1080, 0.0, False, ())
+    assert len(encode_frame(frame)) < 32
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda b: b[:10], "truncated screen frame header"),
+        (lambda b: b"XX" + b[2:], "not a v1 screen frame"),
+        (lambda b: b[:2] + b"\x09" + b[3:], "not a v1 screen frame"),
+        (lambda b: b[:-1], "shorter than its tiles"),
+        (lambda b: b + b"\x00", "trailing bytes"),
+        (lambda b: b[:30], "tile table"),
+    ],
+)
+def test_malformed_frames_raise(mutate, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ProtocolError, match=message):
+        decode_frame(mutate(encode_frame(sample_frame())))
+
+
+def test_tile_outside_the_screen_is_refused() -> None:
+    frame = Frame(1, 100, 100, 0.0, True, (Tile(90, 0, 64, 64, Encoding.LOSSLESS, b"x"),))
+    with pytest.raises(ProtocolError, match="outside 100x100"):
+        decode_frame(encode_frame(frame))
+
+
+def test_unknown_encoding_is_refused() -> None:
+    blob = bytearray(encode_frame(sample_frame()))
+    blob[26 + 8] = 99  # the first tile's encoding byte
+    with pytest.raises(ProtocolError, match="unknown screen tile encoding 99"):
+        decode_frame(bytes(blob))
+
+
+def test_oversized_frame_is_refused_unread() -> None:
+    with pytest.raises(ProtocolError, match="exceeds"):
+        decode_frame(bytes(MAX_FRAME_BYTES + 1))
+
+
+def test_screen_size_out_of_bounds_is_refused() -> None:
+    blob = bytearray(encode_frame(Frame(1, 10, 10, 0.0, True, ())))
+    struct.pack_into(">H", blob, 12, 0)  # width 0
+    with pytest.raises(ProtocolError, match="out of bounds"):
+        decode_frame(bytes(blob))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_random_bytes_never_raise_anything_but_protocol_error(blob: bytes) -> None:
+    with contextlib.suppress(ProtocolError):
+        decode_frame(b"ZS\x01" + blob)
+
+
+def test_controls_round_trip() -> None:
+    for control in (Control(ControlKind.ACK, 2**40), Control(ControlKind.PAUSE)):
+        assert decode_control(encode_control(control)) == control
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        b"",
+        b"ZC\x01\x01",
+        b"XX\x01\x01" + bytes(8),
+        b"ZC\x02\x01" + bytes(8),
+        b"ZC\x01\x09" + bytes(8),
+    ],
+)
+def test_malformed_controls_raise(blob: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        decode_control(blob)

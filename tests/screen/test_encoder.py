@@ -1,0 +1,159 @@
+"""The stateful encoder with the canvas: choices per tile, refinement, exactness."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zvkdiag.screen.codec import Encoding
+from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
+from zvkdiag.screen.frames import Frame, decode_frame, encode_frame
+from zvkdiag.screen.reassemble import Canvas
+
+from .scenes import photo_patch, text_screen
+
+
+class Chain:
+    """Encoder → wire bytes → canvas, with a hand-driven clock."""
+
+    def __init__(self, policy: EncoderPolicy | None = None) -> None:
+        self.encoder = FrameEncoder(policy)
+        self.canvas = Canvas()
+        self.seq = 0
+        self.now = 0.0
+        self.sent: list[Frame] = []
+
+    def step(self, pixels: np.ndarray, *, dt: float = 0.02, keyframe: bool = False) -> Frame | None:
+        self.now += dt
+        tiles = self.encoder.encode(pixels, now=self.now, keyframe=keyframe)
+        if not tiles:
+            return None
+        self.seq += 1
+        h, w = pixels.shape[:2]
+        key = self.encoder.last_was_keyframe
+        frame = decode_frame(encode_frame(Frame(self.seq, w, h, 0.0, key, tuple(tiles))))
+        self.canvas.apply(frame)
+        self.sent.append(frame)
+        return frame
+
+    def exact(self, pixels: np.ndarray) -> bool:
+        return bool(np.array_equal(self.canvas.pixels()[..., :3], pixels[..., :3]))
+
+
+def encodings(frame: Frame | None) -> set[Encoding]:
+    return set() if frame is None else {t.encoding for t in frame.tiles}
+
+
+def test_text_screen_is_sent_lossless_and_exact_at_once() -> None:
+    chain = Chain()
+    assert not chain.canvas.settled  # nothing shown yet
+    screen = text_screen()
+    first = chain.step(screen)
+    assert encodings(first) == {Encoding.LOSSLESS}
+    assert chain.exact(screen) and chain.canvas.settled
+    assert chain.step(screen) is None  # nothing changed, nothing to refine
+
+
+def test_blinking_cursor_costs_under_200_bytes() -> None:
+    chain = Chain()
+    screen = text_screen()
+    chain.step(screen)
+    blink = screen.copy()
+    blink[100:116, 150:152, :3] = 0
+    frame = chain.step(blink)
+    assert frame is not None and encodings(frame) == {Encoding.XOR}
+    assert len(encode_frame(frame)) < 200
+    assert chain.exact(blink)
+    back = chain.step(screen)
+    assert back is not None and len(encode_frame(back)) < 200
+    assert chain.exact(screen)
+
+
+def test_photo_goes_jpeg_then_is_refined_to_exact_once_settled() -> None:
+    chain = Chain()
+    screen = text_screen(256, 320)
+    screen[64:192, 64:256] = photo_patch(128, 192)
+    first = chain.step(screen)
+    assert first is not None and Encoding.JPEG in encodings(first)
+    jpeg_tiles = [t for t in first.tiles if t.encoding is Encoding.JPEG]
+    assert len(jpeg_tiles) < 6  # merged into rectangles, not one JPEG per tile
+    assert not chain.exact(screen) and not chain.canvas.settled
+    assert chain.encoder.lossy_tiles == 6
+    assert chain.step(screen, dt=0.1) is None  # not settled long enough yet
+    refine = chain.step(screen, dt=0.2)
+    assert encodings(refine) == {Encoding.LOSSLESS}
+    assert chain.exact(screen) and chain.encoder.lossy_tiles == 0
+    assert chain.canvas.settled
+
+
+def test_refinement_respects_its_byte_budget() -> None:
+    chain = Chain(EncoderPolicy(refine_budget=1))
+    screen = photo_patch(128, 128)
+    chain.step(screen)
+    refines = [chain.step(screen, dt=0.3) for _ in range(4)]
+    assert [len(f.tiles) for f in refines if f is not None] == [1, 1, 1, 1]
+    assert chain.exact(screen)
+
+
+def test_moving_content_skips_the_lossless_attempt() -> None:
+    chain = Chain()
+    background = text_screen(256, 320)
+    photo = photo_patch(100, 100)
+    for x in range(0, 200, 25):  # a picture being dragged
+        screen = background.copy()
+        screen[50:150, x : x + 100] = photo
+        frame = chain.step(screen)
+        assert frame is not None
+    settle = screen
+    for _ in range(20):
+        chain.step(settle, dt=0.05)
+    assert chain.exact(settle)
+
+
+def test_keyframe_resends_everything_without_xor() -> None:
+    chain = Chain()
+    screen = text_screen()
+    chain.step(screen)
+    frame = chain.step(screen, keyframe=True)
+    assert frame is not None and frame.keyframe
+    assert Encoding.XOR not in encodings(frame)
+    covered = sum(t.w * t.h for t in frame.tiles)
+    assert covered == screen.shape[0] * screen.shape[1]
+
+
+def test_a_new_screen_size_starts_over() -> None:
+    chain = Chain()
+    chain.step(text_screen(128, 128))
+    bigger = text_screen(200, 300)
+    frame = chain.step(bigger)  # no keyframe asked for: the size change forces one
+    assert frame is not None and frame.keyframe and chain.canvas.size == (300, 200)
+    assert chain.exact(bigger)
+
+
+def test_scrolled_text_travels_as_a_copy_plus_the_new_rows() -> None:
+    chain = Chain()
+    page = text_screen(640, 320, seed=9)
+    screen = page[:400].copy()
+    first = chain.step(screen)
+    assert first is not None
+    scrolled = page[48:448].copy()  # three 16-pixel lines down
+    frame = chain.step(scrolled)
+    assert frame is not None and frame.tiles[0].encoding is Encoding.COPY
+    assert len(encode_frame(frame)) < len(encode_frame(first)) / 4
+    assert chain.exact(scrolled)
+
+
+def test_a_lossy_band_is_not_copied() -> None:
+    chain = Chain()
+    page = photo_patch(640, 320)
+    chain.step(page[:400].copy())
+    frame = chain.step(page[48:448].copy())
+    assert frame is not None and Encoding.COPY not in encodings(frame)
+
+
+def test_edge_tiles_settle_on_screens_not_a_multiple_of_64() -> None:
+    chain = Chain()
+    screen = photo_patch(100, 150)
+    chain.step(screen)
+    assert not chain.canvas.settled
+    chain.step(screen, dt=0.3)
+    assert chain.canvas.settled and chain.exact(screen)

@@ -1,0 +1,198 @@
+"""The customer-side frame encoder: which tiles to send, and how.
+
+Per tile the encoder remembers whether the viewer shows it exactly or only as
+a JPEG approximation, and when it last changed.  For each captured frame:
+
+0. A vertically scrolled band whose source the viewer shows exactly is sent
+   as one COPY (``scroll``); only what differs after the copy is encoded.
+1. Changed tiles the viewer shows exactly are tried as an XOR delta first
+   (a blinking cursor or a typed letter: tens to hundreds of bytes).
+2. Otherwise lossless zstd, if that stays small (text, flat areas).
+3. Otherwise JPEG, merged into few rectangles (photos, gradients, anything
+   that keeps moving).  A tile that was JPEG and changes again soon goes
+   straight to JPEG without trying lossless first.
+4. Tiles shown as JPEG that have not changed for ``refine_after`` seconds
+   are refined losslessly, within a byte budget per frame, so a settled
+   screen ends up pixel-exact on the viewer.
+
+The previous frame doubles as "what the viewer shows" for exact tiles: every
+frame the encoder returns is sent, so the invariant holds until the flow
+control asks for a keyframe (which forgets everything).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from zvkdiag.screen.codec import Encoding, encode_copy, encode_jpeg, encode_lossless, encode_xor
+from zvkdiag.screen.frames import Tile
+from zvkdiag.screen.scroll import Scroll, find_scroll
+from zvkdiag.screen.tiles import TILE, Rect, changed_tiles, grid_shape, merge_runs, tile_rect
+
+__all__ = ["EncoderPolicy", "FrameEncoder"]
+
+Pixels = npt.NDArray[np.uint8]
+
+XOR_ACCEPT: Final = 1024
+LOSSLESS_MAX: Final = 3072
+REFINE_AFTER: Final = 0.25
+REFINE_BUDGET: Final = 512 * 1024
+
+
+@dataclass(frozen=True)
+class EncoderPolicy:
+    """Thresholds of the tile-by-tile choice (bytes and seconds)."""
+
+    xor_accept: int = XOR_ACCEPT
+    lossless_max: int = LOSSLESS_MAX
+    refine_after: float = REFINE_AFTER
+    refine_budget: int = REFINE_BUDGET
+
+
+class FrameEncoder:
+    """Turns a sequence of captured BGRX frames into tile lists.
+
+    ``encode`` keeps a reference to each frame it is given: the caller must
+    not write into a frame afterwards (mss hands out a fresh buffer per grab,
+    so nothing is copied).
+    """
+
+    def __init__(self, policy: EncoderPolicy | None = None) -> None:
+        self.policy = policy or EncoderPolicy()
+        self._prev: Pixels | None = None
+        self._shown: Pixels = np.zeros((0, 0, 4), np.uint8)  # viewer's exact tiles, after COPY
+        self._lossy = np.zeros((0, 0), np.bool_)
+        self._changed_at = np.zeros((0, 0), np.float64)
+        self.last_was_keyframe = False
+
+    @property
+    def lossy_tiles(self) -> int:
+        """Tiles the viewer shows only approximately right now."""
+        return int(self._lossy.sum())
+
+    def encode(self, pixels: Pixels, *, now: float, keyframe: bool = False) -> list[Tile]:
+        """Tiles to send for this frame; empty when nothing changed or needs refining.
+
+        ``last_was_keyframe`` tells afterwards whether these tiles cover the
+        whole screen and need no earlier state (asked for, first frame, or
+        the screen size changed).
+        """
+        fresh = keyframe or self._prev is None or self._prev.shape != pixels.shape
+        self.last_was_keyframe = fresh  # a new screen size forces one
+        tiles: list[Tile] = []
+        if fresh:
+            changed = self._reset(pixels.shape[0], pixels.shape[1])
+            self._shown = pixels
+        else:
+            assert self._prev is not None
+            changed = changed_tiles(self._prev, pixels)
+            changed = self._try_scroll(pixels, changed, tiles)
+        moving = self._lossy & changed & (now - self._changed_at < self.policy.refine_after)
+        self._changed_at[changed] = now
+        exact, jpeg = self._exact_tiles(pixels, changed & ~moving, fresh)
+        tiles.extend(exact)
+        jpeg |= moving
+        tiles.extend(self._jpeg_tiles(pixels, jpeg))
+        self._lossy[changed] = jpeg[changed]
+        tiles.extend(self._refinements(pixels, now, changed))
+        self._prev = pixels
+        return tiles
+
+    def _try_scroll(
+        self, pixels: Pixels, changed: npt.NDArray[np.bool_], tiles: list[Tile]
+    ) -> npt.NDArray[np.bool_]:
+        """Send a scrolled band as COPY; returns the tiles still changed after it.
+
+        Only bands whose source the viewer shows exactly are copied (copying
+        a JPEG approximation would spread it).  Afterwards ``_shown`` is what
+        the viewer will show once the copy is applied: the XOR reference.
+        """
+        assert self._prev is not None
+        self._shown = self._prev
+        scroll = find_scroll(self._prev, pixels, changed)
+        if scroll is None or self._source_lossy(scroll):
+            return changed
+        shown = self._prev.copy()
+        src = slice(scroll.y + scroll.dy, scroll.y + scroll.dy + scroll.h)
+        cols = slice(scroll.x, scroll.x + scroll.w)
+        shown[scroll.y : scroll.y + scroll.h, cols] = self._prev[src, cols]
+        self._shown = shown
+        copy = Rect(scroll.x, scroll.y, scroll.w, scroll.h)
+        tiles.append(_tile(copy, Encoding.COPY, encode_copy(scroll.x, scroll.y + scroll.dy)))
+        return changed_tiles(shown, pixels)
+
+    def _source_lossy(self, scroll: Scroll) -> bool:
+        top, bottom = scroll.y + scroll.dy, scroll.y + scroll.dy + scroll.h
+        rows = slice(top // TILE, (bottom - 1) // TILE + 1)
+        cols = slice(scroll.x // TILE, (scroll.x + scroll.w - 1) // TILE + 1)
+        return bool(self._lossy[rows, cols].any())
+
+    def _reset(self, height: int, width: int) -> npt.NDArray[np.bool_]:
+        shape = grid_shape(height, width)
+        self._lossy = np.zeros(shape, np.bool_)
+        self._changed_at = np.full(shape, -np.inf)
+        return np.ones(shape, np.bool_)
+
+    def _exact_tiles(
+        self, pixels: Pixels, candidates: npt.NDArray[np.bool_], fresh: bool
+    ) -> tuple[list[Tile], npt.NDArray[np.bool_]]:
+        """XOR or lossless tiles for the candidates; the rest is marked for JPEG."""
+        height, width = pixels.shape[:2]
+        tiles: list[Tile] = []
+        jpeg = np.zeros_like(candidates)
+        for row, col in np.argwhere(candidates):
+            rect = tile_rect(int(row), int(col), height, width)
+            tile = self._exact_tile(pixels, rect, use_xor=not fresh and not self._lossy[row, col])
+            if tile is None:
+                jpeg[row, col] = True
+            else:
+                tiles.append(tile)
+        return tiles, jpeg
+
+    def _exact_tile(self, pixels: Pixels, rect: Rect, *, use_xor: bool) -> Tile | None:
+        view = _crop(pixels, rect)
+        if use_xor:
+            delta = encode_xor(view, _crop(self._shown, rect))
+            if len(delta) <= self.policy.xor_accept:
+                return _tile(rect, Encoding.XOR, delta)
+        packed = encode_lossless(view)
+        if len(packed) <= self.policy.lossless_max:
+            return _tile(rect, Encoding.LOSSLESS, packed)
+        return None
+
+    def _jpeg_tiles(self, pixels: Pixels, mask: npt.NDArray[np.bool_]) -> list[Tile]:
+        height, width = pixels.shape[:2]
+        return [
+            _tile(rect, Encoding.JPEG, encode_jpeg(_crop(pixels, rect)))
+            for rect in merge_runs(mask, height, width)
+        ]
+
+    def _refinements(
+        self, pixels: Pixels, now: float, changed: npt.NDArray[np.bool_]
+    ) -> list[Tile]:
+        """Lossless tiles for JPEG tiles that have settled, within the byte budget."""
+        settled = self._lossy & ~changed & (now - self._changed_at >= self.policy.refine_after)
+        height, width = pixels.shape[:2]
+        tiles: list[Tile] = []
+        spent = 0
+        for row, col in np.argwhere(settled):
+            if spent >= self.policy.refine_budget:
+                break
+            rect = tile_rect(int(row), int(col), height, width)
+            tile = _tile(rect, Encoding.LOSSLESS, encode_lossless(_crop(pixels, rect)))
+            spent += len(tile.payload)
+            tiles.append(tile)
+            self._lossy[row, col] = False
+        return tiles
+
+
+def _crop(pixels: Pixels, rect: Rect) -> Pixels:
+    return pixels[rect.y : rect.y + rect.h, rect.x : rect.x + rect.w]
+
+
+def _tile(rect: Rect, encoding: Encoding, payload: bytes) -> Tile:
+    return Tile(rect.x, rect.y, rect.w, rect.h, encoding, payload)

@@ -1,0 +1,290 @@
+"""Customer side: capture → tiles → encode, gated by flow control.
+
+``ScreenStreamer.frames()`` yields encoded frames (``bytes``, one wire
+message each) no faster than the viewer acknowledges them: with the window
+full it does not capture at all.  Capture and encoding run in one worker
+thread (the mss handle belongs to it), never on the event loop.
+
+Wiring into an agent op handler (the lead's framing helpers)::
+
+    streamer = ScreenStreamer(monitor=params.get("monitor", 0))
+    await serve_screen(
+        streamer,
+        read=lambda: read_message(ctx.stdin, MAX_CONTROL_BYTES),
+        write=lambda blob: write_message(ctx.stdout, blob),
+    )
+
+``serve_screen`` returns when the viewer closes its side (``read`` raises
+EOF) or ``streamer.stop()`` is called (the customer pressed "Beenden").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from zvkdiag.screen.capture import Capturer, Grabber
+from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
+from zvkdiag.screen.flow import FlowControl
+from zvkdiag.screen.frames import ControlKind, Frame, Tile, decode_control, encode_frame
+
+__all__ = [
+    "MAX_FPS",
+    "CaptureSource",
+    "Reader",
+    "ScreenStreamer",
+    "StreamStats",
+    "Writer",
+    "serve_screen",
+]
+
+MAX_FPS: Final = 60.0  # polling rate; keypress-to-screen latency is half a period on average
+
+Pixels = npt.NDArray[np.uint8]
+CaptureSource = Callable[[], Grabber]
+Produced = tuple[list[Tile], tuple[int, int], float, bool]  # tiles, (h, w), captured_at, keyframe
+END_OF_STREAM: Final = (EOFError, asyncio.IncompleteReadError, ConnectionError)
+Reader = Callable[[], Awaitable[bytes | None]]  # one message; None (or EOF errors) ends
+Writer = Callable[[bytes], Awaitable[None]]  # one message, waiting for backpressure
+
+
+@dataclass
+class StreamStats:
+    """Counters of one stream (read them on the streamer's loop)."""
+
+    frames: int = 0
+    bytes: int = 0
+    keyframes: int = 0
+    captures: int = 0
+    ack_timeouts: int = 0
+
+
+class ScreenStreamer:
+    """Produces encoded screen frames under flow control.
+
+    Parameters
+    ----------
+    monitor
+        Index into ``list_monitors()`` (0: all monitors together).
+    display
+        X display; None uses ``$DISPLAY``.
+    max_fps
+        Upper bound on captures per second.
+    flow
+        The flow-control machine (tests inject one with short timeouts).
+    capture
+        Factory for the capturer, called in the worker thread.
+    clock
+        Monotonic seconds, for pacing, flow control and refinement.
+    """
+
+    def __init__(
+        self,
+        monitor: int = 0,
+        *,
+        display: str | None = None,
+        max_fps: float = MAX_FPS,
+        policy: EncoderPolicy | None = None,
+        flow: FlowControl | None = None,
+        capture: CaptureSource | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._capture_source = capture or (lambda: Capturer(monitor, display=display))
+        self._capturer: Grabber | None = None
+        self._encoder = FrameEncoder(policy)
+        self.flow = flow or FlowControl()
+        self._period = 1.0 / max_fps
+        self._clock = clock
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zvk-capture")
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._next_tick = 0.0
+        self._paused = False
+        self._stopped = False
+        self._running = False
+        self.stats = StreamStats()
+
+    # -- control, called on the streamer's event loop ------------------------------------
+
+    def on_ack(self, seq: int) -> None:
+        """The viewer has drawn every frame up to ``seq``."""
+        if self.flow.acked(seq):
+            self._poke()
+
+    def on_control(self, blob: bytes) -> None:
+        """Apply one control message from the viewer (raises ProtocolError if malformed)."""
+        control = decode_control(blob)
+        if control.kind is ControlKind.ACK:
+            self.on_ack(control.value)
+        elif control.kind is ControlKind.PAUSE:
+            self.pause()
+        elif control.kind is ControlKind.RESUME:
+            self.resume()
+        else:
+            self.flow.request_keyframe()
+            self._poke()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+        self._poke()
+
+    def stop(self) -> None:
+        """Stop capturing now: no grab starts after this; ``frames()`` ends at its next step.
+
+        Safe to call from any thread and more than once.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        self._poke()
+        if not self._running:
+            self._release()
+
+    # -- the producer -------------------------------------------------------------------
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        """Encoded frames, one wire message each, as fast as the viewer takes them."""
+        self._wake = asyncio.Event()
+        self._loop = loop = asyncio.get_running_loop()
+        self._running = True
+        try:
+            while await self._wait_turn():
+                keyframe = self.flow.needs_keyframe
+                produced = await loop.run_in_executor(self._executor, self._produce, keyframe)
+                if produced is None or self._stopped:
+                    continue
+                blob = self._seal(*produced, asked_keyframe=keyframe)
+                if blob is not None:
+                    yield blob
+        finally:
+            self._stopped = True
+            self._running = False
+            await loop.run_in_executor(self._executor, self._release)
+
+    def _release(self) -> None:
+        """Close the capturer (in the worker thread when streaming) and the worker."""
+        capturer, self._capturer = self._capturer, None
+        if capturer is not None:
+            capturer.close()
+        self._executor.shutdown(wait=False)
+
+    def _seal(
+        self,
+        tiles: list[Tile],
+        shape: tuple[int, int],
+        captured_at: float,
+        keyframe: bool,
+        *,
+        asked_keyframe: bool,
+    ) -> bytes | None:
+        """Give the frame its seq, unless the window timed out meanwhile (then: keyframe)."""
+        if self.flow.needs_keyframe and not asked_keyframe:
+            return None  # the next turn captures a keyframe
+        self.stats.ack_timeouts = self.flow.timeouts
+        seq = self.flow.sent(self._clock())
+        frame = Frame(seq, shape[1], shape[0], captured_at, keyframe, tuple(tiles))
+        blob = encode_frame(frame)
+        self.stats.frames += 1
+        self.stats.bytes += len(blob)
+        self.stats.keyframes += keyframe
+        return blob
+
+    def _produce(self, keyframe: bool) -> Produced | None:
+        """Worker thread: grab, diff, encode.  None when nothing needs sending."""
+        if self._stopped:
+            return None
+        if self._capturer is None:
+            self._capturer = self._capture_source()
+        captured_at = time.time()
+        pixels = self._capturer.grab()
+        self.stats.captures += 1
+        tiles = self._encoder.encode(pixels, now=self._clock(), keyframe=keyframe)
+        if not tiles:
+            return None
+        return (
+            tiles,
+            (pixels.shape[0], pixels.shape[1]),
+            captured_at,
+            self._encoder.last_was_keyframe,
+        )
+
+    async def _wait_turn(self) -> bool:
+        """Sleep until a frame may be captured; False once stopped."""
+        while not self._stopped:
+            now = self._clock()
+            if not self._paused and self.flow.may_send(now):
+                delay = self._next_tick - now
+                if delay <= 0:
+                    self._next_tick = max(now, self._next_tick + self._period)
+                    return True
+            elif self._paused:
+                delay = None
+            else:
+                deadline = self.flow.deadline()
+                delay = None if deadline is None else max(0.0, deadline - now)
+            await self._sleep(delay)
+        return False
+
+    async def _sleep(self, delay: float | None) -> None:
+        assert self._wake is not None
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+
+    def _poke(self) -> None:
+        """Wake ``_wait_turn``; safe from other threads (the customer's window ends a session)."""
+        if self._wake is None or self._loop is None:
+            return
+        try:
+            same_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            same_loop = False
+        if same_loop:
+            self._wake.set()
+        elif not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+
+async def serve_screen(streamer: ScreenStreamer, *, read: Reader, write: Writer) -> None:
+    """Send frames with ``write`` and feed controls from ``read`` until either side ends.
+
+    ``read`` returns one control message (framed by the transport), or None
+    (or raises ``EOFError``, ``asyncio.IncompleteReadError``,
+    ``ConnectionError``) when the viewer is gone; ``write`` sends one frame
+    and waits for the transport's backpressure (``drain``).  Both match
+    ``zvkdiag.wire.messages.read_message`` / ``write_message``.
+    """
+
+    async def pump_controls() -> None:
+        try:
+            while (blob := await read()) is not None:
+                streamer.on_control(blob)
+        except END_OF_STREAM:
+            pass
+        finally:
+            streamer.stop()
+
+    controls = asyncio.create_task(pump_controls())
+    try:
+        async for blob in streamer.frames():
+            await write(blob)
+    finally:
+        streamer.stop()
+        controls.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await controls  # re-raises a ProtocolError from a malformed control

@@ -1,0 +1,106 @@
+"""The 64×64 tile grid: which tiles changed, and rectangles that cover runs of tiles.
+
+A screen is cut into ``TILE``×``TILE`` tiles (the last row and column may be
+smaller).  Change detection compares two BGRX frames eight bytes at a time
+(two pixels per ``uint64``) and reduces per tile, which costs about 1 ms for a
+1080p frame here; everything downstream works on the small boolean grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["TILE", "Rect", "changed_tiles", "grid_shape", "merge_runs", "tile_rect"]
+
+TILE: Final = 64
+
+Pixels = npt.NDArray[np.uint8]
+Mask = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Rect:
+    """A pixel rectangle on the screen: left, top, width, height."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+def grid_shape(height: int, width: int) -> tuple[int, int]:
+    """Number of tile rows and columns for a screen of this size."""
+    return -(-height // TILE), -(-width // TILE)
+
+
+def tile_rect(row: int, col: int, height: int, width: int) -> Rect:
+    """The pixel rectangle of tile (row, col), clipped to the screen."""
+    y, x = row * TILE, col * TILE
+    return Rect(x, y, min(TILE, width - x), min(TILE, height - y))
+
+
+def changed_tiles(prev: Pixels, cur: Pixels) -> Mask:
+    """Boolean grid (rows, cols): True where any pixel of the tile differs.
+
+    Both frames are (height, width, 4) uint8 arrays of the same shape.  Rows
+    are compared as ``uint64`` when the row length allows it (even width),
+    as ``uint32`` otherwise; either way one pass over the memory.
+    """
+    if prev.shape != cur.shape:
+        raise ValueError(f"frame shapes differ: {prev.shape} vs {cur.shape}")
+    height, width = cur.shape[:2]
+    per_word = 2 if width % 2 == 0 else 1
+    dtype = np.uint64 if per_word == 2 else np.uint32
+    words_a = np.ascontiguousarray(prev).reshape(height, -1).view(dtype)
+    words_b = np.ascontiguousarray(cur).reshape(height, -1).view(dtype)
+    differs = words_a != words_b
+    per_tile_words = TILE // per_word
+    col_starts = np.arange(0, differs.shape[1], per_tile_words)
+    row_starts = np.arange(0, height, TILE)
+    rows_any = np.logical_or.reduceat(differs, col_starts, axis=1)
+    return np.logical_or.reduceat(rows_any, row_starts, axis=0)
+
+
+def merge_runs(mask: Mask, height: int, width: int) -> list[Rect]:
+    """Cover the True tiles with few rectangles (row runs, then stacked runs).
+
+    Why: each JPEG carries ~600 bytes of headers and tables, so a full frame
+    sent tile by tile would waste ~300 KB; a frame of row runs stacked into
+    blocks pays that a handful of times.
+    """
+    runs: list[tuple[int, int, int]] = []  # (row, first col, last col + 1)
+    for row in range(mask.shape[0]):
+        cols = np.flatnonzero(mask[row])
+        if cols.size == 0:
+            continue
+        breaks = np.flatnonzero(np.diff(cols) != 1)
+        starts = np.concatenate(([cols[0]], cols[breaks + 1]))
+        ends = np.concatenate((cols[breaks], [cols[-1]])) + 1
+        runs.extend((row, int(s), int(e)) for s, e in zip(starts, ends, strict=True))
+    return [_to_rect(block, height, width) for block in _stack(runs)]
+
+
+def _stack(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Join runs with the same columns on consecutive rows into blocks."""
+    open_blocks: dict[tuple[int, int], list[int]] = {}  # (c0, c1) -> [row0, row1]
+    done: list[tuple[int, int, int, int]] = []
+    for row, c0, c1 in runs:
+        block = open_blocks.get((c0, c1))
+        if block is not None and block[1] == row:
+            block[1] = row + 1
+            continue
+        if block is not None:
+            done.append((block[0], block[1], c0, c1))
+        open_blocks[(c0, c1)] = [row, row + 1]
+    done.extend((r0, r1, c0, c1) for (c0, c1), (r0, r1) in open_blocks.items())
+    return done
+
+
+def _to_rect(block: tuple[int, int, int, int], height: int, width: int) -> Rect:
+    r0, r1, c0, c1 = block
+    x, y = c0 * TILE, r0 * TILE
+    return Rect(x, y, min(c1 * TILE, width) - x, min(r1 * TILE, height) - y)

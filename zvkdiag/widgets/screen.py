@@ -1,0 +1,156 @@
+"""The notebook screen viewer: an anywidget with a canvas, fed frames by the session.
+
+The widget never does network I/O.  A ``ScreenReceiver`` (running on the
+session's own thread and event loop) applies each frame to its canvas and
+calls ``view.show(...)``, which translates it (``zvkdiag.screen.browser``)
+and sends ONE custom comm message with the tiles as binary buffers.  The
+browser draws (``createImageBitmap`` + ``drawImage``) and acknowledges
+drawn frames in batches; the widget passes those acks to the receiver,
+which sends them upstream, so a busy browser slows the customer's capture.
+
+Threads: ``show``/``push_frame`` may be called from any thread (a lock keeps
+comm sends whole; ipykernel's IOPub socket is fed through its own thread).
+Messages from the browser arrive on whatever thread ipykernel dispatches
+comm messages on (main shell or a subshell); the receiver's methods we call
+from there are thread-safe.  If acks never arrive (a blocking cell, a closed
+tab) the customer side times out and sends a keyframe: nothing deadlocks.
+
+Wiring (the lead's ``Session.screen()``)::
+
+    receiver = ScreenReceiver()
+    view = ScreenView(on_snapshot=case.save_screenshot)
+    view.connect(receiver)
+    session.spawn(receiver.run(read, write))  # on the session loop
+    return view
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import anywidget
+import traitlets
+from PIL import Image
+
+from zvkdiag.screen.browser import browser_message, repaint_message
+from zvkdiag.screen.reassemble import Canvas
+from zvkdiag.screen.receiver import ReceivedFrame
+
+__all__ = ["ScreenView", "ViewerLink"]
+
+log = logging.getLogger(__name__)
+
+SnapshotCallback = Callable[[Image.Image], None]
+
+
+class ViewerLink(Protocol):
+    """What the widget calls back into (``ScreenReceiver``); every method thread-safe."""
+
+    canvas: Canvas
+    sink: Any
+
+    def acknowledge(self, seq: int) -> None: ...
+
+    def set_paused(self, paused: bool) -> None: ...
+
+    def request_refresh(self) -> None: ...
+
+    def snapshot(self) -> Image.Image: ...
+
+
+class ScreenView(anywidget.AnyWidget):
+    """Live view of the customer's screen with fps, latency, bandwidth, pause and snapshot.
+
+    Parameters
+    ----------
+    on_snapshot
+        Called with a lossless RGB image when the engineer presses
+        "snapshot"; the session connects it to the case store.
+    title
+        Shown above the picture (e.g. the customer's monitor name).
+    """
+
+    _esm = pathlib.Path(__file__).parent / "static" / "screen.js"
+    title = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, *, on_snapshot: SnapshotCallback | None = None, title: str = "") -> None:
+        super().__init__(title=title)
+        self._on_snapshot = on_snapshot
+        self._link: ViewerLink | None = None
+        self._send_lock = threading.Lock()
+        self.frames_shown = 0
+        self.acked_seq = 0
+        self.paused = False
+        self.on_msg(self._handle_msg)
+
+    def connect(self, link: ViewerLink) -> None:
+        """Show ``link``'s stream here; the link gets this view as its sink."""
+        self._link = link
+        link.sink = self
+        self.acked_seq = 0
+        self._to_browser({"type": "reset"}, [])
+
+    # -- fed by the receiver -------------------------------------------------------------
+
+    def show(self, got: ReceivedFrame, canvas: Canvas) -> None:
+        """``FrameSink`` hook: forward the frame the canvas has just applied."""
+        self.push_frame(got, canvas)
+
+    def push_frame(self, got: ReceivedFrame, canvas: Canvas) -> None:
+        """Send one frame to the browser as one message (thread-safe)."""
+        content, buffers = browser_message(got.frame, canvas, wire_bytes=got.wire_bytes)
+        self._to_browser(content, buffers)
+        self.frames_shown += 1
+
+    def snapshot(self) -> Image.Image:
+        """The current picture (lossless), without storing it anywhere."""
+        if self._link is None:
+            raise ValueError("this screen view is not connected to a screen stream")
+        return self._link.snapshot()
+
+    # -- from the browser -----------------------------------------------------------------
+
+    def _handle_msg(self, _widget: object, content: dict[str, Any], _buffers: list[bytes]) -> None:
+        kind = content.get("type")
+        link = self._link
+        if kind == "ack" and link is not None:
+            self.acked_seq = max(self.acked_seq, int(content.get("seq", 0)))
+            link.acknowledge(self.acked_seq)
+        elif kind == "pause" and link is not None:
+            self.paused = bool(content.get("paused"))
+            link.set_paused(self.paused)
+        elif kind == "snapshot":
+            self._take_snapshot()
+        elif kind == "ready" and link is not None:
+            self._repaint(link)
+
+    def _take_snapshot(self) -> None:
+        try:
+            image = self.snapshot()
+            if self._on_snapshot is not None:
+                self._on_snapshot(image)
+            text = f"snapshot saved ({image.width}x{image.height}, lossless)"
+            if self._link is not None and not self._link.canvas.settled:
+                text += "; parts were still being refined (JPEG)"
+        except Exception as exc:  # shown to the engineer; the stream goes on
+            log.warning("screen snapshot failed: %s", exc)
+            text = f"snapshot failed: {exc}"
+        self._to_browser({"type": "status", "text": text}, [])
+
+    def _repaint(self, link: ViewerLink) -> None:
+        message = repaint_message(link.canvas)
+        if message is not None:
+            self._to_browser(*message)
+
+    def _to_browser(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        with self._send_lock:
+            self.send(content, buffers)
+
+    def __repr__(self) -> str:
+        state = "connected" if self._link is not None else "not connected"
+        pause = ", paused" if self.paused else ""
+        return f"<ScreenView {state}{pause}, {self.frames_shown} frames shown>"
