@@ -7,6 +7,14 @@ exactly that one path, in that one direction; every other SFTP operation
 under a temporary name and ``file.commit`` renames them after checking size and
 SHA-256, so an interrupted transfer never leaves a partial file under the
 final name.
+
+A download is hashed while it is served: the SFTP server feeds the blocks it
+reads, in file order, into the grant's SHA-256, and ``file.download`` sends
+that digest on its still-open request channel once the engineer closes the
+file.  The file is read once, and the digest covers exactly the bytes that
+left the machine.  Reads out of order (another client) fall back to hashing
+the file after the transfer; a file whose size or modification time changed
+since the customer allowed it is reported as changed instead of hashed.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import hashlib
 import os
 import secrets
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -27,6 +35,7 @@ from asyncssh.constants import FXF_APPEND, FXF_CREAT, FXF_EXCL, FXF_READ, FXF_TR
 from zvkdiag._errors import ProtocolError, TransferError
 from zvkdiag.agent.ops import OpContext, OpRegistry
 from zvkdiag.consent.model import Scope
+from zvkdiag.wire import requests
 
 if TYPE_CHECKING:
     from zvkdiag.agent.session import AgentSession
@@ -45,6 +54,19 @@ class Grant:
     size: int
     sha256: str = ""
     bytes_moved: int = 0
+    stamp: tuple[int, int] = (0, 0)  # (size, mtime_ns) when the customer allowed it
+    served: hashlib._Hash = field(default_factory=hashlib.sha256)
+    served_upto: int = 0  # the served hash covers [0, served_upto)
+    in_order: bool = True
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def note_served(self, offset: int, data: bytes) -> None:
+        """Hash a served block if it continues the file in order; else give up on it."""
+        if self.in_order and offset == self.served_upto:
+            self.served.update(data)
+            self.served_upto += len(data)
+        elif data:
+            self.in_order = False
 
 
 class FileGrants:
@@ -100,11 +122,38 @@ async def op_download(ctx: OpContext) -> int:
         ctx.request(Scope.FILE_DOWNLOAD, path=str(path), size=st.st_size),
         scope_label=f"file.download: {path}",
     )
-    digest = await asyncio.to_thread(_sha256, path)
-    _session(ctx).files.add(path, Grant("r", path, st.st_size, digest))
+    grant = Grant("r", path, st.st_size, stamp=(st.st_size, st.st_mtime_ns))
+    _session(ctx).files.add(path, grant)
     ctx.audit("file.download.granted", path=str(path), size=st.st_size)
-    await ctx.accept(path=str(path), name=path.name, size=st.st_size, sha256=digest)
+    await ctx.accept(path=str(path), name=path.name, size=st.st_size)
+    if await _until_closed(ctx, grant):
+        ctx.stdout.write(requests.ok_header(sha256=await _served_digest(path, grant)))
+        await ctx.stdout.drain()
     return 0
+
+
+async def _until_closed(ctx: OpContext, grant: Grant) -> bool:
+    """Wait until the granted file was served and closed, or the engineer gave up the request."""
+    closed = asyncio.ensure_future(grant.closed.wait())
+    gone = asyncio.ensure_future(ctx.stdin.read(1))
+    try:
+        await asyncio.wait({closed, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        closed.cancel()
+        gone.cancel()
+    return grant.closed.is_set()
+
+
+async def _served_digest(path: Path, grant: Grant) -> str:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise TransferError(f"{path} vanished on the customer's PC during the transfer") from exc
+    if (st.st_size, st.st_mtime_ns) != grant.stamp:
+        raise TransferError(f"{path} changed on the customer's PC during the transfer")
+    if grant.in_order and grant.served_upto == grant.size:
+        return grant.served.hexdigest()
+    return await asyncio.to_thread(_sha256, path)
 
 
 async def op_upload(ctx: OpContext) -> int:
@@ -185,9 +234,9 @@ class GrantedSFTPServer(asyncssh.SFTPServer):
 
     def read(self, file_obj: object, offset: int, size: int) -> bytes:
         f, grant = self._open[id(file_obj)]
-        f.seek(offset)
-        data: bytes = f.read(size)
+        data = os.pread(f.fileno(), size, offset)
         grant.bytes_moved += len(data)
+        grant.note_served(offset, data)
         return data
 
     def write(self, file_obj: object, offset: int, data: bytes) -> int:
@@ -204,6 +253,7 @@ class GrantedSFTPServer(asyncssh.SFTPServer):
         if grant.mode == "r":  # a download grant is good for one transfer
             self._session.files.pop(grant.final)
             self._session.audit("file.sent", path=str(grant.final), bytes_sent=grant.bytes_moved)
+            grant.closed.set()
 
     def fstat(self, file_obj: object) -> os.stat_result:
         return os.fstat(self._open[id(file_obj)][0].fileno())

@@ -95,10 +95,11 @@ class OpRegistry:
 
 def default_ops() -> OpRegistry:
     """The registry with every built-in op; imported lazily to keep modules apart."""
-    from zvkdiag.agent import builtin_ops, files, probe_ops
+    from zvkdiag.agent import builtin_ops, files, probe_ops, screen_ops
 
     registry = OpRegistry()
     builtin_ops.register_all(registry)
     files.register_all(registry)
     probe_ops.register_all(registry)
+    screen_ops.register_all(registry)
     return registry

@@ -45,6 +45,7 @@ class AgentSession:
         self.verified = verified
         self.granted = False
         self.standing: set[str] = set()
+        self.streams: set[Any] = set()  # running ScreenStreamers, stopped on revoke or end
         self.tasks: set[asyncio.Task[Any]] = set()
         self.conn: asyncssh.SSHServerConnection | None = None
         self.opened = asyncio.Event()
@@ -86,6 +87,9 @@ class AgentSession:
 
     def revoke(self, scope: Scope) -> None:
         self.standing.discard(scope.value)
+        if scope is Scope.SCREEN_VIEW:
+            for streamer in list(self.streams):
+                streamer.stop()
         self._audit("revoke", scope=scope.value)
 
     # -- requests --------------------------------------------------------------
@@ -174,6 +178,8 @@ class AgentSession:
             self.conn.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        for streamer in list(self.streams):
+            streamer.stop()
         if not self.end_reason:
             self.end_reason = "engineer" if exc is None else "network"
         for task in list(self.tasks):

@@ -14,7 +14,7 @@ import logging
 import os
 import shlex
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -37,8 +37,12 @@ from zvkdiag.wire import codes, requests
 from zvkdiag.wire.messages import read_message
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from zvkdiag.cases import Case
     from zvkdiag.engineer.probing import ProbeResults
+    from zvkdiag.screen import ReceivedFrame
+    from zvkdiag.widgets.screen import ScreenView
 
 __all__ = ["CommandResult", "OpChannel", "RequestEvent", "Session", "connect"]
 
@@ -148,6 +152,7 @@ class Session:
         self._lost: str | None = None
         self.case: Case | None = None
         self.listeners: list[Callable[[RequestEvent], None]] = []
+        self._views: set[Any] = set()
         self._seq = itertools.count(1)
         self.on_close: list[Callable[[str], None]] = []
         loop.loop.call_soon_threadsafe(self._watch)
@@ -277,6 +282,49 @@ class Session:
             self.case.learn(hosts=[h for h in df["hostname"].dropna().astype(str)])
         self.case.add_table(name, df)
 
+    async def amonitors(self) -> list[dict[str, Any]]:
+        from zvkdiag.engineer.viewing import monitors
+
+        return await monitors(self)
+
+    async def ascreenshot(self, monitor: int = 0) -> Image.Image:
+        from zvkdiag.engineer.viewing import screenshot
+
+        return await screenshot(self, monitor)
+
+    async def frames(self, monitor: int = 0) -> AsyncIterator[ReceivedFrame]:
+        """Screen frames as the customer's screen changes (headless use, benchmarks).
+
+        Works from any event loop: each frame is fetched on the session's own loop.
+        """
+        from zvkdiag.engineer.viewing import frames
+
+        stream = frames(self, monitor)
+        running: list[asyncio.Task[Any]] = []
+
+        async def step() -> ReceivedFrame:
+            task = asyncio.current_task()
+            assert task is not None
+            running[:] = [task]
+            return await anext(stream)
+
+        async def stop() -> None:
+            # a step cancelled from the caller's loop may still be unwinding here
+            for task in running:
+                if not task.done():
+                    task.cancel()
+                    await asyncio.wait([task])
+            await stream.aclose()  # type: ignore[attr-defined]
+
+        try:
+            while True:
+                try:
+                    yield await self._lt.acall(step())
+                except StopAsyncIteration:
+                    return
+        finally:
+            await self._lt.acall(stop())
+
     async def aaudit(self) -> list[dict[str, Any]]:
         chan = await self.open_op("audit")
         data = await self._guarded(chan.read(MAX_OUTPUT))
@@ -352,6 +400,36 @@ class Session:
         ``argv`` is a list; no shell is involved.  Returns stdout, stderr, exit status.
         """
         return self._sync(self.arun(argv, timeout=timeout))  # type: ignore[no-any-return]
+
+    def monitors(self) -> list[dict[str, Any]]:
+        """The customer's monitors (index 0 spans all of them)."""
+        return self._sync(self.amonitors())  # type: ignore[no-any-return]
+
+    def screenshot(self, monitor: int = 0) -> Image.Image:
+        """One pixel-exact picture of the customer's screen (asks for ``screen.view`` once)."""
+        return self._sync(self.ascreenshot(monitor))  # type: ignore[no-any-return]
+
+    def screen(self, monitor: int = 0) -> ScreenView:
+        """The live screen as a notebook widget: fps, latency, bandwidth, pause, snapshot.
+
+        The customer is asked once to allow ``screen.view``; "snapshot" stores a
+        lossless PNG in the session's case when one is attached.
+        """
+        from zvkdiag.engineer.viewing import open_view
+        from zvkdiag.widgets.screen import ScreenView
+
+        self._check()
+        case = self.case
+
+        def snapshot(image: Image.Image) -> None:
+            if case is not None:
+                case.add_screenshot(image)
+
+        view = ScreenView(
+            on_snapshot=snapshot if case is not None else None, title=f"Monitor {monitor}"
+        )
+        self._views.add(self._lt.submit(open_view(self, monitor, view)))
+        return view
 
     def probes(self) -> pd.DataFrame:
         """The probe catalog: name, titles, descriptions, platforms, sensitivity, columns."""

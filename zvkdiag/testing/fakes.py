@@ -131,6 +131,7 @@ class AgentThread:
         **kwargs: Any,
     ) -> None:
         self.ui = ui if ui is not None else AutoConsent()
+        self._audit_dir: Any = None
         self.out = _LockedText()
         self._lt = LoopThread("zvkdiag-agent")
 
@@ -143,8 +144,8 @@ class AgentThread:
 
             from zvkdiag.consent.audit import AuditLog
 
-            folder = Path(tempfile.mkdtemp(prefix="zvkdiag-audit-"))
-            kwargs["audit_log"] = AuditLog(folder / "audit.jsonl", fsync=False)
+            self._audit_dir = tempfile.TemporaryDirectory(prefix="zvkdiag-audit-")
+            kwargs["audit_log"] = AuditLog(Path(self._audit_dir.name) / "audit.jsonl", fsync=False)
         self.agent = self._lt.call(_make())
         self._task = self._lt.submit(self.agent.run())
         self._lt.call(asyncio.wait_for(self.agent.wait_ready(), 15))
@@ -176,6 +177,8 @@ class AgentThread:
         with contextlib.suppress(Exception):  # shutting down; the test has its verdict
             self._task.result(10)
         self._lt.stop()
+        if self._audit_dir is not None:
+            self._audit_dir.cleanup()
 
     def __enter__(self) -> AgentThread:
         return self

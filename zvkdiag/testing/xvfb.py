@@ -41,6 +41,7 @@ def xvfb(width: int = 1920, height: int = 1080, depth: int = 24) -> Iterator[XSe
                 "-nolisten",
                 "tcp",
                 "-ac",
+                "-noreset",
             ],
             pass_fds=(fd_file.fileno(),),
             stdout=subprocess.DEVNULL,

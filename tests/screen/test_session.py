@@ -1,0 +1,99 @@
+"""The screen view through the real relay, agent and SSH, on a real X screen."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import mss
+import numpy as np
+import pytest
+
+import zvkdiag
+from zvkdiag.consent.model import Scope
+from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
+
+from .conftest import Scene
+
+
+def _grab(display: str) -> np.ndarray:
+    with mss.MSS(display=display, with_cursor=True) as sct:
+        shot = sct.grab(sct.monitors[0])
+        return np.asarray(shot)[..., :3][..., ::-1]  # BGRA -> RGB
+
+
+@pytest.fixture
+def on_screen(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> Scene:
+    monkeypatch.setenv("DISPLAY", scene.display)  # the in-process agent captures this screen
+    return scene
+
+
+def test_screenshot_is_pixel_exact_and_asks_once(on_screen: Scene, relay: RelayThread) -> None:
+    ui = AutoConsent()
+    with (
+        AgentThread(ui, relay=relay.address) as a,
+        zvkdiag.connect(a.session_id, a.password, relay=relay.address, engineer="E") as s,
+    ):
+        assert s.monitors()[0]["width"] == 640
+        first = s.screenshot()
+        on_screen.say("after the first picture")
+        second = s.screenshot()
+    assert np.array_equal(np.asarray(second.convert("RGB")), _grab(on_screen.display))
+    assert np.asarray(first).shape == (480, 640, 3) or first.size == (640, 480)
+    assert [q.scope for q in ui.requests].count(Scope.SCREEN_VIEW) == 1  # standing consent
+
+
+def test_frames_reassemble_the_screen(on_screen: Scene, relay: RelayThread) -> None:
+    with (
+        AgentThread(relay=relay.address) as a,
+        zvkdiag.connect(a.session_id, a.password, relay=relay.address, engineer="E") as s,
+    ):
+
+        async def watch() -> list[int]:
+            sizes = []
+            stream = s.frames()
+            async for got in stream:
+                sizes.append(got.wire_bytes)
+                if len(sizes) == 1:
+                    on_screen.say("typed while watching")  # the next frame carries the change
+                if len(sizes) == 2:
+                    break
+            await stream.aclose()  # type: ignore[attr-defined]
+            return sizes
+
+        first, change = asyncio.run(asyncio.wait_for(watch(), 30))
+        assert change < first  # only the changed tiles travel
+        final = s.screenshot()
+    assert np.array_equal(np.asarray(final.convert("RGB")), _grab(on_screen.display))
+
+
+def test_screen_denied(on_screen: Scene, relay: RelayThread) -> None:
+    with (
+        AgentThread(AutoConsent(deny={"screen.view"}), relay=relay.address) as a,
+        zvkdiag.connect(a.session_id, a.password, relay=relay.address, engineer="E") as s,
+    ):
+        with pytest.raises(zvkdiag.ConsentDenied):
+            s.screenshot()
+
+
+def test_revoking_screen_view_stops_the_stream(on_screen: Scene, relay: RelayThread) -> None:
+    ui = AutoConsent()
+    with (
+        AgentThread(ui, relay=relay.address) as a,
+        zvkdiag.connect(a.session_id, a.password, relay=relay.address, engineer="E") as s,
+    ):
+
+        async def watch() -> float:
+            revoked_at = 0.0
+            async for _ in s.frames():
+                if not revoked_at:
+                    a.agent.revoke(Scope.SCREEN_VIEW)
+                    revoked_at = time.monotonic()
+                on_screen.say(f"still there {time.monotonic()}")
+            return time.monotonic() - revoked_at
+
+        asyncio.run(asyncio.wait_for(watch(), 10))  # the stream ends: the loop returns
+        assert not a.agent.session.streams if a.agent.session else True
+        with pytest.raises(zvkdiag.ConsentDenied):  # asking again needs a new yes
+            ui.deny.add("screen.view")
+            s.screenshot()

@@ -1,0 +1,65 @@
+"""The screen view on the engineer's side: monitors, screenshots, frames and the widget."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image
+
+from zvkdiag.screen import MAX_FRAME_BYTES, ReceivedFrame, ScreenReceiver
+from zvkdiag.wire.messages import read_message, write_message
+
+if TYPE_CHECKING:
+    from zvkdiag.engineer.session import OpChannel, Session
+    from zvkdiag.widgets.screen import ScreenView
+
+__all__ = ["frames", "monitors", "open_view", "screenshot"]
+
+
+def _pipes(
+    chan: OpChannel,
+) -> tuple[Callable[[], Awaitable[bytes | None]], Callable[[bytes], Awaitable[None]]]:
+    async def read() -> bytes | None:
+        return await read_message(chan.reader, MAX_FRAME_BYTES)
+
+    async def write(blob: bytes) -> None:
+        await write_message(chan.writer, blob)
+
+    return read, write
+
+
+async def monitors(session: Session) -> list[dict[str, Any]]:
+    chan = await session.open_op("screen.monitors")
+    chan.close()
+    return list(chan.header.get("monitors", []))
+
+
+async def screenshot(session: Session, monitor: int) -> Image.Image:
+    chan = await session.open_op("screen", monitor=monitor)
+    try:
+        image: Image.Image = await session._guarded(ScreenReceiver().screenshot(*_pipes(chan)))
+        return image
+    finally:
+        chan.close()
+
+
+async def frames(session: Session, monitor: int) -> AsyncIterator[ReceivedFrame]:
+    """Frames as they are applied (acknowledged when the caller asks for the next)."""
+    chan = await session.open_op("screen", monitor=monitor)
+    try:
+        async for got in ScreenReceiver().frames(*_pipes(chan)):
+            yield got
+    finally:
+        chan.close()
+
+
+async def open_view(session: Session, monitor: int, view: ScreenView) -> None:
+    """Feed ``view`` until the stream ends (run as a task on the session's loop)."""
+    chan = await session.open_op("screen", monitor=monitor)
+    receiver = ScreenReceiver()
+    view.connect(receiver)
+    try:
+        await receiver.run(*_pipes(chan))
+    finally:
+        chan.close()
