@@ -40,8 +40,15 @@ def test_relay_delays_the_next_try_after_a_failed_one() -> None:
         wrong = "zzzz-zzzz" if agent.password != "zzzz-zzzz" else "yyyy-yyyy"
         with pytest.raises(zvkdiag.AuthenticationFailed):
             zvkdiag.connect(agent.session_id, wrong, relay=relay.address, engineer="E")
+        deadline = time.monotonic() + 5
+        while not relay.relay.backoff.delay("127.0.0.1") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert relay.relay.backoff.delay("127.0.0.1") == 1.0  # one failure, counted once
         t0 = time.monotonic()
         with zvkdiag.connect(agent.session_id, agent.password, relay=relay.address, engineer="E"):
             waited = time.monotonic() - t0
         assert waited >= 0.9  # held back by the relay for about one second
+        deadline = time.monotonic() + 5
+        while relay.relay.backoff.delay("127.0.0.1") and time.monotonic() < deadline:
+            time.sleep(0.02)  # the relay accounts for the pair once both sides closed
         assert relay.relay.backoff.delay("127.0.0.1") == 0  # a real session clears the record

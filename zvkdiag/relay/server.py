@@ -114,6 +114,7 @@ class _Conn(asyncio.Protocol):
             if self in waiters:
                 waiters.remove(self)
         elif self.phase == "relaying" and self.peer is not None:
+            # the first side of a pair to go accounts for the pair, once
             if self.session_id:
                 self.relay.state.session_ended(self.session_id)
             engineer = self if self.is_engineer else self.peer
@@ -121,6 +122,7 @@ class _Conn(asyncio.Protocol):
                 self.relay.backoff.failed(engineer.address)
             else:
                 self.relay.backoff.succeeded(engineer.address)
+            self.peer.phase = "ending"
             self.peer.close()
         self.phase = "closed"
 
