@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+import asyncssh
+
 from zvkdiag._errors import AuthenticationFailed, ProtocolError, TamperingDetected
 from zvkdiag._sockio import recv_frame, send_all
 from zvkdiag.trust.verify import NotVerified
@@ -57,6 +59,18 @@ def _str_field(obj: dict[str, object], key: str) -> str:
     return value
 
 
+def _ssh_key_field(obj: dict[str, object]) -> str:
+    """One OpenSSH public key line, checked here so SSH setup never sees garbage."""
+    value = _str_field(obj, "ssh_key")
+    try:
+        if "\n" in value or "\r" in value:
+            raise ValueError("more than one line")
+        asyncssh.import_public_key(value)
+    except ValueError as exc:  # asyncssh.KeyImportError is a ValueError
+        raise ProtocolError("the sealed message carries no valid SSH public key") from exc
+    return value
+
+
 async def engineer_exchange(
     sock: socket.socket, session_id: str, password: str, *, hello: EngineerHello
 ) -> str:
@@ -86,7 +100,7 @@ async def engineer_exchange(
             )
         kind, payload = await recv_frame(sock)
         _expect(FrameType.SEALED, kind)
-        return _str_field(pake.open(payload), "ssh_key")
+        return _ssh_key_field(pake.open(payload))
 
 
 def _raise_if_fail(kind: FrameType, payload: bytes) -> None:
@@ -148,7 +162,7 @@ async def customer_exchange(
             raise
         cert = obj.get("cert")
         hello = EngineerHello(
-            ssh_key=_str_field(obj, "ssh_key"),
+            ssh_key=_ssh_key_field(obj),
             name=clean_name(_str_field(obj, "name")),
             certificate=cert if isinstance(cert, str) and len(cert) < 4096 else None,
         )

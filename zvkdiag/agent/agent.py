@@ -41,7 +41,7 @@ from zvkdiag.wire import codes, handshake
 __all__ = ["KEEPALIVE_COUNT", "KEEPALIVE_INTERVAL", "Agent", "parse_address"]
 
 log = logging.getLogger("zvkdiag.agent")
-KEEPALIVE_INTERVAL: Final = 2.0
+KEEPALIVE_INTERVAL: Final = 1.0
 KEEPALIVE_COUNT: Final = 3
 RELAY_RETRY: Final = (0.2, 0.5, 1.0, 2.0, 5.0)
 EXPIRY_CHECK: Final = 1.0

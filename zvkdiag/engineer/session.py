@@ -169,6 +169,8 @@ class Session:
         await self._conn.wait_closed()
         if not self._closed_by_us:
             self._lost = "The customer ended the session, or the connection was lost."
+            if self.case is not None:
+                self.case.close()  # what was collected (and mirrored) so far stays in it
         for cb in list(self.on_close):
             cb("engineer" if self._closed_by_us else "peer")
 
@@ -263,6 +265,7 @@ class Session:
 
         df = await probe_one(self, name, params)
         self._to_case(name, df)
+        await self._mirror_audit()
         return df
 
     async def acollect(
@@ -273,6 +276,7 @@ class Session:
         results = await collect(self, list(names), params)
         for name, df in results.items():
             self._to_case(name, df)
+        await self._mirror_audit()
         return results
 
     def _to_case(self, name: str, df: pd.DataFrame) -> None:
@@ -354,7 +358,9 @@ class Session:
 
         if local_dir is None:
             local_dir = self.case.files_dir if self.case is not None else "."
-        return await download(self, remote, local_dir, progress=progress)
+        path = await download(self, remote, local_dir, progress=progress)
+        await self._mirror_audit()
+        return path
 
     async def aupload(
         self, local: str | os.PathLike[str], remote_dir: str, *, progress: bool = False
@@ -363,14 +369,20 @@ class Session:
 
         return await upload(self, local, remote_dir, progress=progress)
 
-    async def _finish_case(self) -> None:
-        """Mirror this session's audit records into the case, then close it."""
+    async def _mirror_audit(self) -> None:
+        """Copy the customer's audit records of this session into the case (idempotent)."""
         if self.case is None or self.closed:
             return
         try:
             self.case.add_audit(_chained(await self.aaudit()))
         except ZvkdiagError as exc:
             log.warning("audit records not mirrored: %s", exc)
+
+    async def _finish_case(self) -> None:
+        """Mirror this session's audit records into the case, then close it."""
+        if self.case is None or self.closed:
+            return
+        await self._mirror_audit()
         self.case.close()
 
     async def aclose(self) -> None:

@@ -114,7 +114,7 @@ def decode_result(
         )
     try:
         obj = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ProtocolError(f"The {probe.name!r} result is not valid JSON: {exc}") from exc
     header = _check_header(obj, probe)
     frame = _frame(probe, header.rows)

@@ -65,7 +65,7 @@ def parse_fail(payload: bytes) -> tuple[str, int | None]:
         obj = json.loads(payload)
         reason = obj["reason"]
         tries = obj["tries_left"]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise ProtocolError("malformed failure notice") from exc
     if not isinstance(reason, str) or not (tries is None or isinstance(tries, int)):
         raise ProtocolError("malformed failure notice")

@@ -125,7 +125,7 @@ class Pake:
             ) from exc
         try:
             obj = json.loads(data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ProtocolError("the sealed message is not JSON") from exc
         if not isinstance(obj, dict):
             raise ProtocolError("the sealed message is not a JSON object")

@@ -52,7 +52,7 @@ def parse_request(command: str | None) -> tuple[str, dict[str, Any]]:
         raise ProtocolError("empty or oversized request")
     try:
         obj = json.loads(command)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # "[[[[..." nests past the recursion limit
         raise ProtocolError("the request is not JSON") from exc
     if not isinstance(obj, dict) or obj.get("v") != VERSION:
         raise ProtocolError("the request is not a zvkdiag v1 request")
@@ -91,7 +91,7 @@ def parse_header(line: bytes) -> dict[str, Any]:
         raise SessionClosed("The customer's side ended the request before answering.")
     try:
         obj = json.loads(line)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ProtocolError("the agent's reply header is not JSON") from exc
     if not isinstance(obj, dict) or not isinstance(obj.get("ok"), bool):
         raise ProtocolError("the agent's reply header is malformed")
@@ -102,12 +102,12 @@ def raise_for_header(header: dict[str, Any]) -> None:
     """Turn an error header back into the exception the agent raised."""
     if header["ok"]:
         return
-    message = str(header.get("message", "the customer's side refused the request"))
+    message = str(header.get("message") or "the customer's side refused the request")
     kind = header.get("error")
     if kind == "consent-denied":
         raise ConsentDenied(message, scope=str(header.get("scope", "")))
     if kind == "unknown-probe":
-        raise UnknownProbe(str(header.get("name", "")), list(header.get("suggestions", [])))
+        raise UnknownProbe(str(header.get("name", "")), _strings(header.get("suggestions")))
     if kind == "command-timeout":
         raise CommandTimeout(message)
     if kind == "transfer":
@@ -115,3 +115,10 @@ def raise_for_header(header: dict[str, Any]) -> None:
     if kind == "protocol":
         raise ProtocolError(message)
     raise ZvkdiagError(message)
+
+
+def _strings(value: object) -> list[str]:
+    """A peer-sent list of names, or nothing if it is anything else."""
+    if not isinstance(value, list):
+        return []
+    return [str(v)[:80] for v in value[:20]]

@@ -1,0 +1,136 @@
+"""The relay dies mid-session: both sides notice, nothing collected is lost, the agent offers again.
+
+The relay is a real child process (``python -m zvkdiag relay``).  The 5 s bound
+is the functional deadline named in issue 8 (how long a customer may look at a
+dead session), not a performance figure.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import zvkdiag
+from zvkdiag.agent.agent import KEEPALIVE_COUNT, KEEPALIVE_INTERVAL
+from zvkdiag.cases import CaseStore
+from zvkdiag.consent.model import SessionEnded, SessionStarted
+from zvkdiag.testing.fakes import AgentThread, AutoConsent
+from zvkdiag.testing.procs import Proc
+
+NOTICE_DEADLINE = 5.0
+REOFFER_TIMEOUT = 30.0  # the agent's retry backoff tops out at 5 s between tries
+
+
+@pytest.fixture
+def relay_proc() -> Iterator[list[Proc]]:
+    procs: list[Proc] = []
+    yield procs
+    for p in procs:
+        if p.proc.poll() is None:
+            os.kill(p.proc.pid, signal.SIGCONT)  # in case a test left it frozen
+        p.stop()
+
+
+def _start_relay(procs: list[Proc], listen: str = "127.0.0.1:0") -> str:
+    p = Proc("relay", "--listen", listen)
+    procs.append(p)
+    return p.expect(r"Relay listening on (\S+)").group(1)
+
+
+def _notice_times(predicates: dict[str, Callable[[], bool]], timeout: float) -> dict[str, float]:
+    """Seconds from now until each predicate first held (inf if never), polled together."""
+    start, seen = time.monotonic(), {name: float("inf") for name in predicates}
+    while time.monotonic() - start < timeout and float("inf") in seen.values():
+        for name, ok in predicates.items():
+            if seen[name] == float("inf") and ok():
+                seen[name] = time.monotonic() - start
+        time.sleep(0.02)
+    return seen
+
+
+def _seconds_until(predicate: Callable[[], bool], timeout: float) -> float:
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            return float("inf")
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+def _session_with_probe(
+    agent: AgentThread, address: str, tmp_path: Path
+) -> tuple[zvkdiag.Session, CaseStore, str]:
+    store = CaseStore(tmp_path / "cases")
+    case = store.new_case(reference="ZVK-8", engineer="Erika Muster")
+    s = zvkdiag.connect(
+        agent.session_id, agent.password, relay=address, engineer="Erika Muster", case=case
+    )
+    s.probe("os")
+    assert agent.ui.wait_for(lambda: any(isinstance(e, SessionStarted) for e in agent.ui.events))
+    return s, store, case.case_id
+
+
+def _sides(s: zvkdiag.Session, ui: AutoConsent) -> dict[str, Callable[[], bool]]:
+    return {
+        "engineer": lambda: s.closed,
+        "customer": lambda: any(isinstance(e, SessionEnded) for e in ui.events),
+    }
+
+
+def _ids_seen(agent: AgentThread) -> int:
+    return sum(line.startswith("ID: ") for line in agent.out.lines())
+
+
+def test_relay_killed_mid_session(relay_proc: list[Proc], tmp_path: Path) -> None:
+    address = _start_relay(relay_proc)
+    ui = AutoConsent()
+    with AgentThread(ui, relay=address) as agent:
+        s, store, case_id = _session_with_probe(agent, address, tmp_path)
+        ids_before, old_password = _ids_seen(agent), agent.password
+
+        relay_proc[0].proc.kill()  # SIGKILL: no goodbye from the relay
+        seen = _notice_times(_sides(s, ui), NOTICE_DEADLINE * 3)
+        print(f"killed relay noticed after: {seen}")
+        assert max(seen.values()) < NOTICE_DEADLINE, seen
+        with pytest.raises(zvkdiag.SessionClosed):
+            s.run(["true"])
+        s.close()
+
+        # a new relay on the same address: the agent offers again, with a new password
+        _start_relay(relay_proc, address)
+        assert _seconds_until(lambda: _ids_seen(agent) > ids_before, REOFFER_TIMEOUT) < 1e9
+        assert agent.password != old_password
+        assert agent.out.lines()[-1] == f"Password: {agent.password}"
+        with zvkdiag.connect(agent.session_id, agent.password, relay=address, engineer="E") as s2:
+            assert s2.run(["echo", "wieder da"]).stdout == "wieder da\n"
+
+    case = CaseStore(tmp_path / "cases").open(case_id)
+    assert "os" in case.table_names()
+    assert len(case.table("os")) == 1  # what was collected before the crash is all there
+
+
+def test_relay_frozen_mid_session_is_noticed_by_keepalives(
+    relay_proc: list[Proc], tmp_path: Path
+) -> None:
+    """A relay host that goes silent (no FIN, no RST) is only found out by SSH keepalives."""
+    address = _start_relay(relay_proc)
+    ui = AutoConsent()
+    bound = KEEPALIVE_INTERVAL * (KEEPALIVE_COUNT + 1) + 1.0
+    with AgentThread(ui, relay=address) as agent:
+        s, _, _ = _session_with_probe(agent, address, tmp_path)
+        os.kill(relay_proc[0].proc.pid, signal.SIGSTOP)
+        seen = _notice_times(_sides(s, ui), bound * 2)
+        print(f"frozen relay noticed after: {seen}")
+        assert max(seen.values()) < bound, seen
+        with pytest.raises(zvkdiag.SessionClosed):
+            s.run(["true"])
+        s.close()
+
+
+def test_keepalive_settings_notice_a_silent_relay_within_5_s() -> None:
+    assert KEEPALIVE_INTERVAL * (KEEPALIVE_COUNT + 1) <= NOTICE_DEADLINE
