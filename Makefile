@@ -24,7 +24,7 @@ demo: venv
 	$(BIN)/python -m zvkdiag.demo
 
 lint: venv
-	$(BIN)/ruff check zvkdiag tests bench
+	$(BIN)/ruff check zvkdiag tests bench notebooks
 	$(BIN)/ruff format --check zvkdiag tests bench
 
 typecheck: venv

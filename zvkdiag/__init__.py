@@ -40,6 +40,7 @@ def __getattr__(name: str) -> Any:
         return getattr(session, name)
     raise AttributeError(f"module 'zvkdiag' has no attribute {name!r}")
 
+
 __all__ = [
     "AuthenticationFailed",
     "CaseStoreError",
