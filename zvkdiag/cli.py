@@ -161,19 +161,22 @@ def _quicksupport(args: argparse.Namespace) -> int:
             trust=_trust(args),
         )
     from zvkdiag.agent.agent import Agent
+    from zvkdiag.agent.control import LateControl
     from zvkdiag.consent.console_ui import ConsoleUI
 
     async def run() -> None:
         from zvkdiag.consent.audit import AuditLog, default_audit_path
 
+        control = LateControl()
         agent = Agent(
-            ConsoleUI(lang),
+            ConsoleUI(lang, control=control),
             relay=relay,
             listen=args.listen,
             consent_timeout=args.consent_timeout,
             audit_log=AuditLog(default_audit_path()),
             trust=_trust(args),
         )
+        control.agent = agent
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, agent.quit)

@@ -2,7 +2,8 @@
 
 The consent is standing: asked once, valid until the customer withdraws it
 (``AgentControl.revoke``) or the session ends; withdrawing stops every running
-stream at once.
+stream at once.  The customer's UI is told ``ScreenShared(True)`` when the
+first stream starts and ``ScreenShared(False)`` when the last one ends.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from zvkdiag._errors import ProtocolError
 from zvkdiag.agent.ops import OpContext, OpRegistry
-from zvkdiag.consent.model import Scope
+from zvkdiag.consent.model import Scope, ScreenShared
 from zvkdiag.screen import MAX_CONTROL_BYTES, ScreenStreamer, list_monitors, serve_screen
 from zvkdiag.wire.messages import read_message, write_message
 
@@ -42,6 +43,8 @@ async def op_screen(ctx: OpContext) -> int:
         await ctx.require(ctx.request(Scope.SCREEN_VIEW, monitor=monitor))
         session.standing.add(Scope.SCREEN_VIEW.value)
     streamer = ScreenStreamer(monitor)
+    if not session.streams:
+        session.show(ScreenShared(True))
     session.streams.add(streamer)
     ctx.audit("screen.view.start", monitor=monitor)
     try:
@@ -53,6 +56,8 @@ async def op_screen(ctx: OpContext) -> int:
         )
     finally:
         session.streams.discard(streamer)
+        if not session.streams and not session.ended.is_set():  # else SessionEnded says it all
+            session.show(ScreenShared(False))
         ctx.audit("screen.view.end", frames=streamer.stats.frames, bytes_sent=streamer.stats.bytes)
     return 0
 

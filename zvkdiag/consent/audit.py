@@ -37,6 +37,7 @@ from zvkdiag.consent.model import (
     Decision,
     EngineerMessage,
     FailedTry,
+    ScreenShared,
     SessionEnded,
     SessionStarted,
 )
@@ -351,3 +352,5 @@ def event_fields(event: AgentEvent) -> tuple[str, Record]:
             return "session.end", {"reason": reason}
         case EngineerMessage(text=said):
             return "message", {"text": said}
+        case ScreenShared(active=active):
+            return "screen.shared", {"active": active}

@@ -3,11 +3,17 @@
 For terminals, the demo and tests.  Texts come from the catalog through the
 same ``describe`` the Tk dialog uses.  stdin is read by one daemon thread so a
 blocked ``readline`` never stalls the agent's event loop.
+
+Screen sharing is announced when it starts and ends.  Withdrawing it from the
+console is optional: only with a ``control``, a line ``stop`` typed while no
+question is pending revokes ``screen.view`` (the Tk window's button is the
+main way; a console customer can always end the whole session with Ctrl-C).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import threading
 from typing import TextIO
@@ -16,12 +22,15 @@ from zvkdiag.consent.describe import describe
 from zvkdiag.consent.messages import text
 from zvkdiag.consent.model import (
     DEFAULT_TIMEOUT,
+    AgentControl,
     AgentEvent,
     CodeIssued,
     ConsentRequest,
     Decision,
     EngineerMessage,
     FailedTry,
+    Scope,
+    ScreenShared,
     SessionEnded,
     SessionStarted,
 )
@@ -29,6 +38,8 @@ from zvkdiag.consent.model import (
 __all__ = ["ConsoleUI", "parse_answer"]
 
 _YES = frozenset({"y", "yes", "j", "ja"})
+_STOP = "stop"
+"""Typed while no question is pending: withdraw the screen view."""
 
 
 def parse_answer(line: str) -> Decision:
@@ -37,12 +48,28 @@ def parse_answer(line: str) -> Decision:
 
 
 class ConsoleUI:
+    """Questions and events on a terminal.
+
+    Parameters
+    ----------
+    control
+        If given, ``stop`` typed between questions calls
+        ``control.revoke(Scope.SCREEN_VIEW)``.
+    """
+
     def __init__(
-        self, lang: str = "de", *, out: TextIO | None = None, inp: TextIO | None = None
+        self,
+        lang: str = "de",
+        *,
+        out: TextIO | None = None,
+        inp: TextIO | None = None,
+        control: AgentControl | None = None,
     ) -> None:
         self.lang = lang
         self.out = out or sys.stdout
         self.inp = inp or sys.stdin
+        self.control = control
+        self._asking = False
         self._lines: asyncio.Queue[str | None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._engineer = ""
@@ -60,8 +87,15 @@ class ConsoleUI:
     def _read_stdin(self) -> None:
         assert self._loop is not None and self._lines is not None
         for line in self.inp:
-            self._loop.call_soon_threadsafe(self._lines.put_nowait, line)
+            self._loop.call_soon_threadsafe(self._take, line)
         self._loop.call_soon_threadsafe(self._lines.put_nowait, None)
+
+    def _take(self, line: str) -> None:
+        assert self._lines is not None
+        if self.control is not None and not self._asking and line.strip().lower() == _STOP:
+            self.control.revoke(Scope.SCREEN_VIEW)
+        else:
+            self._lines.put_nowait(line)
 
     async def ask(self, request: ConsentRequest, *, timeout: float = DEFAULT_TIMEOUT) -> Decision:
         lines = self._start_reader()
@@ -72,6 +106,7 @@ class ConsoleUI:
         for line in body:
             self._say(f"    {line}")
         self._say(text("ask.console.prompt", self.lang).rstrip())
+        self._asking = True
         try:
             async with asyncio.timeout(timeout):
                 answer = await lines.get()
@@ -79,6 +114,8 @@ class ConsoleUI:
             self._say("")
             self._say(text("ask.timeout", self.lang, seconds=int(timeout)))
             return Decision.TIMEOUT
+        finally:
+            self._asking = False
         decision = Decision.DENY if answer is None else parse_answer(answer)
         self._say(text(f"decision.{decision.value}", self.lang))
         return decision
@@ -98,3 +135,11 @@ class ConsoleUI:
                 self._say(text(f"ended.{reason}", self.lang))
             case EngineerMessage(text=msg):
                 self._say(text("message.from", self.lang, engineer=self._engineer, text=msg))
+            case ScreenShared(active=True):
+                self._say(text("event.screen_shared", self.lang))
+                if self.control is not None:
+                    self._say(text("console.stop_screen", self.lang))
+                    with contextlib.suppress(RuntimeError):  # no running loop: nothing to read for
+                        self._start_reader()
+            case ScreenShared(active=False):
+                self._say(text("event.screen_stopped", self.lang))

@@ -97,6 +97,13 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "audit.reason.seq": "falsche Nummer (ein Eintrag fehlt oder wurde eingefügt)",
         "audit.reason.link": "passt nicht zum vorigen Eintrag (der wurde geändert oder entfernt)",
         "audit.reason.hash": "Inhalt wurde nachträglich geändert",
+        "indicator.screen": "Bildschirm wird angezeigt",
+        "button.stop_screen": "Bildschirm-Freigabe beenden",
+        "event.screen_shared": "Der Techniker sieht jetzt Ihren Bildschirm.",
+        "event.screen_stopped": "Der Techniker sieht Ihren Bildschirm nicht mehr.",
+        "console.stop_screen": (
+            "Tippen Sie „stop“ und Enter, um die Bildschirm-Freigabe zu beenden."
+        ),
     },
     "en": {
         "app.title": "ZVK Remote Support",
@@ -178,6 +185,11 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "audit.reason.seq": "wrong number (a record is missing or was inserted)",
         "audit.reason.link": "does not match the record before (that one was changed or removed)",
         "audit.reason.hash": "content was changed afterwards",
+        "indicator.screen": "Your screen is being shown",
+        "button.stop_screen": "Stop screen sharing",
+        "event.screen_shared": "The engineer now sees your screen.",
+        "event.screen_stopped": "The engineer no longer sees your screen.",
+        "console.stop_screen": 'Type "stop" and Enter to stop screen sharing.',
     },
 }
 

@@ -24,6 +24,7 @@ __all__ = [
     "EngineerMessage",
     "FailedTry",
     "Scope",
+    "ScreenShared",
     "SessionEnded",
     "SessionStarted",
 ]
@@ -105,7 +106,18 @@ class EngineerMessage:
     text: str
 
 
-AgentEvent = CodeIssued | FailedTry | SessionStarted | SessionEnded | EngineerMessage
+@dataclass(frozen=True)
+class ScreenShared:
+    """The engineer sees the customer's screen (``active``) or no longer does.
+
+    Shown when the first screen stream starts and when the last one ends, so
+    the customer knows when to look for the "stop sharing" button.
+    """
+
+    active: bool
+
+
+AgentEvent = CodeIssued | FailedTry | SessionStarted | SessionEnded | EngineerMessage | ScreenShared
 
 
 class AgentControl(Protocol):

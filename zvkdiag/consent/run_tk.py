@@ -3,44 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
-from collections.abc import Callable
 
 from zvkdiag._errors import ZvkdiagError
 from zvkdiag.agent.agent import Agent
+from zvkdiag.agent.control import LateControl
 from zvkdiag.consent.audit import AuditLog, default_audit_path
 from zvkdiag.consent.messages import text
-from zvkdiag.consent.model import Scope
 from zvkdiag.trust.verify import TrustConfig
 
 __all__ = ["run_with_tk"]
-
-
-class _Forward:
-    """The UI needs a control before the agent exists; this forwards once it does.
-
-    Once the agent's loop has ended there is nobody left to tell: a late click
-    or a second quit is then a no-op instead of an error.
-    """
-
-    def __init__(self) -> None:
-        self.agent: Agent | None = None
-
-    def end_session(self) -> None:
-        self._forward(lambda agent: agent.end_session())
-
-    def revoke(self, scope: Scope) -> None:
-        self._forward(lambda agent: agent.revoke(scope))
-
-    def quit(self) -> None:
-        self._forward(lambda agent: agent.quit())
-
-    def _forward(self, call: Callable[[Agent], None]) -> None:
-        if self.agent is None:
-            return
-        with contextlib.suppress(RuntimeError):  # "Event loop is closed": the agent is done
-            call(self.agent)
 
 
 def run_with_tk(
@@ -54,7 +26,7 @@ def run_with_tk(
     from zvkdiag.consent.tk_ui import TkUI
 
     audit = AuditLog(default_audit_path())
-    control = _Forward()
+    control = LateControl()
     try:
         ui = TkUI(lang, control, audit_path=audit.path)
     except ZvkdiagError as exc:

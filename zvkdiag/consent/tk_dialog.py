@@ -157,10 +157,21 @@ class ConsentDialog:
 
 
 class Indicator:
-    """The borderless, always-on-top "Fernwartung aktiv — <name>" window with "Beenden"."""
+    """The borderless, always-on-top "Fernwartung aktiv — <name>" window with "Beenden".
+
+    While the engineer sees the screen, a second row says so and offers
+    "Bildschirm-Freigabe beenden" (``on_stop_screen``): stopping the view must
+    not require ending the whole session.
+    """
 
     def __init__(
-        self, root: tk.Misc, lang: str, fonts: theme.Fonts, *, on_end: Callable[[], None]
+        self,
+        root: tk.Misc,
+        lang: str,
+        fonts: theme.Fonts,
+        *,
+        on_end: Callable[[], None],
+        on_stop_screen: Callable[[], None] = lambda: None,
     ) -> None:
         self.root, self.lang = root, lang
         self.window = tk.Toplevel(root, name="indicator", background=theme.INDICATOR)
@@ -168,14 +179,8 @@ class Indicator:
         self.window.overrideredirect(True)
         self.window.attributes("-topmost", True)
         inner = tk.Frame(self.window, background=theme.INDICATOR, padx=10, pady=8)
-        inner.pack()
-        self.label = tk.Label(
-            inner,
-            name="active",
-            font=fonts.bold,
-            background=theme.INDICATOR,
-            foreground=theme.BAND_TEXT,
-        )
+        inner.pack(fill="x")
+        self.label = self._label(inner, "active", fonts)
         self.label.pack(side="left")
         self.unverified = tk.Label(
             inner,
@@ -189,8 +194,34 @@ class Indicator:
             inner, name="end", text=text("button.end", lang), font=fonts.bold, command=on_end
         )
         self.end_button.pack(side="right", padx=(12, 0))
+        self._screen_row(fonts, on_stop_screen)
         self.window.withdraw()
         self.visible = False
+
+    def _label(self, parent: tk.Misc, name: str, fonts: theme.Fonts, value: str = "") -> tk.Label:
+        return tk.Label(
+            parent,
+            name=name,
+            text=value,
+            font=fonts.bold,
+            background=theme.INDICATOR,
+            foreground=theme.BAND_TEXT,
+        )
+
+    def _screen_row(self, fonts: theme.Fonts, on_stop: Callable[[], None]) -> None:
+        self.screen_row = tk.Frame(self.window, name="screen", background=theme.INDICATOR, padx=10)
+        self._label(self.screen_row, "shown", fonts, text("indicator.screen", self.lang)).pack(
+            side="left"
+        )
+        self.stop_screen_button = tk.Button(
+            self.screen_row,
+            name="stop",
+            text=text("button.stop_screen", self.lang),
+            font=fonts.bold,
+            command=on_stop,
+        )
+        self.stop_screen_button.pack(side="right", padx=(12, 0))
+        self.screen_shown = False
 
     def show(self, engineer: str, *, verified: bool) -> None:
         """Show the indicator for ``engineer`` at the lower right of the primary screen."""
@@ -201,16 +232,33 @@ class Indicator:
             marker = text("engineer.unverified", self.lang, engineer="").strip()
             self.unverified.configure(text=marker)
             self.unverified.pack(side="left", padx=(8, 0))
+        self._place()
+        self.window.deiconify()
+        self.visible = True
+        self.lift()
+
+    def show_screen(self, active: bool) -> None:
+        """Add or remove the "screen is shown" row; the window keeps its lower right corner."""
+        if active == self.screen_shown:
+            return
+        if active:
+            self.screen_row.pack(fill="x", pady=(0, 8))
+        else:
+            self.screen_row.pack_forget()
+        self.screen_shown = active
+        if self.visible:
+            self._place()
+
+    def _place(self) -> None:
         self.window.update_idletasks()
         left, top, width, height = primary_area(self.root)
         x = left + width - self.window.winfo_reqwidth() - _MARGIN
         y = top + height - self.window.winfo_reqheight() - _MARGIN
         self.window.geometry(f"+{x}+{y}")
-        self.window.deiconify()
-        self.visible = True
-        self.lift()
 
     def hide(self) -> None:
+        """Withdraw the indicator; a next session starts without the screen row."""
+        self.show_screen(False)
         self.window.withdraw()
         self.visible = False
 

@@ -41,6 +41,8 @@ from zvkdiag.consent.model import (
     Decision,
     EngineerMessage,
     FailedTry,
+    Scope,
+    ScreenShared,
     SessionEnded,
     SessionStarted,
 )
@@ -67,6 +69,7 @@ class TkUI:
         ``"de"`` or ``"en"``; every text comes from the catalog.
     control
         Called when the customer ends the session (indicator's "Beenden"),
+        stops the screen view (indicator's "Bildschirm-Freigabe beenden"),
         or quits (main window's "Beenden", closing it, Ctrl-C).
     audit_path
         The log "Protokoll öffnen" shows; the button is disabled without one.
@@ -110,7 +113,13 @@ class TkUI:
             on_audit=self._open_audit if audit_path else None,
             on_quit=self._quit,
         )
-        self.indicator = Indicator(self.root, lang, self.fonts, on_end=control.end_session)
+        self.indicator = Indicator(
+            self.root,
+            lang,
+            self.fonts,
+            on_end=control.end_session,
+            on_stop_screen=partial(control.revoke, Scope.SCREEN_VIEW),
+        )
         self.dialog: ConsentDialog | None = None
         self.queue = ConsentQueue(present=self._present, dismiss=self._dismiss)
         self.root.protocol("WM_DELETE_WINDOW", self._quit)
@@ -278,6 +287,8 @@ class TkUI:
             case EngineerMessage(text=said):
                 line = text("message.from", lang, engineer=self._engineer or "?", text=said)
                 self.main.add_message(line)
+            case ScreenShared(active=active):
+                self.indicator.show_screen(active)
 
     def _code_notice(self, reason: str) -> None:
         if reason == "failed-tries":
