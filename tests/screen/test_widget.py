@@ -199,3 +199,13 @@ def test_pause_from_the_browser_pauses_the_customer_side() -> None:
 def test_repr_is_cheap_and_says_what_it_is() -> None:
     view = RecordingView()
     assert repr(view) == "<ScreenView not connected, 0 frames shown>"
+
+
+def test_browser_messages_reach_the_view_through_ipywidgets_dispatch() -> None:
+    """ipywidgets calls ``Widget._handle_msg(msg)`` for every comm message; the view must not
+    shadow it (it did once, and every ack from a real browser failed)."""
+    import ipywidgets
+
+    from zvkdiag.widgets.screen import ScreenView
+
+    assert ScreenView._handle_msg is ipywidgets.Widget._handle_msg

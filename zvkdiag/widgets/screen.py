@@ -85,7 +85,7 @@ class ScreenView(anywidget.AnyWidget):
         self.frames_shown = 0
         self.acked_seq = 0
         self.paused = False
-        self.on_msg(self._handle_msg)
+        self.on_msg(self._on_custom_msg)
 
     def connect(self, link: ViewerLink) -> None:
         """Show ``link``'s stream here; the link gets this view as its sink."""
@@ -114,7 +114,9 @@ class ScreenView(anywidget.AnyWidget):
 
     # -- from the browser -----------------------------------------------------------------
 
-    def _handle_msg(self, _widget: object, content: dict[str, Any], _buffers: list[bytes]) -> None:
+    def _on_custom_msg(
+        self, _widget: object, content: dict[str, Any], _buffers: list[bytes]
+    ) -> None:
         kind = content.get("type")
         link = self._link
         if kind == "ack" and link is not None:
