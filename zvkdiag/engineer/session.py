@@ -81,6 +81,14 @@ class RequestEvent:
     at: float = field(default_factory=time.time)
 
 
+def _finish(process: asyncssh.SSHClientProcess[bytes]) -> None:
+    try:
+        if not process.channel.is_closing():
+            process.stdin.write_eof()
+    except (asyncssh.Error, OSError):
+        pass  # already gone: nothing left to finish
+
+
 def _summary(op: str, params: dict[str, Any]) -> str:
     if op == "run":
         return "command: " + shlex.join(str(a) for a in params.get("argv", []))
@@ -115,7 +123,14 @@ class OpChannel:
         return data
 
     def close(self) -> None:
-        self.process.close()
+        """Tell the agent we are done with this request (EOF on its input).
+
+        The agent then finishes the op and closes the channel itself.  Closing
+        the channel from this side while the agent may still send on it races
+        with SSH's channel bookkeeping ("Invalid channel number" ended whole
+        sessions now and then), so we never do that.
+        """
+        _finish(self.process)
 
 
 def _chained(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -222,9 +237,9 @@ class Session:
         try:
             header = requests.parse_header(line)
             if not header["ok"]:
-                process.close()
+                _finish(process)
         except ZvkdiagError:
-            process.close()
+            _finish(process)
             raise
         return header, process
 
