@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from zvkdiag._errors import ZvkdiagError
+from zvkdiag.screen.damage import DamageWatch
 
 __all__ = [
     "CaptureError",
@@ -102,6 +103,25 @@ class Capturer:
             raise CaptureError(f"there is no monitor {monitor} (this screen has {count})")
         self.monitor = _info(monitor, monitors[monitor])
         self._region = dict(monitors[monitor])
+        self._damage = DamageWatch.open(display)
+        self._last_cursor: tuple[int, int, bytes] | None = None
+
+    def quiet(self) -> bool:
+        """True when nothing was drawn and the pointer is unchanged since the last grab.
+
+        Uses X DAMAGE (see ``damage``); without it, always False (poll).  A
+        False answer clears the damage record: grab right after it.
+        """
+        if self._damage is None:
+            return False
+        drawn = self._damage.changed()
+        if self._cursor_source is None or not self._has_cursor:
+            return not drawn
+        try:
+            cursor = self._cursor_source.cursor()
+        except mss.ScreenShotError:
+            return False
+        return not drawn and _cursor_key(cursor) == self._last_cursor
 
     @property
     def has_cursor(self) -> bool:
@@ -128,6 +148,7 @@ class Capturer:
         except mss.ScreenShotError:
             self._has_cursor = False  # no XFixes: frames without the pointer
             return
+        self._last_cursor = _cursor_key(cursor)
         left = int(cursor.left) - int(self._region["left"])
         top = int(cursor.top) - int(self._region["top"])
         image = np.frombuffer(cursor.raw, np.uint8).reshape(cursor.height, cursor.width, 4)
@@ -136,6 +157,9 @@ class Capturer:
     def close(self) -> None:
         if self._cursor_source is not None:
             self._cursor_source.close()
+        damage = getattr(self, "_damage", None)
+        if damage is not None:
+            damage.close()
         if hasattr(self, "_sct"):
             self._sct.close()
 
@@ -166,6 +190,10 @@ def blend_cursor(pixels: Pixels, cursor: Pixels, left: int, top: int) -> None:
     mixed[opaque] = src[..., :3][opaque]
     visible = src[..., 3] > 0
     dst[visible] = mixed[visible]
+
+
+def _cursor_key(cursor: Any) -> tuple[int, int, bytes]:
+    return int(cursor.left), int(cursor.top), bytes(cursor.raw)
 
 
 class _CursorSource:

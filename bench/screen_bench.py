@@ -1,0 +1,480 @@
+"""Screen view: zvkdiag (through the relay) vs x11vnc (ZRLE, Tight, ZRLE -nonap), one run.
+
+Every side gets a fresh Xvfb 1920x1080x24 and the same scripted ~33 s scenario
+of the shared harness (``shared/bench/vnc``: idle, typing, scrolling in
+``less``, dragging a picture window, 20 isolated key probes), and the same
+analysis (``analyze.py run`` per run, ``analyze.py aggregate`` over runs), so
+the numbers are comparable.  The harness is used in place, never copied:
+``ZVKDIAG_VNC_HARNESS`` or ``../shared/bench/vnc`` next to the repository.
+
+x11vnc (0.9.16)
+    ``x11vnc -display :N -rfbport P -localhost -forever -shared -nopw`` (the
+    options of ``run_baseline.sh``), measured by the harness's own RFB client
+    ``vnc_measure.py`` with the ``zrle`` and ``tight`` presets, and once more
+    with ``-nonap`` (x11vnc's fastest setting) and ZRLE for the latency target.
+zvkdiag
+    See ``screen_zvk.py``: the relay and the customer program as child
+    processes, the engineer's ``s.frames()`` in this process.  ``chunks`` are
+    the frame messages as the engineer reads them (SSH/TCP overhead comes on
+    top; the TCP count of the engineer's socket is reported beside it).
+
+Customer CPU is the x11vnc process, or the zvkdiag customer program, from
+``/proc/PID/stat`` (utime + stime) over the scenario and its tail, divided by
+that wall time.  Order in each round: x11vnc zrle, x11vnc tight, x11vnc zrle
+-nonap, zvkdiag.  Only loopback traffic; every process is stopped.
+
+Run: ``.venv/bin/python bench/screen_bench.py [--runs N] [--out DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Final
+
+from _common import PYTHON, free_port, machine, table
+from screen_zvk import run_zvkdiag
+
+from zvkdiag.testing.xvfb import xvfb
+
+PHASES: Final = ("a_idle", "b_typing", "c_scroll", "d_drag", "e_keyprobe")
+X11VNC_START_TIMEOUT: Final = 15.0
+BYTES_TARGET: Final = 0.5
+UPDATES_TARGET: Final = 1.0
+LATENCY_TARGET: Final = 0.75
+FRAGMENT: Final = 5000  # bytes; see fragments()
+
+
+@dataclass(frozen=True)
+class Side:
+    label: str
+    encoding: str  # vnc_measure.py preset; "zvkdiag" for ours
+    extra: tuple[str, ...] = ()
+
+    @property
+    def is_vnc(self) -> bool:
+        return self.encoding != "zvkdiag"
+
+
+SIDES: Final = (
+    Side("zrle", "zrle"),
+    Side("tight", "tight"),
+    Side("zrle-nonap", "zrle", ("-nonap",)),
+    Side("zvkdiag", "zvkdiag"),
+)
+
+
+def harness_dir() -> Path:
+    env = os.environ.get("ZVKDIAG_VNC_HARNESS")
+    where = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "bench" / "vnc"
+    for name in ("scenario.py", "vnc_measure.py", "analyze.py"):
+        if not (where / name).is_file():
+            sys.exit(f"the VNC harness is not at {where} (set ZVKDIAG_VNC_HARNESS)")
+    return where
+
+
+def load_module(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+# -- one side, one run ---------------------------------------------------------------------
+
+
+@contextmanager
+def scenario_screen(
+    rundir: Path, assets: Path, harness: Path
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """A fresh Xvfb with the scenario's windows open; everything stopped afterwards."""
+    with xvfb() as x:
+        env = x.env()
+        with (rundir / "setup.log").open("w") as log:
+            subprocess.run(
+                [
+                    PYTHON,
+                    str(harness / "scenario.py"),
+                    "setup",
+                    "--workdir",
+                    str(rundir),
+                    "--assets",
+                    str(assets),
+                ],
+                env=env,
+                stdout=log,
+                check=True,
+            )
+        try:
+            yield x.display, env
+        finally:
+            subprocess.run(
+                [PYTHON, str(harness / "scenario.py"), "teardown", "--workdir", str(rundir)],
+                env=env,
+                check=False,
+            )
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_x11vnc(side: Side, rundir: Path, display: str, env: dict[str, str], harness: Path) -> None:
+    """x11vnc + vnc_measure.py + scenario.py run, as run_baseline.sh does it."""
+    port = free_port()
+    stdout = rundir / "x11vnc.stdout"
+    with stdout.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                "x11vnc",
+                "-display",
+                display,
+                "-rfbport",
+                str(port),
+                "-localhost",
+                "-forever",
+                "-shared",
+                "-nopw",
+                *side.extra,
+                "-o",
+                str(rundir / "x11vnc.log"),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + X11VNC_START_TIMEOUT
+        while f"PORT={port}" not in stdout.read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"x11vnc did not start (see {stdout})")
+            time.sleep(0.1)
+        scenario = [
+            PYTHON,
+            str(harness / "scenario.py"),
+            "run",
+            "--log",
+            str(rundir / "events.jsonl"),
+        ]
+        subprocess.run(
+            [
+                PYTHON,
+                str(harness / "vnc_measure.py"),
+                "--port",
+                str(port),
+                "--encoding",
+                side.encoding,
+                "--server-pid",
+                str(proc.pid),
+                "--scenario",
+                shlex.join(scenario),
+                "--out",
+                str(rundir / "trace.json"),
+            ],
+            env=env,
+            check=True,
+        )
+    finally:
+        stop(proc)  # x11vnc writes its byte statistics into its log as it ends
+
+
+def run_zvk(rundir: Path, display: str, env: dict[str, str], harness: Path) -> dict[str, Any]:
+    measure = load_module(harness / "vnc_measure.py")  # its CPU sampler, same format
+    result = run_zvkdiag(rundir, env, display, harness, measure)
+    (rundir / "trace.json").write_text(json.dumps(result.trace))
+    return {
+        "streamed_exact": result.streamed_exact,
+        "streamed_settled": result.streamed_settled,
+        "screenshot_exact": result.screenshot_exact,
+        "differing_pixels": result.differing_pixels,
+        "tcp_bytes_received": result.tcp_bytes_received,
+        "frame_bytes_after_start": sum(
+            n for t, n in result.trace["chunks"] if t >= result.trace["t_start"]
+        ),
+    }
+
+
+def analyze(side: Side, rundir: Path, harness: Path) -> dict[str, Any]:
+    """``analyze.py run`` unchanged; returns its result plus customer CPU s per s."""
+    cmd = [PYTHON, str(harness / "analyze.py"), "run", "--trace", str(rundir / "trace.json")]
+    cmd += ["--events", str(rundir / "events.jsonl"), "--out", str(rundir / "result.json")]
+    cmd += ["--label", side.label]
+    if side.is_vnc:
+        cmd += ["--server-log", str(rundir / "x11vnc.log")]
+    text = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    (rundir / "result.txt").write_text(text)
+    result: dict[str, Any] = json.loads((rundir / "result.json").read_text())
+    trace = json.loads((rundir / "trace.json").read_text())
+    result["cpu_s_per_s"] = cpu_per_second(trace)
+    result["machine_busy_pct"] = machine_busy(trace)
+    result["scroll_fragments"] = fragments(trace, rundir / "events.jsonl", "c_scroll")
+    return result
+
+
+def fragments(trace: dict[str, Any], events: Path, phase: str) -> int | None:
+    """Updates of ``phase`` smaller than FRAGMENT bytes (pieces of a screen change).
+
+    A scroll step of the scenario costs x11vnc ~95 KB and zvkdiag ~9 KB;
+    anything under 5 KB in that phase is a piece of a step that came as an
+    update of its own (a cursor cell, a strip that was read mid-redraw).
+    """
+    marks = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+    start = [e["t"] for e in marks if e["event"] == "phase_start" and e["phase"] == phase]
+    end = [e["t"] for e in marks if e["event"] == "phase_end" and e["phase"] == phase]
+    if not start or not end:
+        return None
+    return sum(
+        1
+        for u in trace["updates"]
+        if start[0] <= u[1] < end[0] and any(r[4] >= 0 for r in u[3]) and u[2] < FRAGMENT
+    )
+
+
+def cpu_per_second(trace: dict[str, Any]) -> float | None:
+    samples = [c for c in trace.get("cpu", []) if c[1] is not None]
+    if len(samples) < 2:
+        return None
+    first, last = samples[0], samples[-1]
+    hz = trace.get("clk_tck", 100)
+    return float((last[1] - first[1]) / hz / (last[0] - first[0]))
+
+
+def machine_busy(trace: dict[str, Any]) -> float | None:
+    cpu = trace.get("cpu", [])
+    if len(cpu) < 2 or cpu[-1][3] <= cpu[0][3]:
+        return None
+    return float(100.0 * (cpu[-1][2] - cpu[0][2]) / (cpu[-1][3] - cpu[0][3]))
+
+
+def run_side(side: Side, run: int, out: Path, harness: Path) -> dict[str, Any]:
+    rundir = out / f"run{run}_{side.label}"
+    rundir.mkdir(parents=True, exist_ok=True)
+    print(f"=== run {run}: {side.label}  (load average {loadavg()})", flush=True)
+    extra: dict[str, Any] = {"loadavg_before": loadavg()}
+    with scenario_screen(rundir, out / "assets", harness) as (display, env):
+        if side.is_vnc:
+            run_x11vnc(side, rundir, display, env, harness)
+        else:
+            extra.update(run_zvk(rundir, display, env, harness))
+    result = analyze(side, rundir, harness)
+    result.update(extra)
+    (rundir / "result.json").write_text(json.dumps(result, indent=1))
+    print(
+        f"    total {result['client_bytes_total'] / 1e6:.2f} MB, key latency median "
+        f"{_num(result['probe_latency_median_ms'])} ms, customer CPU "
+        f"{_num(result['cpu_s_per_s'], 3)} s/s, machine busy {_num(result['machine_busy_pct'])} %",
+        flush=True,
+    )
+    time.sleep(1)
+    return result
+
+
+def _rundirs(out: Path, side: Side) -> list[Path]:
+    found = out.glob(f"run*_{side.label}")
+    return sorted(found, key=lambda d: int(d.name[3:].split("_", 1)[0]))
+
+
+def reanalyze(side: Side, rundir: Path, harness: Path) -> dict[str, Any]:
+    """Analyse a recorded run again, keeping what only the recording knew."""
+    kept = json.loads((rundir / "result.json").read_text())
+    result = analyze(side, rundir, harness)
+    for key in ("loadavg_before", "streamed_exact", "streamed_settled", "screenshot_exact"):
+        if key in kept:
+            result[key] = kept[key]
+    for key in ("differing_pixels", "tcp_bytes_received", "frame_bytes_after_start"):
+        if key in kept:
+            result[key] = kept[key]
+    (rundir / "result.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+# -- the table -------------------------------------------------------------------------------
+
+
+def median_of(results: Sequence[dict[str, Any]], get: Callable[[dict[str, Any]], Any]) -> Any:
+    values = [v for v in (get(r) for r in results) if v is not None]
+    if not values:
+        return None
+    if all(isinstance(v, bool) for v in values):
+        return all(values)
+    return statistics.median(values)
+
+
+def _num(v: Any, digits: int = 1) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def _ratio(a: Any, b: Any) -> str:
+    if a is None or b is None:
+        return "-"
+    if b == 0:
+        return "= (0 vs 0)" if a == 0 else "inf"
+    return f"{a / b:.2f}x"
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    get: Callable[[dict[str, Any]], Any]
+    digits: int = 1
+    target: Callable[[Any, Any, Any], str] | None = None  # (zvk, zrle, nonap) -> verdict
+
+
+def _updates_target(zvk: Any, zrle: Any, _nonap: Any) -> str:
+    if zvk is None or zrle is None:
+        return "-"
+    ok = round(zvk, 1) >= round(UPDATES_TARGET * zrle, 1)  # at the precision shown
+    return f">= {UPDATES_TARGET:.1f}x vs ZRLE: {'met' if ok else 'MISSED'}"
+
+
+def _bytes_target(zvk: Any, zrle: Any, _nonap: Any) -> str:
+    if zvk is None or not zrle:
+        return "-"
+    ok = zvk <= BYTES_TARGET * zrle
+    return f"<= {BYTES_TARGET}x vs ZRLE: {'met' if ok else 'MISSED'}"
+
+
+def _latency_target(zvk: Any, _zrle: Any, nonap: Any) -> str:
+    if zvk is None or not nonap:
+        return "-"
+    ok = zvk <= LATENCY_TARGET * nonap
+    return f"<= {LATENCY_TARGET}x vs ZRLE -nonap: {'met' if ok else 'MISSED'}"
+
+
+def _phase(name: str, key: str, scale: float = 1.0) -> Callable[[dict[str, Any]], Any]:
+    def get(r: dict[str, Any]) -> Any:
+        value = r["phases"].get(name, {}).get(key)
+        return None if value is None else value / scale
+
+    return get
+
+
+def rows() -> list[Row]:
+    out: list[Row] = []
+    for name in PHASES:
+        out.append(Row(f"{name} KB/s", _phase(name, "bytes_per_s", 1000.0)))
+        out.append(Row(f"{name} updates/s", _phase(name, "updates_per_s"), 1, _updates_target))
+        if name == "c_scroll":
+            out.append(Row("c_scroll updates < 5 KB (of them)", lambda r: r["scroll_fragments"], 0))
+    out += [
+        Row("first frame KB", lambda r: (r.get("initial") or {}).get("bytes", 0) / 1000),
+        Row(
+            "total bytes MB (incl. first frame)",
+            lambda r: r["client_bytes_total"] / 1e6,
+            2,
+            _bytes_target,
+        ),
+        Row(
+            "keypress latency median ms", lambda r: r["probe_latency_median_ms"], 1, _latency_target
+        ),
+        Row("keypress latency p90 ms", lambda r: r["probe_latency_p90_ms"]),
+        Row("key probes missed (of 20)", lambda r: r["probe_missed"], 0),
+        Row("typing echo median ms (approx.)", lambda r: r["typing_latency_median_ms"]),
+        Row("customer CPU s per s", lambda r: r["cpu_s_per_s"], 3),
+        Row("machine busy % (2 cores, all processes)", lambda r: r["machine_busy_pct"], 0),
+    ]
+    return out
+
+
+def side_by_side(results: dict[str, list[dict[str, Any]]]) -> str:
+    labels = [s.label for s in SIDES if results.get(s.label)]
+    header = [f"metric (median of {max(len(v) for v in results.values())} run(s))", *labels]
+    have = "zvkdiag" in labels and "zrle" in labels
+    if have:
+        header += ["zvkdiag / ZRLE", "zvkdiag / ZRLE -nonap", "target"]
+    body = []
+    for row in rows():
+        med = {label: median_of(results[label], row.get) for label in labels}
+        line = [row.name, *(_num(med[label], row.digits) for label in labels)]
+        if have:
+            zvk, zrle, nonap = med["zvkdiag"], med["zrle"], med.get("zrle-nonap")
+            line += [_ratio(zvk, zrle), _ratio(zvk, nonap)]
+            line.append(row.target(zvk, zrle, nonap) if row.target else "")
+        body.append(line)
+    return table(header, body)
+
+
+def pixel_lines(zvk: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for i, r in enumerate(zvk, 1):
+        out.append(
+            f"run {i}: streamed canvas == screen: {r.get('streamed_exact')} "
+            f"(settled {r.get('streamed_settled')}, differing pixels {r.get('differing_pixels')}); "
+            f"s.screenshot() == screen: {r.get('screenshot_exact')}; "
+            f"frame bytes after start {r.get('frame_bytes_after_start')}, "
+            f"engineer TCP bytes over the same time {r.get('tcp_bytes_received')}"
+        )
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--runs", type=int, default=1)
+    p.add_argument("--out", type=Path, help="result folder (default /tmp/zvk-screen-bench-TIME)")
+    p.add_argument("--sides", default=",".join(s.label for s in SIDES), help="subset, for trials")
+    p.add_argument("--reanalyze", type=Path, help="only analyse the runs in this result folder")
+    a = p.parse_args(argv)
+    harness = harness_dir()
+    out = a.reanalyze or a.out or Path(f"/tmp/zvk-screen-bench-{time.strftime('%Y%m%d-%H%M%S')}")
+    (out / "assets").mkdir(parents=True, exist_ok=True)
+    chosen = [s for s in SIDES if s.label in a.sides.split(",")]
+    print(f"machine: {machine()}; load average {loadavg()}; harness {harness}; out {out}")
+    results: dict[str, list[dict[str, Any]]] = {s.label: [] for s in chosen}
+    if a.reanalyze:
+        for side in chosen:
+            results[side.label] = [reanalyze(side, d, harness) for d in _rundirs(out, side)]
+    else:
+        for run in range(1, a.runs + 1):
+            for side in chosen:
+                results[side.label].append(run_side(side, run, out, harness))
+    agg = subprocess.run(
+        [PYTHON, str(harness / "analyze.py"), "aggregate"]
+        + [str(f) for f in sorted(out.glob("run*/result.json"))]
+        + ["--out", str(out / "summary.json")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    report = [
+        f"machine: {machine()}",
+        f"load average at the end: {loadavg()}",
+        "",
+        "analyze.py aggregate (the harness, unchanged):",
+        agg,
+        side_by_side(results),
+        "",
+        *pixel_lines(results.get("zvkdiag", [])),
+    ]
+    text = "\n".join(report)
+    (out / "report.md").write_text(text + "\n")
+    print(text)
+    print(f"results in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

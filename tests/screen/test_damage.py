@@ -1,0 +1,71 @@
+"""X DAMAGE on a real X screen: drawing is seen, a still screen and a still pointer are quiet."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from zvkdiag.screen.capture import Capturer
+from zvkdiag.screen.damage import DamageWatch
+from zvkdiag.testing.xvfb import XServer
+
+pytestmark = pytest.mark.x11
+
+
+def draw(screen: XServer, colour: str) -> None:
+    """Paint the root window (xsetroot returns once the server has done it)."""
+    subprocess.run(["xsetroot", "-solid", colour], env=screen.env(), check=True)
+
+
+def seen_within(watch: DamageWatch, seconds: float = 2.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if watch.changed():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def loud_within(capturer: Capturer, seconds: float = 2.0) -> bool:
+    """The server sends the damage event asynchronously: allow it to arrive."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not capturer.quiet():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_drawing_is_reported_once_then_quiet(screen: XServer) -> None:
+    watch = DamageWatch.open(screen.display)
+    assert watch is not None
+    try:
+        seen_within(watch)  # creating the watch damages the whole window once
+        assert not watch.changed()
+        draw(screen, "#336699")
+        assert seen_within(watch)
+        assert not watch.changed()
+    finally:
+        watch.close()
+
+
+def test_no_display_means_no_watch() -> None:
+    assert DamageWatch.open(":4095") is None
+
+
+def test_capturer_is_quiet_only_while_nothing_changes(screen: XServer) -> None:
+    with Capturer(display=screen.display) as capturer:
+        capturer.grab()
+        deadline = time.monotonic() + 2
+        while not capturer.quiet() and time.monotonic() < deadline:
+            capturer.grab()  # the initial damage of the new watch
+        assert capturer.quiet()
+        draw(screen, "#aa3300")
+        assert loud_within(capturer)
+        capturer.grab()
+        subprocess.run(["xdotool", "mousemove", "50", "60"], env=screen.env(), check=True)
+        assert loud_within(capturer)  # the pointer moved: it is drawn into the frame
+        capturer.grab()
+        assert capturer.quiet()
