@@ -97,3 +97,20 @@ def test_revoking_screen_view_stops_the_stream(on_screen: Scene, relay: RelayThr
         with pytest.raises(zvkdiag.ConsentDenied):  # asking again needs a new yes
             ui.deny.add("screen.view")
             s.screenshot()
+
+
+def test_recording_relay_sees_no_screen_pixels(on_screen: Scene, relay: RelayThread) -> None:
+    from zvkdiag.testing.proxies import TcpProxy
+
+    raw = np.ascontiguousarray(_grab(on_screen.display))
+    with AgentThread(relay=relay.address) as a, TcpProxy(relay.address) as spy:
+        with zvkdiag.connect(a.session_id, a.password, relay=spy.address, engineer="E") as s:
+            picture = np.asarray(s.screenshot().convert("RGB"))
+        seen = spy.seen()
+    assert np.array_equal(picture, raw)  # the whole picture crossed the relay ...
+    assert len(seen) > 10_000
+    assert b"\x28\xb5\x2f\xfd" not in seen  # ... but no zstd frame in the clear
+    rows = [raw[y].tobytes() for y in range(0, raw.shape[0], 37) if raw[y].std() > 0]
+    assert rows  # the Tk scene has detail to look for
+    for row in rows:
+        assert row[:48] not in seen and row[::-1][:48] not in seen  # nor raw pixel runs
