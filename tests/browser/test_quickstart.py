@@ -4,8 +4,7 @@ The relay and the agent (with an auto-answering consent UI) run in this
 process; JupyterLab is a child process; the test clicks and types like an
 engineer: run the panel's cell, fill in ID and password, press Connect,
 then run the remaining cells (``panel.wait()`` first).  Pressing Connect
-*while* ``panel.wait()`` blocks does not work with ipykernel 7.4: it runs
-widget messages on the main thread once the cell ends.
+while ``panel.wait()`` blocks is covered by test_blocking_cell.py.
 """
 
 from __future__ import annotations

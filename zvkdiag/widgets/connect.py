@@ -7,10 +7,11 @@ demo the password comes from the environment (or a credentials file the
 demo keeps current) and lives only in a Python attribute.
 
 Connecting runs on a worker thread, so the kernel stays responsive while
-the customer decides.  Press Connect *before* running a cell that blocks in
-:meth:`ConnectPanel.wait`: JupyterLab 4.4+ sends widget messages to a kernel
-subshell, but ipykernel 7.4 still runs their handlers on the main thread,
-after the running cell (measured here).  The session then reports its
+the customer decides.  Connect works even while another cell blocks (in
+:meth:`ConnectPanel.wait` or a long probe): JupyterLab 4.4+ sends widget
+messages to a kernel subshell, and the panel's comm keeps that subshell
+(``_routing.py``) instead of ipykernel 7.4's default of the main shell,
+which would hold the click until the cell ends.  The session reports its
 requests and its end through ``listeners`` and ``on_close`` on its own loop
 thread; the panel turns them into status values.
 """
@@ -32,6 +33,7 @@ import anywidget
 import traitlets
 
 from zvkdiag._errors import ZvkdiagError
+from zvkdiag.widgets._routing import answer_on_frontend_subshell
 from zvkdiag.widgets.feed import ConsentFeed
 
 if TYPE_CHECKING:
@@ -181,6 +183,7 @@ class ConnectPanel(anywidget.AnyWidget):
         self._attempt: threading.Thread | None = None
         self.feed = ConsentFeed()
         self.on_msg(self._on_custom_msg)
+        answer_on_frontend_subshell(self)
 
     # -- what the next cell uses ------------------------------------------------------
 

@@ -39,6 +39,7 @@ from PIL import Image
 from zvkdiag.screen.browser import browser_message, repaint_message
 from zvkdiag.screen.reassemble import Canvas
 from zvkdiag.screen.receiver import ReceivedFrame
+from zvkdiag.widgets._routing import answer_on_frontend_subshell
 
 __all__ = ["ScreenView", "ViewerLink"]
 
@@ -86,6 +87,7 @@ class ScreenView(anywidget.AnyWidget):
         self.acked_seq = 0
         self.paused = False
         self.on_msg(self._on_custom_msg)
+        answer_on_frontend_subshell(self)  # acks keep flowing while a cell blocks
 
     def connect(self, link: ViewerLink) -> None:
         """Show ``link``'s stream here; the link gets this view as its sink."""

@@ -1,0 +1,64 @@
+"""Widgets keep answering while a cell blocks the kernel's main thread (ipykernel 7, JupyterLab 4.4+)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from zvkdiag.jupyter.launch import LabServer
+from zvkdiag.testing.fakes import AgentThread
+from zvkdiag.wire import codes
+
+from test_quickstart import UI_TIMEOUT_MS, _select_cell, _wait_kernel_idle  # same folder
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
+
+CELLS = [
+    "from zvkdiag.widgets import ConnectPanel\npanel = ConnectPanel()\npanel",
+    "import time\nt0 = time.monotonic()\ns = panel.wait(timeout=90)\n"
+    "print('connected after', round(time.monotonic() - t0), 's')",
+]
+
+
+@pytest.fixture
+def blocking_notebook(notebook_dir: Path) -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, notebook_dir / "blocking.ipynb")
+    return "blocking.ipynb"
+
+
+def test_connect_click_is_handled_while_a_cell_waits(
+    lab: LabServer, page: Any, agent: AgentThread, blocking_notebook: str
+) -> None:
+    page.goto(lab.notebook_url(blocking_notebook))
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=UI_TIMEOUT_MS)
+    _wait_kernel_idle(page, lab)
+    _select_cell(page, 0)
+    page.keyboard.press("Control+Enter")
+    panel = page.locator(".zvk-connect")
+    panel.wait_for(timeout=UI_TIMEOUT_MS)
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=UI_TIMEOUT_MS
+    )
+
+    _select_cell(page, 1)
+    page.keyboard.press("Control+Enter")  # blocks in panel.wait() ...
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status='busy']", timeout=UI_TIMEOUT_MS
+    )
+    panel.locator("input[name=session_id]").fill(codes.format_id(agent.session_id))
+    panel.locator("input[name=password]").fill(agent.password)
+    panel.locator("button[name=connect]").click()  # ... and the click still gets through
+    page.wait_for_selector(".zvk-status[data-state='connected']", timeout=UI_TIMEOUT_MS)
+    output = page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea-output")
+    output.first.wait_for(timeout=UI_TIMEOUT_MS)
+    assert "connected after" in output.first.inner_text()
