@@ -1,4 +1,4 @@
-"""Widgets keep answering while a cell blocks the kernel's main thread (ipykernel 7, JupyterLab 4.4+)."""
+"""Widgets keep answering while a cell blocks the main thread (ipykernel 7, JupyterLab 4.4+)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from typing import Any
 
 import nbformat
 import pytest
+from test_quickstart import UI_TIMEOUT_MS, _select_cell, _wait_kernel_idle  # same folder
 
 from zvkdiag.jupyter.launch import LabServer
 from zvkdiag.testing.fakes import AgentThread
 from zvkdiag.wire import codes
-
-from test_quickstart import UI_TIMEOUT_MS, _select_cell, _wait_kernel_idle  # same folder
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
 
