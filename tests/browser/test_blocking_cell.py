@@ -7,7 +7,11 @@ from typing import Any
 
 import nbformat
 import pytest
-from test_quickstart import UI_TIMEOUT_MS, _select_cell, _wait_kernel_idle  # same folder
+from test_quickstart import (  # same folder
+    UI_TIMEOUT_MS,
+    _select_cell,
+    _wait_kernel_idle,
+)
 
 from zvkdiag.jupyter.launch import LabServer
 from zvkdiag.testing.fakes import AgentThread
@@ -61,3 +65,55 @@ def test_connect_click_is_handled_while_a_cell_waits(
     output = page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea-output")
     output.first.wait_for(timeout=UI_TIMEOUT_MS)
     assert "connected after" in output.first.inner_text()
+
+
+def test_screen_view_acks_flow_while_a_cell_blocks(
+    lab: LabServer,
+    page: Any,
+    relay: Any,
+    screen_agent: AgentThread,
+    notebook_dir: Path,
+    display_env: dict[str, str],
+) -> None:
+    import subprocess
+    import time
+
+    import zvkdiag
+
+    if not hasattr(zvkdiag.Session, "screen"):
+        pytest.skip("no screen view")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import zvkdiag\n"
+            f"s = zvkdiag.connect({screen_agent.session_id!r}, {screen_agent.password!r}, "
+            f"relay={relay.address!r}, engineer='E')\nview = s.screen()\nview"
+        ),
+        nbformat.v4.new_code_cell("import time\ntime.sleep(12)"),
+    ]
+    nbformat.write(nb, notebook_dir / "screen_blocking.ipynb")
+    page.goto(lab.notebook_url("screen_blocking.ipynb"))
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=UI_TIMEOUT_MS)
+    _wait_kernel_idle(page, lab)
+    _select_cell(page, 0)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector(".jp-OutputArea-output canvas", timeout=UI_TIMEOUT_MS)
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=UI_TIMEOUT_MS
+    )
+    _select_cell(page, 1)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status='busy']", timeout=UI_TIMEOUT_MS
+    )
+    session = screen_agent.agent.session
+    assert session is not None and session.streams
+    streamer = next(iter(session.streams))
+    frames_before, timeouts_before = streamer.stats.frames, streamer.stats.ack_timeouts
+    for colour in ["#aa0000", "#00aa00", "#0000aa", "#aaaa00", "#00aaaa", "#aa00aa"] * 2:
+        subprocess.run(
+            ["xsetroot", "-solid", colour], env={"DISPLAY": display_env["DISPLAY"]}, check=True
+        )
+        time.sleep(0.5)  # the cell is still sleeping all this time
+    assert streamer.stats.frames - frames_before >= 10  # every change went out ...
+    assert streamer.stats.ack_timeouts == timeouts_before  # ... and was acknowledged in time
