@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from zvkdiag.jupyter.launch import LabServer, start_lab
-from zvkdiag.testing.fakes import RelayThread
+from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
 
 CHROMIUM = Path("/usr/bin/chromium")
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -72,10 +73,30 @@ def lab(
         yield server
 
 
+SCREEN_COLOUR = "#3366cc"
+
+
 @pytest.fixture
-def display_env() -> dict[str, str]:
-    """Overridden where a test needs a screen for the agent."""
-    return {}
+def display_env() -> Iterator[dict[str, str]]:
+    from zvkdiag.testing.xvfb import xvfb
+
+    with xvfb(1024, 768) as x:
+        # A known colour on the customer's screen, to find on the engineer's canvas.
+        subprocess.run(["xsetroot", "-solid", SCREEN_COLOUR], env=x.env(), check=True)
+        yield {"DISPLAY": x.display}
+
+
+@pytest.fixture
+def screen_agent(
+    relay: RelayThread,
+    consent: AutoConsent,
+    display_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[AgentThread]:
+    for key, value in display_env.items():
+        monkeypatch.setenv(key, value)  # the agent captures this screen
+    with AgentThread(consent, relay=relay.address) as a:
+        yield a
 
 
 @pytest.fixture

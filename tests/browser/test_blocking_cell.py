@@ -117,3 +117,72 @@ def test_screen_view_acks_flow_while_a_cell_blocks(
         time.sleep(0.5)  # the cell is still sleeping all this time
     assert streamer.stats.frames - frames_before >= 10  # every change went out ...
     assert streamer.stats.ack_timeouts == timeouts_before  # ... and was acknowledged in time
+
+
+def test_canvas_equals_the_customers_screen_pixel_for_pixel(
+    lab: LabServer,
+    page: Any,
+    relay: Any,
+    screen_agent: AgentThread,
+    notebook_dir: Path,
+    display_env: dict[str, str],
+) -> None:
+    import base64
+    import subprocess
+    import time
+
+    import mss
+    import numpy as np
+
+    xterm = subprocess.Popen(
+        [
+            "xterm",
+            "-geometry",
+            "80x20+40+40",
+            "-e",
+            "sh",
+            "-c",
+            "printf 'Kunde: Muster GmbH\\nFehler 0x80070005 beim Export\\n'; sleep 120",
+        ],
+        env={"DISPLAY": display_env["DISPLAY"], "PATH": "/usr/bin:/bin"},
+    )
+    try:
+        time.sleep(1.0)
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [
+            nbformat.v4.new_code_cell(
+                "import zvkdiag\n"
+                f"s = zvkdiag.connect({screen_agent.session_id!r}, {screen_agent.password!r}, "
+                f"relay={relay.address!r}, engineer='E')\nview = s.screen()\nview"
+            )
+        ]
+        nbformat.write(nb, notebook_dir / "screen_exact.ipynb")
+        page.goto(lab.notebook_url("screen_exact.ipynb"))
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=UI_TIMEOUT_MS)
+        _wait_kernel_idle(page, lab)
+        _select_cell(page, 0)
+        page.keyboard.press("Control+Enter")
+        page.wait_for_selector(".jp-OutputArea-output canvas", timeout=UI_TIMEOUT_MS)
+        with mss.MSS(display=display_env["DISPLAY"], with_cursor=True) as sct:
+            want = np.asarray(sct.grab(sct.monitors[0]))[..., 2::-1]  # BGRA -> RGB
+        got = None
+        for _ in range(60):  # until lossless refinement has replaced every JPEG tile
+            page.wait_for_timeout(500)
+            data = page.evaluate(
+                """() => { const c = document.querySelector('.jp-OutputArea-output canvas');
+                    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+                    let s = ''; const b = d.data;
+                    for (let i = 0; i < b.length; i += 32768)
+                        s += String.fromCharCode.apply(null, b.subarray(i, i + 32768));
+                    return [c.width, c.height, btoa(s)]; }"""
+            )
+            width, height, blob = data
+            rgba = np.frombuffer(base64.b64decode(blob), np.uint8).reshape(height, width, 4)
+            got = rgba[..., :3]
+            if got.shape == want.shape and np.array_equal(got, want):
+                break
+        assert got is not None and got.shape == want.shape
+        assert np.array_equal(got, want), f"{int((got != want).any(-1).sum())} pixels differ"
+    finally:
+        xterm.kill()
+        xterm.wait()

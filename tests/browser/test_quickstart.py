@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SCREEN_COLOUR  # same folder
 
 import zvkdiag
 from zvkdiag.consent.model import EngineerMessage
@@ -28,33 +27,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
 
 HAS_SCREEN = hasattr(zvkdiag.Session, "screen")
 UI_TIMEOUT_MS = 60_000
-SCREEN_COLOUR = "#3366cc"
-
-
-@pytest.fixture
-def display_env() -> Iterator[dict[str, str]]:
-    if not HAS_SCREEN:
-        yield {}
-        return
-    from zvkdiag.testing.xvfb import xvfb
-
-    with xvfb(1024, 768) as x:
-        # A known colour on the customer's screen, to find on the engineer's canvas.
-        subprocess.run(["xsetroot", "-solid", SCREEN_COLOUR], env=x.env(), check=True)
-        yield {"DISPLAY": x.display}
-
-
-@pytest.fixture
-def screen_agent(
-    relay: RelayThread,
-    consent: AutoConsent,
-    display_env: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[AgentThread]:
-    for key, value in display_env.items():
-        monkeypatch.setenv(key, value)  # the agent captures this screen
-    with AgentThread(consent, relay=relay.address) as a:
-        yield a
 
 
 def _run_menu(page: Any, item: str) -> None:
