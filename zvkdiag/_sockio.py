@@ -15,11 +15,21 @@ from zvkdiag.wire import frames
 __all__ = ["recv_exactly", "recv_frame", "recv_line", "send_all"]
 
 
+def _broken(exc: OSError) -> SessionClosed:
+    return SessionClosed(f"The connection broke during the handshake: {exc.strerror or exc}.")
+
+
+async def _recv(sock: socket.socket, n: int) -> bytes:
+    try:
+        return await asyncio.get_running_loop().sock_recv(sock, n)
+    except OSError as exc:  # reset by the peer or the network: theirs, not ours
+        raise _broken(exc) from exc
+
+
 async def recv_exactly(sock: socket.socket, n: int) -> bytes:
-    loop = asyncio.get_running_loop()
     buf = bytearray()
     while len(buf) < n:
-        chunk = await loop.sock_recv(sock, n - len(buf))
+        chunk = await _recv(sock, n - len(buf))
         if not chunk:
             raise SessionClosed("The other side closed the connection during the handshake.")
         buf += chunk
@@ -28,10 +38,9 @@ async def recv_exactly(sock: socket.socket, n: int) -> bytes:
 
 async def recv_line(sock: socket.socket, max_len: int) -> bytes:
     """Read up to and including b"\\n", one byte at a time (lines are short)."""
-    loop = asyncio.get_running_loop()
     buf = bytearray()
     while len(buf) < max_len:
-        ch = await loop.sock_recv(sock, 1)
+        ch = await _recv(sock, 1)
         if not ch:
             raise SessionClosed("The other side closed the connection during the handshake.")
         buf += ch
@@ -46,4 +55,7 @@ async def recv_frame(sock: socket.socket) -> tuple[frames.FrameType, bytes]:
 
 
 async def send_all(sock: socket.socket, data: bytes) -> None:
-    await asyncio.get_running_loop().sock_sendall(sock, data)
+    try:
+        await asyncio.get_running_loop().sock_sendall(sock, data)
+    except OSError as exc:
+        raise _broken(exc) from exc
