@@ -26,7 +26,8 @@ from zvkdiag._errors import (
 from zvkdiag._version import __version__
 
 if TYPE_CHECKING:
-    from zvkdiag.engineer.session import CommandResult, Session, connect, connect_async
+    from zvkdiag.engineer.connect import connect, connect_async
+    from zvkdiag.engineer.session import CommandResult, Session
 
 _LAZY = {"CommandResult", "Session", "connect", "connect_async"}
 
@@ -35,9 +36,9 @@ def __getattr__(name: str) -> Any:
     # The engineer's side pulls in asyncssh, pandas and friends; the relay and the
     # customer's agent import this package too and should not pay for that.
     if name in _LAZY:
-        from zvkdiag.engineer import session
+        from zvkdiag.engineer import connect, session
 
-        return getattr(session, name)
+        return getattr(connect if name.startswith("connect") else session, name)
     raise AttributeError(f"module 'zvkdiag' has no attribute {name!r}")
 
 

@@ -12,10 +12,7 @@ import itertools
 import json
 import logging
 import os
-import shlex
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
@@ -31,10 +28,9 @@ from zvkdiag._errors import (
     TamperingDetected,
     ZvkdiagError,
 )
-from zvkdiag.engineer.dial import Identity, Target, Watcher, dial_customer
+from zvkdiag.engineer.dial import Watcher
 from zvkdiag.engineer.loopthread import LoopThread
 from zvkdiag.wire import codes, requests
-from zvkdiag.wire.messages import read_message
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -43,105 +39,19 @@ if TYPE_CHECKING:
     from zvkdiag.engineer.probing import ProbeResults
     from zvkdiag.screen import ReceivedFrame
     from zvkdiag.widgets.screen import ScreenView
+from zvkdiag.engineer.channel import (
+    CommandResult,
+    OpChannel,
+    RequestEvent,
+    chained_records,
+    finish,
+    summarise,
+)
 
-__all__ = ["CommandResult", "OpChannel", "RequestEvent", "Session", "connect"]
+__all__ = ["CommandResult", "OpChannel", "RequestEvent", "Session"]
 
 log = logging.getLogger("zvkdiag.engineer")
 MAX_OUTPUT: Final = 16 * 1024 * 1024 + 16
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """What a command printed and how it ended; ``stdout``/``stderr`` decoded as UTF-8."""
-
-    argv: tuple[str, ...]
-    stdout: str
-    stderr: str
-    exit_status: int
-    truncated: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_status == 0
-
-
-@dataclass(frozen=True)
-class RequestEvent:
-    """One step of a request as the engineer's widgets show it.
-
-    ``state`` is ``pending`` (asked, waiting for the customer), ``allowed``,
-    ``denied`` (declined or unanswered) or ``failed``; ``summary`` says what was asked.
-    """
-
-    seq: int
-    op: str
-    summary: str
-    state: str
-    message: str = ""
-    at: float = field(default_factory=time.time)
-
-
-def _finish(process: asyncssh.SSHClientProcess[bytes]) -> None:
-    try:
-        if not process.channel.is_closing():
-            process.stdin.write_eof()
-    except (asyncssh.Error, OSError):
-        pass  # already gone: nothing left to finish
-
-
-def _summary(op: str, params: dict[str, Any]) -> str:
-    if op == "run":
-        return "command: " + shlex.join(str(a) for a in params.get("argv", []))
-    if op == "probe":
-        return "probes: " + ", ".join(str(n) for n in params.get("names", []))
-    if op in ("file.download", "file.upload"):
-        return (
-            f"{op}: {params.get('path', '')}{'/' + str(params['name']) if 'name' in params else ''}"
-        )
-    return op
-
-
-@dataclass
-class OpChannel:
-    """One open request: the agent's OK header and the channel's streams."""
-
-    header: dict[str, Any]
-    process: asyncssh.SSHClientProcess[bytes]
-
-    @property
-    def reader(self) -> asyncssh.SSHReader[bytes]:
-        return self.process.stdout
-
-    @property
-    def writer(self) -> asyncssh.SSHWriter[bytes]:
-        return self.process.stdin
-
-    async def read(self, max_size: int) -> bytes:
-        data = await read_message(self.reader, max_size)
-        if data is None:
-            raise SessionClosed("The customer's side ended the reply early.")
-        return data
-
-    def close(self) -> None:
-        """Tell the agent we are done with this request (EOF on its input).
-
-        The agent then finishes the op and closes the channel itself.  Closing
-        the channel from this side while the agent may still send on it races
-        with SSH's channel bookkeeping ("Invalid channel number" ended whole
-        sessions now and then), so we never do that.
-        """
-        _finish(self.process)
-
-
-def _chained(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Records as received, after checking they form one unbroken hash chain."""
-    from zvkdiag.consent.audit import check_chain
-
-    try:
-        check_chain(records)
-    except ValueError as exc:
-        raise ProtocolError(f"the customer's audit records are not intact: {exc}") from exc
-    return records
 
 
 class Session:
@@ -209,7 +119,7 @@ class Session:
         """Open one request channel and return it once the agent answered OK."""
         self._check()
         command = requests.format_request(op, params)
-        seq, summary = next(self._seq), _summary(op, params)
+        seq, summary = next(self._seq), summarise(op, params)
         self._emit(RequestEvent(seq, op, summary, "pending"))
         try:
             header, process = await self._ask(command)
@@ -237,9 +147,9 @@ class Session:
         try:
             header = requests.parse_header(line)
             if not header["ok"]:
-                _finish(process)
+                finish(process)
         except ZvkdiagError:
-            _finish(process)
+            finish(process)
             raise
         return header, process
 
@@ -389,7 +299,7 @@ class Session:
         if self.case is None or self.closed:
             return
         try:
-            self.case.add_audit(_chained(await self.aaudit()))
+            self.case.add_audit(chained_records(await self.aaudit()))
         except ZvkdiagError as exc:
             log.warning("audit records not mirrored: %s", exc)
 
@@ -529,105 +439,3 @@ class Session:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._lt.acall(self.aclose())
         self._lt.stop()
-
-
-async def _open_session(
-    target: Target,
-    engineer: str,
-    lt: LoopThread,
-    case: Case | None = None,
-    identity: str | None = None,
-) -> Session:
-    ident = Identity.load(identity) if identity else None
-    conn, watcher = await dial_customer(target, engineer, identity=ident)
-    session = Session(
-        conn, lt, session_id=target.session_id, engineer=engineer, info={}, watcher=watcher
-    )
-    try:
-        chan = await session.open_op("session")
-    except ConsentDenied:
-        conn.close()
-        raise
-    except ZvkdiagError:
-        conn.close()
-        raise
-    chan.close()
-    session.info = {k: v for k, v in chan.header.items() if k != "ok"}
-    if case is not None:
-        session.case = case
-        case.set_platform(session.info)
-    return session
-
-
-def _target(session_id: str, password: str, relay: str | None, direct: str | None) -> Target:
-    if (relay is None) == (direct is None):
-        raise ValueError("give exactly one of relay='HOST:PORT' or direct='HOST:PORT'")
-    address = relay if relay is not None else direct
-    assert address is not None
-    return Target(
-        codes.normalise_id(session_id),
-        codes.normalise_password(password),
-        address,
-        via_relay=relay is not None,
-    )
-
-
-def connect(
-    session_id: str,
-    password: str,
-    *,
-    relay: str | None = None,
-    direct: str | None = None,
-    engineer: str,
-    case: Case | None = None,
-    identity: str | None = None,
-) -> Session:
-    """Connect to a customer's agent and wait until the customer allowed the session.
-
-    Parameters
-    ----------
-    session_id, password
-        As the customer reads them; spaces, dashes and case do not matter.
-    relay, direct
-        ``HOST:PORT`` of the relay, or of the agent itself in direct mode (exactly one).
-    engineer
-        Your name as the customer will see it in the consent dialog.
-    identity
-        Path of your private key; its ``-cert.pub`` (``zvkdiag ca issue``) proves your
-        name to customers whose program trusts the organisation's CA.
-    case
-        A ``zvkdiag.cases.Case``: probe tables, downloads and the customer's audit
-        records of this session are stored in it; it is closed with the session.
-
-    Raises
-    ------
-    InvalidCode, ConnectError, PeerNotFound, AuthenticationFailed, TamperingDetected,
-    ConsentDenied, SessionClosed
-    """
-    target = _target(session_id, password, relay, direct)
-    lt = LoopThread()
-    try:
-        return lt.call(_open_session(target, engineer, lt, case, identity))
-    except BaseException:
-        lt.stop()
-        raise
-
-
-async def connect_async(
-    session_id: str,
-    password: str,
-    *,
-    relay: str | None = None,
-    direct: str | None = None,
-    engineer: str,
-    case: Case | None = None,
-    identity: str | None = None,
-) -> Session:
-    """The async twin of ``connect`` (the session still runs on its own loop thread)."""
-    target = _target(session_id, password, relay, direct)
-    lt = LoopThread()
-    try:
-        return await lt.acall(_open_session(target, engineer, lt, case, identity))
-    except BaseException:
-        lt.stop()
-        raise

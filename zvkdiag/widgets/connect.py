@@ -302,7 +302,7 @@ class ConnectPanel(anywidget.AnyWidget):
     def _connect(self, session_id: str, password: str, **kwargs: Any) -> Session:
         if self._connector is not None:
             return self._connector(session_id, password, **kwargs)
-        from zvkdiag.engineer.session import connect
+        from zvkdiag.engineer.connect import connect
 
         return connect(session_id, password, **kwargs)
 

@@ -1,0 +1,121 @@
+"""``connect``: from an ID and a password to an open, customer-approved ``Session``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from zvkdiag._errors import (
+    ConsentDenied,
+    ZvkdiagError,
+)
+from zvkdiag.engineer.dial import Identity, Target, dial_customer
+from zvkdiag.engineer.loopthread import LoopThread
+from zvkdiag.wire import codes
+
+if TYPE_CHECKING:
+    from zvkdiag.cases import Case
+from zvkdiag.engineer.session import Session
+
+__all__ = ["connect", "connect_async"]
+
+
+async def _open_session(
+    target: Target,
+    engineer: str,
+    lt: LoopThread,
+    case: Case | None = None,
+    identity: str | None = None,
+) -> Session:
+    ident = Identity.load(identity) if identity else None
+    conn, watcher = await dial_customer(target, engineer, identity=ident)
+    session = Session(
+        conn, lt, session_id=target.session_id, engineer=engineer, info={}, watcher=watcher
+    )
+    try:
+        chan = await session.open_op("session")
+    except ConsentDenied:
+        conn.close()
+        raise
+    except ZvkdiagError:
+        conn.close()
+        raise
+    chan.close()
+    session.info = {k: v for k, v in chan.header.items() if k != "ok"}
+    if case is not None:
+        session.case = case
+        case.set_platform(session.info)
+    return session
+
+
+def _target(session_id: str, password: str, relay: str | None, direct: str | None) -> Target:
+    if (relay is None) == (direct is None):
+        raise ValueError("give exactly one of relay='HOST:PORT' or direct='HOST:PORT'")
+    address = relay if relay is not None else direct
+    assert address is not None
+    return Target(
+        codes.normalise_id(session_id),
+        codes.normalise_password(password),
+        address,
+        via_relay=relay is not None,
+    )
+
+
+def connect(
+    session_id: str,
+    password: str,
+    *,
+    relay: str | None = None,
+    direct: str | None = None,
+    engineer: str,
+    case: Case | None = None,
+    identity: str | None = None,
+) -> Session:
+    """Connect to a customer's agent and wait until the customer allowed the session.
+
+    Parameters
+    ----------
+    session_id, password
+        As the customer reads them; spaces, dashes and case do not matter.
+    relay, direct
+        ``HOST:PORT`` of the relay, or of the agent itself in direct mode (exactly one).
+    engineer
+        Your name as the customer will see it in the consent dialog.
+    identity
+        Path of your private key; its ``-cert.pub`` (``zvkdiag ca issue``) proves your
+        name to customers whose program trusts the organisation's CA.
+    case
+        A ``zvkdiag.cases.Case``: probe tables, downloads and the customer's audit
+        records of this session are stored in it; it is closed with the session.
+
+    Raises
+    ------
+    InvalidCode, ConnectError, PeerNotFound, AuthenticationFailed, TamperingDetected,
+    ConsentDenied, SessionClosed
+    """
+    target = _target(session_id, password, relay, direct)
+    lt = LoopThread()
+    try:
+        return lt.call(_open_session(target, engineer, lt, case, identity))
+    except BaseException:
+        lt.stop()
+        raise
+
+
+async def connect_async(
+    session_id: str,
+    password: str,
+    *,
+    relay: str | None = None,
+    direct: str | None = None,
+    engineer: str,
+    case: Case | None = None,
+    identity: str | None = None,
+) -> Session:
+    """The async twin of ``connect`` (the session still runs on its own loop thread)."""
+    target = _target(session_id, password, relay, direct)
+    lt = LoopThread()
+    try:
+        return await lt.acall(_open_session(target, engineer, lt, case, identity))
+    except BaseException:
+        lt.stop()
+        raise
