@@ -209,3 +209,20 @@ def test_request_events_follow_each_request(relay: RelayThread) -> None:
         (3, "command: ls -l", "pending"),
         (3, "command: ls -l", "denied"),
     ]
+
+
+def test_a_failing_op_does_not_end_the_session(relay: RelayThread) -> None:
+    from zvkdiag.agent.ops import OpContext, default_ops
+
+    async def broken(ctx: OpContext) -> int:
+        raise ValueError("a bug in an op")
+
+    ops = default_ops()
+    ops.register("broken", broken)
+    with (
+        AgentThread(AutoConsent(), relay=relay.address, ops=ops) as a,
+        zvkdiag.connect(a.session_id, a.password, relay=relay.address, engineer="E") as s,
+    ):
+        with pytest.raises(zvkdiag.ZvkdiagError, match="failed on this request"):
+            s.call(s.open_op("broken"))
+        assert s.run(["echo", "still here"]).stdout == "still here\n"

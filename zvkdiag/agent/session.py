@@ -118,6 +118,12 @@ class AgentSession:
             status = await self._report(process, ctx, exc)
         except (asyncssh.Error, ConnectionError, BrokenPipeError):
             status = 1
+        except Exception as exc:  # a bug in one op must not end the customer's session
+            log.exception("op failed unexpectedly")
+            failure = ZvkdiagError(
+                f"The customer's program failed on this request ({type(exc).__name__})."
+            )
+            status = await self._report(process, ctx, failure)
         finally:
             self.tasks.discard(task)
         if not process.is_closing():
