@@ -25,18 +25,17 @@ Run: ``.venv/bin/python bench/connect_bench.py [-n 50]``
 from __future__ import annotations
 
 import argparse
-import contextlib
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
 import psutil
-from _common import Stats, free_port, machine, start_relay, table
+from _common import Stats, machine, start_relay, table
+from _sshd import private_sshd
 
 import zvkdiag
 from zvkdiag.testing.fakes import AgentThread, AutoConsent
@@ -44,8 +43,6 @@ from zvkdiag.testing.fakes import AgentThread, AutoConsent
 TARGET_MS: Final = 50.0
 WARMUP: Final = 3
 REOFFER_TIMEOUT: Final = 10.0
-SSHD: Final = "/usr/sbin/sshd"
-PRIVSEP_DIR: Final = Path("/run/sshd")
 COMMAND: Final = ".venv/bin/python bench/connect_bench.py"
 
 
@@ -104,65 +101,6 @@ class ZvkdiagSide:
 
 
 # -- OpenSSH -----------------------------------------------------------------------
-_SSHD_CONFIG = """\
-ListenAddress 127.0.0.1
-HostKey {d}/host_key
-PidFile {d}/sshd.pid
-UsePAM no
-AuthorizedKeysFile {d}/authorized_keys
-PermitRootLogin prohibit-password
-StrictModes no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UseDNS no
-AcceptEnv SHLVL
-"""
-
-
-def _keygen(path: Path) -> None:
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-
-
-@contextlib.contextmanager
-def private_sshd() -> Iterator[tuple[int, Path]]:
-    """A throw-away sshd on 127.0.0.1; yields (port, client key)."""
-    with tempfile.TemporaryDirectory(prefix="zvkdiag-sshd-") as tmp:
-        d = Path(tmp)
-        _keygen(d / "host_key")
-        _keygen(d / "client_key")
-        shutil.copy(d / "client_key.pub", d / "authorized_keys")
-        (d / "sshd_config").write_text(_SSHD_CONFIG.format(d=d))
-        PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
-        port = free_port()
-        log = (d / "sshd.log").open("w")
-        proc = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(d / "sshd_config"), "-p", str(port)],
-            stderr=log,
-        )
-        try:
-            _wait_listening(port, proc)
-            yield port, d / "client_key"
-        finally:
-            proc.terminate()
-            proc.wait(5)
-            log.close()
-
-
-def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sshd exited with {proc.returncode}")
-        if any(c.laddr.port == port for c in psutil.Process(proc.pid).net_connections("tcp")):
-            return
-        time.sleep(0.02)
-    raise RuntimeError("sshd did not listen")
-
-
 # Variants of the OpenSSH peer.  root's ~/.bashrc here runs `pyenv init`
 # (~170 ms), and bash reads ~/.bashrc when sshd starts it; SHLVL=1 makes bash
 # skip that (it only does so at shell level < 2), so the second variant is
@@ -206,10 +144,13 @@ def bench(n: int) -> tuple[dict[str, Stats], dict[str, Stats]]:
     with (
         start_relay() as relay,
         AgentThread(AutoConsent(), relay=relay.address) as agent,
-        private_sshd() as (port, key),
+        tempfile.TemporaryDirectory(prefix="zvkdiag-sshd-") as tmp,
+        private_sshd(Path(tmp)) as sshd,
     ):
         z = ZvkdiagSide(relay.address, relay.pid, agent)
-        argvs = {k: ssh_command(port, key, extra) for k, extra in SSH_VARIANTS.items()}
+        argvs = {
+            k: ssh_command(sshd.port, sshd.client_key, extra) for k, extra in SSH_VARIANTS.items()
+        }
         for i in range(WARMUP + n):
             z.once(keep=i >= WARMUP)
             for name, argv in argvs.items():

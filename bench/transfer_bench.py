@@ -56,15 +56,13 @@ from typing import Final, TextIO
 
 import asyncssh
 import psutil
-from _common import PYTHON, Stats, free_port, machine, start_relay, table
+from _common import PYTHON, Stats, machine, start_relay, table
+from _sshd import private_sshd
 
 import zvkdiag
 from zvkdiag.engineer import files as engineer_files
 
 TARGET_RATIO: Final = 0.8
-SSHD: Final = "/usr/sbin/sshd"
-SFTP_SERVER: Final = "/usr/lib/openssh/sftp-server"
-PRIVSEP_DIR: Final = Path("/run/sshd")
 CHILD_START_TIMEOUT: Final = 20.0
 HASH_CHUNK: Final = 1 << 20
 COMMAND: Final = ".venv/bin/python bench/transfer_bench.py"
@@ -132,62 +130,6 @@ def _read_line(stream: TextIO) -> str:
 
 
 # -- OpenSSH ---------------------------------------------------------------------------
-_SSHD_CONFIG = f"""\
-ListenAddress 127.0.0.1
-HostKey {{d}}/host_key
-PidFile {{d}}/sshd.pid
-UsePAM no
-AuthorizedKeysFile {{d}}/authorized_keys
-PermitRootLogin prohibit-password
-StrictModes no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UseDNS no
-AcceptEnv SHLVL
-Subsystem sftp {SFTP_SERVER}
-"""
-
-
-def _keygen(path: Path) -> None:
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-
-
-@contextlib.contextmanager
-def private_sshd(d: Path) -> Iterator[tuple[int, Path, int]]:
-    """A throw-away sshd on 127.0.0.1 with its files in ``d``; yields (port, client key, pid)."""
-    _keygen(d / "host_key")
-    _keygen(d / "client_key")
-    shutil.copy(d / "client_key.pub", d / "authorized_keys")
-    (d / "sshd_config").write_text(_SSHD_CONFIG.format(d=d))
-    PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
-    port = free_port()
-    with (d / "sshd.log").open("w") as log:
-        proc = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(d / "sshd_config"), "-p", str(port)], stderr=log
-        )
-        try:
-            _wait_listening(port, proc)
-            yield port, d / "client_key", proc.pid
-        finally:
-            proc.terminate()
-            proc.wait(5)
-
-
-def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sshd exited with {proc.returncode}")
-        if any(c.laddr.port == port for c in psutil.Process(proc.pid).net_connections("tcp")):
-            return
-        time.sleep(0.02)
-    raise RuntimeError("sshd did not listen")
-
-
 def sftp_batch(port: int, key: Path, batch: Path) -> None:
     cmd = ["sftp", "-q", "-b", str(batch), *SSH_OPTS, "-i", str(key), "-P", str(port)]
     subprocess.run([*cmd, "root@127.0.0.1"], check=True, stdout=subprocess.DEVNULL)
@@ -268,7 +210,7 @@ def run(n: int, mb: int) -> str:
             start_relay() as relay,
             agent_process("relay", relay.address, d / "audit-relay") as via_relay,
             agent_process("direct", "", d / "audit-direct") as direct,
-            private_sshd(d / "ssh") as (port, key, sshd_pid),
+            private_sshd(d / "ssh") as server,
             zvkdiag.connect(
                 via_relay["ID"], via_relay["Password"], relay=relay.address, engineer="Bench"
             ) as s_relay,
@@ -282,10 +224,15 @@ def run(n: int, mb: int) -> str:
             def sftp_get(target: Path) -> None:
                 batch = d / "ssh" / "get.batch"
                 batch.write_text(f"get {src} {target / src.name}\n")
-                sftp_batch(port, key, batch)
+                sftp_batch(server.port, server.client_key, batch)
 
             def asyncssh_sshd(target: Path) -> None:
-                add("asyncssh_net", asyncio.run(asyncssh_get(port, key, src, target / src.name)))
+                add(
+                    "asyncssh_net",
+                    asyncio.run(
+                        asyncssh_get(server.port, server.client_key, src, target / src.name)
+                    ),
+                )
 
             sides: dict[str, Callable[[Path], object]] = {
                 "zvkdiag_relay": lambda t: s_relay.download(str(src), t, progress=False),
@@ -293,7 +240,7 @@ def run(n: int, mb: int) -> str:
                 "sftp": sftp_get,
                 "asyncssh": asyncssh_sshd,
             }
-            me, sshd = psutil.Process(), psutil.Process(sshd_pid)
+            me, sshd = psutil.Process(), psutil.Process(server.pid)
             CPU_PROCS.update(
                 zvkdiag_relay=[
                     me,
@@ -313,7 +260,7 @@ def run(n: int, mb: int) -> str:
                     add(name, dt)
                     add(f"{name}_cpu", cpu)
                 t0 = time.perf_counter()
-                sftp_batch(port, key, empty)
+                sftp_batch(server.port, server.client_key, empty)
                 add("sftp_connect", time.perf_counter() - t0)
                 add("sha256", sha256_seconds(src))
         return report(n, size, {k: Stats(tuple(v)) for k, v in samples.items()})
