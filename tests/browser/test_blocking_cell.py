@@ -26,27 +26,38 @@ CELLS = [
 ]
 
 
-@pytest.fixture
-def blocking_notebook(notebook_dir: Path) -> str:
+def _open_and_run_first_cell(
+    page: Any, lab: LabServer, folder: Path, name: str, cells: list[str]
+) -> None:
+    """Write a notebook of ``cells``, open it in JupyterLab and run its first cell."""
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
         "language": "python",
     }
-    nbformat.write(nb, notebook_dir / "blocking.ipynb")
-    return "blocking.ipynb"
-
-
-def test_connect_click_is_handled_while_a_cell_waits(
-    lab: LabServer, page: Any, agent: AgentThread, blocking_notebook: str
-) -> None:
-    page.goto(lab.notebook_url(blocking_notebook))
+    nbformat.write(nb, folder / name)
+    page.goto(lab.notebook_url(name))
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=UI_TIMEOUT_MS)
     _wait_kernel_idle(page, lab)
     _select_cell(page, 0)
     page.keyboard.press("Control+Enter")
+
+
+def _view_cell(agent: AgentThread, relay: Any) -> str:
+    """A cell that connects to ``agent`` and shows the screen view."""
+    return (
+        "import zvkdiag\n"
+        f"s = zvkdiag.connect({agent.session_id!r}, {agent.password!r}, "
+        f"relay={relay.address!r}, engineer='E')\nview = s.screen()\nview"
+    )
+
+
+def test_connect_click_is_handled_while_a_cell_waits(
+    lab: LabServer, page: Any, agent: AgentThread, notebook_dir: Path
+) -> None:
+    _open_and_run_first_cell(page, lab, notebook_dir, "blocking.ipynb", CELLS)
     panel = page.locator(".zvk-connect")
     panel.wait_for(timeout=UI_TIMEOUT_MS)
     page.wait_for_selector(
@@ -82,21 +93,8 @@ def test_screen_view_acks_flow_while_a_cell_blocks(
 
     if not hasattr(zvkdiag.Session, "screen"):
         pytest.skip("no screen view")
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell(
-            "import zvkdiag\n"
-            f"s = zvkdiag.connect({screen_agent.session_id!r}, {screen_agent.password!r}, "
-            f"relay={relay.address!r}, engineer='E')\nview = s.screen()\nview"
-        ),
-        nbformat.v4.new_code_cell("import time\ntime.sleep(12)"),
-    ]
-    nbformat.write(nb, notebook_dir / "screen_blocking.ipynb")
-    page.goto(lab.notebook_url("screen_blocking.ipynb"))
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=UI_TIMEOUT_MS)
-    _wait_kernel_idle(page, lab)
-    _select_cell(page, 0)
-    page.keyboard.press("Control+Enter")
+    cells = [_view_cell(screen_agent, relay), "import time\ntime.sleep(12)"]
+    _open_and_run_first_cell(page, lab, notebook_dir, "screen_blocking.ipynb", cells)
     page.wait_for_selector(".jp-OutputArea-output canvas", timeout=UI_TIMEOUT_MS)
     page.wait_for_selector(
         ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=UI_TIMEOUT_MS
@@ -148,20 +146,8 @@ def test_canvas_equals_the_customers_screen_pixel_for_pixel(
     )
     try:
         time.sleep(1.0)
-        nb = nbformat.v4.new_notebook()
-        nb.cells = [
-            nbformat.v4.new_code_cell(
-                "import zvkdiag\n"
-                f"s = zvkdiag.connect({screen_agent.session_id!r}, {screen_agent.password!r}, "
-                f"relay={relay.address!r}, engineer='E')\nview = s.screen()\nview"
-            )
-        ]
-        nbformat.write(nb, notebook_dir / "screen_exact.ipynb")
-        page.goto(lab.notebook_url("screen_exact.ipynb"))
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=UI_TIMEOUT_MS)
-        _wait_kernel_idle(page, lab)
-        _select_cell(page, 0)
-        page.keyboard.press("Control+Enter")
+        cells = [_view_cell(screen_agent, relay)]
+        _open_and_run_first_cell(page, lab, notebook_dir, "screen_exact.ipynb", cells)
         page.wait_for_selector(".jp-OutputArea-output canvas", timeout=UI_TIMEOUT_MS)
         with mss.MSS(display=display_env["DISPLAY"], with_cursor=True) as sct:
             want = np.asarray(sct.grab(sct.monitors[0]))[..., 2::-1]  # BGRA -> RGB
