@@ -68,3 +68,19 @@ def test_reads_out_of_order_still_get_the_files_digest(session, tmp_path: Path) 
     chan.close()
     assert data == src.read_bytes()
     assert digest == hashlib.sha256(src.read_bytes()).hexdigest()
+
+
+def test_one_session_carries_many_downloads_larger_than_the_window(session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Flow control with the 8 MiB window and 256 KiB packets holds up over many transfers."""
+    from zvkdiag.agent.sshserver import CHANNEL_WINDOW
+
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(CHANNEL_WINDOW + 3 * BLOCK_SIZE + 5))
+    want = hashlib.sha256(src.read_bytes()).hexdigest()
+    out = tmp_path / "out"
+    out.mkdir()
+    for i in range(12):
+        got = session.download(str(src), out, progress=False)
+        assert hashlib.sha256(got.read_bytes()).hexdigest() == want, f"download {i}"
+        got.unlink()
+        assert session.run(["echo", str(i)]).stdout.strip() == str(i)

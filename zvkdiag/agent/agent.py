@@ -24,7 +24,12 @@ from zvkdiag._sockio import recv_line, send_all
 from zvkdiag.agent.lifecycle import Credentials
 from zvkdiag.agent.ops import OpRegistry, default_ops
 from zvkdiag.agent.session import AgentSession
-from zvkdiag.agent.sshserver import ENCRYPTION_ALGS, DenyingServer
+from zvkdiag.agent.sshserver import (
+    CHANNEL_MAX_PACKET,
+    CHANNEL_WINDOW,
+    ENCRYPTION_ALGS,
+    DenyingServer,
+)
 from zvkdiag.consent.audit import AuditLog, read_records
 from zvkdiag.consent.model import (
     DEFAULT_TIMEOUT,
@@ -349,6 +354,8 @@ class Agent:
                 server_host_keys=[host_key],
                 authorized_client_keys=client_keys,
                 encryption_algs=list(ENCRYPTION_ALGS),
+                window=CHANNEL_WINDOW,
+                max_pktsize=CHANNEL_MAX_PACKET,
                 encoding=None,
                 allow_pty=False,
                 x11_forwarding=False,

@@ -15,13 +15,25 @@ from typing import Final
 import asyncssh
 from asyncssh.sftp import MIN_SFTP_VERSION
 
-__all__ = ["ENCRYPTION_ALGS", "DenyingServer", "RequestProcess"]
+__all__ = [
+    "CHANNEL_MAX_PACKET",
+    "CHANNEL_WINDOW",
+    "ENCRYPTION_ALGS",
+    "DenyingServer",
+    "RequestProcess",
+]
 
 ENCRYPTION_ALGS: Final = (
     "aes256-gcm@openssh.com",
     "aes128-gcm@openssh.com",
     "chacha20-poly1305@openssh.com",
 )
+# Channel flow control, both ends.  asyncssh's defaults (2 MiB window, 32 KiB
+# packets) cut a 256 KiB SFTP read into eight SSH packets, each with its own
+# Python-level framing, encryption call and window bookkeeping; a download is
+# CPU-bound in those per-packet costs (docs/benchmarks.md, "Probes and files").
+CHANNEL_WINDOW: Final = 8 * 1024 * 1024
+CHANNEL_MAX_PACKET: Final = 256 * 1024
 Handler = Callable[[asyncssh.SSHServerProcess[bytes]], Awaitable[None]]
 SFTPFactory = Callable[[asyncssh.SSHServerChannel[bytes]], asyncssh.SFTPServer]
 

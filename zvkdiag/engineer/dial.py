@@ -19,7 +19,7 @@ from zvkdiag._errors import (
 from zvkdiag._exchange import EngineerHello, engineer_exchange
 from zvkdiag._sockio import recv_line, send_all
 from zvkdiag.agent.agent import KEEPALIVE_COUNT, KEEPALIVE_INTERVAL, parse_address
-from zvkdiag.agent.sshserver import ENCRYPTION_ALGS
+from zvkdiag.agent.sshserver import CHANNEL_MAX_PACKET, CHANNEL_WINDOW, ENCRYPTION_ALGS
 from zvkdiag.wire import handshake
 
 __all__ = ["CONNECT_TIMEOUT", "Identity", "Target", "dial_customer"]
@@ -158,6 +158,8 @@ async def _ssh(
             client_keys=[client_key],
             agent_path=None,
             encryption_algs=list(ENCRYPTION_ALGS),
+            window=CHANNEL_WINDOW,
+            max_pktsize=CHANNEL_MAX_PACKET,
             preferred_auth="publickey",
             encoding=None,
             keepalive_interval=KEEPALIVE_INTERVAL,

@@ -38,10 +38,12 @@ if TYPE_CHECKING:
 
 __all__ = ["BLOCK_SIZE", "MAX_REQUESTS", "download", "upload"]
 
-BLOCK_SIZE: Final = 256 * 1024
-MAX_REQUESTS: Final = 64
+# 32 reads of 512 KiB in flight (16 MiB) keep the 8 MiB SSH window full; measured
+# against 256 KiB x 64 and others in docs/benchmarks.md ("Probes and files").
+BLOCK_SIZE: Final = 512 * 1024
+MAX_REQUESTS: Final = 32
 _CHUNK: Final = 1 << 20
-_SINK_BACKLOG: Final = 32  # blocks queued for the writer thread (8 MiB) before reads wait
+_SINK_BACKLOG: Final = 32  # blocks queued for the writer thread (16 MiB) before reads wait
 
 
 def _sha256(path: Path) -> str:
