@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import select
 import subprocess
 import time
 
@@ -9,6 +11,8 @@ import pytest
 
 from zvkdiag.screen.capture import Capturer
 from zvkdiag.screen.damage import DamageWatch
+from zvkdiag.screen.frames import decode_frame
+from zvkdiag.screen.stream import ScreenStreamer
 from zvkdiag.testing.xvfb import XServer
 
 pytestmark = pytest.mark.x11
@@ -69,3 +73,40 @@ def test_capturer_is_quiet_only_while_nothing_changes(screen: XServer) -> None:
         assert loud_within(capturer)  # the pointer moved: it is drawn into the frame
         capturer.grab()
         assert capturer.quiet()
+
+
+def test_the_socket_turns_readable_when_something_is_drawn(screen: XServer) -> None:
+    watch = DamageWatch.open(screen.display)
+    assert watch is not None
+    try:
+        seen_within(watch)
+        assert not watch.changed()
+        readable, _, _ = select.select([watch.fileno()], [], [], 0)
+        assert readable == []
+        draw(screen, "#225588")
+        readable, _, _ = select.select([watch.fileno()], [], [], 10)
+        assert readable == [watch.fileno()]
+        assert watch.changed()
+    finally:
+        watch.close()
+    assert watch.fileno() == -1
+
+
+def test_a_drawing_is_streamed_without_waiting_for_the_next_poll(screen: XServer) -> None:
+    """The poll comes every 30 s here: only the DAMAGE wake-up can deliver the change in time."""
+
+    async def main() -> tuple[bool, int]:
+        streamer = ScreenStreamer(display=screen.display, max_fps=1000, poll_fps=1 / 30)
+        frames = streamer.frames()
+        try:
+            first = decode_frame(await asyncio.wait_for(anext(frames), 10))
+            await asyncio.sleep(0.3)  # the new watch's own first damage is grabbed (no change)
+            draw(screen, "#884422")
+            second = decode_frame(await asyncio.wait_for(anext(frames), 10))
+            return first.keyframe, len(second.tiles)
+        finally:
+            await frames.aclose()
+
+    keyframe, tiles = asyncio.run(main())
+    assert keyframe
+    assert tiles > 0

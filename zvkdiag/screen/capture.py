@@ -124,6 +124,16 @@ class Capturer:
         return not drawn and _cursor_key(cursor) == self._last_cursor
 
     @property
+    def damage_fd(self) -> int | None:
+        """A socket that turns readable when something was drawn; None without DAMAGE."""
+        return None if self._damage is None else self._damage.fileno()
+
+    @property
+    def damage_pending(self) -> bool:
+        """A drawing is known that ``damage_fd`` will not signal (ask ``quiet()`` again)."""
+        return self._damage is not None and self._damage.pending
+
+    @property
     def has_cursor(self) -> bool:
         """Whether frames include the mouse pointer (False without XFixes)."""
         if self._cursor_source is None:

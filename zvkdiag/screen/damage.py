@@ -14,7 +14,9 @@ then does the caller grab.  Anything drawn after the clear raises a new event
 missed change is therefore impossible, a redundant grab is harmless.
 
 The mouse pointer is not part of the framebuffer (it is blended from XFixes),
-so the caller checks it separately.  xcb is used through ctypes, as mss does:
+so the caller checks it separately.  ``fileno()`` lets the streamer's event
+loop wake as soon as a DamageNotify arrives instead of waiting for its next
+poll (see ``stream``).  xcb is used through ctypes, as mss does:
 unlike Xlib it never ends the process when the X server goes away.  Where
 libxcb-damage or the extension is missing, ``DamageWatch.open`` returns None
 and the streamer polls as before.
@@ -80,6 +82,10 @@ def _libs() -> tuple[Any, Any, Any] | None:
     xcb.xcb_request_check.argtypes = (vp, _Cookie)
     xcb.xcb_poll_for_event.restype = vp
     xcb.xcb_poll_for_event.argtypes = (vp,)
+    xcb.xcb_poll_for_queued_event.restype = vp
+    xcb.xcb_poll_for_queued_event.argtypes = (vp,)
+    xcb.xcb_get_file_descriptor.restype = ctypes.c_int
+    xcb.xcb_get_file_descriptor.argtypes = (vp,)
     damage.xcb_damage_query_version.restype = _Cookie
     damage.xcb_damage_query_version.argtypes = (vp, u32, u32)
     damage.xcb_damage_query_version_reply.restype = vp
@@ -100,6 +106,7 @@ class DamageWatch:
         self._conn: int | None = conn
         self._id = damage_id
         self._event = event
+        self._pending = False
 
     @classmethod
     def open(cls, display: str | None = None) -> DamageWatch | None:
@@ -143,6 +150,16 @@ class DamageWatch:
             return None
         return cls(libs, conn, damage_id, first_event + DAMAGE_NOTIFY)
 
+    def fileno(self) -> int:
+        """The X connection's socket: readable when an event (a DamageNotify) waits.
+
+        For an event loop's ``add_reader`` only; reading and every request stay
+        on the watch's own thread.  -1 once closed.
+        """
+        if self._conn is None:
+            return -1
+        return int(self._xcb.xcb_get_file_descriptor(self._conn))
+
     def changed(self) -> bool:
         """True if anything was drawn since the previous call (the first call: True).
 
@@ -150,11 +167,7 @@ class DamageWatch:
         """
         if self._conn is None:
             return True
-        seen = False
-        while event := self._xcb.xcb_poll_for_event(self._conn):
-            kind = ctypes.cast(event, ctypes.POINTER(ctypes.c_uint8))[0] & 0x7F
-            seen = seen or kind == self._event
-            self._libc.free(event)
+        seen = self._take_events(self._xcb.xcb_poll_for_event) or self._pending
         if self._xcb.xcb_connection_has_error(self._conn):
             return True  # the display is gone: let the grab report it
         if seen:
@@ -162,6 +175,22 @@ class DamageWatch:
             error = self._xcb.xcb_request_check(self._conn, cookie)
             if error:
                 self._libc.free(error)
+        # An event that arrived with the reply is in xcb's queue, not in the socket:
+        # no wake-up will come for it, so remember it for ``pending`` and the next call.
+        self._pending = self._take_events(self._xcb.xcb_poll_for_queued_event)
+        return seen
+
+    @property
+    def pending(self) -> bool:
+        """Something was drawn that ``fileno()`` will not signal: call ``changed()`` again."""
+        return self._pending
+
+    def _take_events(self, poll: Any) -> bool:
+        seen = False
+        while event := poll(self._conn):
+            kind = ctypes.cast(event, ctypes.POINTER(ctypes.c_uint8))[0] & 0x7F
+            seen = seen or kind == self._event
+            self._libc.free(event)
         return seen
 
     def close(self) -> None:

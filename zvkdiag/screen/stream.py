@@ -16,6 +16,11 @@ Wiring into an agent op handler (the lead's framing helpers)::
 
 ``serve_screen`` returns when the viewer closes its side (``read`` raises
 EOF) or ``streamer.stop()`` is called (the customer pressed "Beenden").
+
+When to grab: the event loop watches the X DAMAGE socket, so something drawn
+is grabbed at once (at most ``max_fps`` grabs a second), not at the next poll
+tick.  The ticks (``poll_fps``, by default ``max_fps``) remain for what DAMAGE does not
+report, the mouse pointer, and as the safety net of ``FULL_POLL``.
 """
 
 from __future__ import annotations
@@ -78,7 +83,10 @@ class ScreenStreamer:
     display
         X display; None uses ``$DISPLAY``.
     max_fps
-        Upper bound on captures per second.
+        Upper bound on grabs per second.
+    poll_fps
+        Turns per second without a DAMAGE wake-up (the pointer, displays
+        without DAMAGE); defaults to ``max_fps``.
     flow
         The flow-control machine (tests inject one with short timeouts).
     capture
@@ -93,6 +101,7 @@ class ScreenStreamer:
         *,
         display: str | None = None,
         max_fps: float = MAX_FPS,
+        poll_fps: float | None = None,
         policy: EncoderPolicy | None = None,
         flow: FlowControl | None = None,
         capture: CaptureSource | None = None,
@@ -103,6 +112,7 @@ class ScreenStreamer:
         self._encoder = FrameEncoder(policy)
         self.flow = flow or FlowControl()
         self._period = 1.0 / max_fps
+        self._poll = 1.0 / (poll_fps or max_fps)
         self._clock = clock
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zvk-capture")
         self._wake: asyncio.Event | None = None
@@ -112,6 +122,8 @@ class ScreenStreamer:
         self._stopped = False
         self._running = False
         self._last_grab = -FULL_POLL
+        self._damage_fd: int | None = None
+        self._damaged = False
         self.stats = StreamStats()
 
     # -- control, called on the streamer's event loop ------------------------------------
@@ -168,6 +180,7 @@ class ScreenStreamer:
             while await self._wait_turn():
                 keyframe = self.flow.needs_keyframe
                 produced = await loop.run_in_executor(self._executor, self._produce, keyframe)
+                self._watch_damage()
                 if produced is None or self._stopped:
                     continue
                 blob = self._seal(*produced, asked_keyframe=keyframe)
@@ -176,7 +189,37 @@ class ScreenStreamer:
         finally:
             self._stopped = True
             self._running = False
+            self._unwatch_damage()
             await loop.run_in_executor(self._executor, self._release)
+
+    def _watch_damage(self) -> None:
+        """(Re-)arm the one-shot wake-up on the X DAMAGE socket, after the worker drained it."""
+        capturer = self._capturer
+        if self._stopped or self._loop is None or not isinstance(capturer, Capturer):
+            return
+        if capturer.damage_pending:
+            self._damaged = True
+            return
+        if self._damage_fd is None:
+            fd = capturer.damage_fd
+            if fd is None or fd < 0:
+                return
+            self._damage_fd = fd
+        self._loop.add_reader(self._damage_fd, self._on_damage)
+
+    def _on_damage(self) -> None:
+        """Something was drawn: take the next turn as soon as ``max_fps`` allows.
+
+        One-shot: the worker thread reads the event (``Capturer.quiet``), so
+        the socket stays readable until then; ``_watch_damage`` re-arms.
+        """
+        self._unwatch_damage()
+        self._damaged = True
+        self._poke()
+
+    def _unwatch_damage(self) -> None:
+        if self._damage_fd is not None and self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self._damage_fd)
 
     def _release(self) -> None:
         """Close the capturer (in the worker thread when streaming) and the worker."""
@@ -212,7 +255,7 @@ class ScreenStreamer:
             return None
         if self._capturer is None:
             self._capturer = self._capture_source()
-        if not keyframe and self._nothing_new():
+        if self._nothing_new() and not keyframe:
             return None
         self._last_grab = self._clock()
         captured_at = time.time()
@@ -235,20 +278,25 @@ class ScreenStreamer:
         poll every ``FULL_POLL`` seconds stays as a safety net.
         """
         capturer = self._capturer
-        if not isinstance(capturer, Capturer) or self._encoder.lossy_tiles:
+        if not isinstance(capturer, Capturer):
             return False
-        if self._clock() - self._last_grab >= FULL_POLL:
+        quiet = capturer.quiet()  # always: it clears the damage, so new drawing wakes us
+        if self._encoder.lossy_tiles or self._clock() - self._last_grab >= FULL_POLL:
             return False
-        return capturer.quiet()
+        return quiet
 
     async def _wait_turn(self) -> bool:
         """Sleep until a frame may be captured; False once stopped."""
         while not self._stopped:
             now = self._clock()
             if not self._paused and self.flow.may_send(now):
-                delay = self._next_tick - now
+                due = self._next_tick
+                if self._damaged:  # drawn since the last turn: go now, within max_fps
+                    due = min(due, self._last_grab + self._period)
+                delay = due - now
                 if delay <= 0:
-                    self._next_tick = max(now, self._next_tick + self._period)
+                    self._damaged = False
+                    self._next_tick = now + self._poll
                     return True
             elif self._paused:
                 delay = None
