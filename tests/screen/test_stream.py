@@ -147,3 +147,12 @@ def test_refresh_control_brings_a_keyframe() -> None:
         assert keys == [True, False, False, True, False]
 
     asyncio.run(main())
+
+
+def test_the_pointer_poll_slows_down_only_on_an_idle_screen() -> None:
+    from zvkdiag.screen.stream import IDLE_AFTER, IDLE_POLL, poll_period
+
+    assert poll_period(1 / 60, 0.0) == 1 / 60
+    assert poll_period(1 / 60, IDLE_AFTER - 0.01) == 1 / 60
+    assert poll_period(1 / 60, IDLE_AFTER) == IDLE_POLL
+    assert poll_period(1.0, IDLE_AFTER * 10) == 1.0  # a slower poll is never sped up

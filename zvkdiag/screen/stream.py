@@ -20,7 +20,9 @@ EOF) or ``streamer.stop()`` is called (the customer pressed "Beenden").
 When to grab: the event loop watches the X DAMAGE socket, so something drawn
 is grabbed at once (at most ``max_fps`` grabs a second), not at the next poll
 tick.  The ticks (``poll_fps``, by default ``max_fps``) remain for what DAMAGE does not
-report, the mouse pointer, and as the safety net of ``FULL_POLL``.
+report, the mouse pointer, and as the safety net of ``FULL_POLL``; after ``IDLE_AFTER``
+seconds without a frame they slow to ``IDLE_POLL`` (the first pointer move after a pause
+shows up to 67 ms late, everything after it at full rate).
 """
 
 from __future__ import annotations
@@ -48,11 +50,14 @@ __all__ = [
     "ScreenStreamer",
     "StreamStats",
     "Writer",
+    "poll_period",
     "serve_screen",
 ]
 
-MAX_FPS: Final = 60.0  # polling rate; keypress-to-screen latency is half a period on average
+MAX_FPS: Final = 60.0  # grabs per second at most
 FULL_POLL: Final = 1.0  # grab at least this often even when X DAMAGE reports nothing
+IDLE_AFTER: Final = 2.0  # seconds without a frame: the screen is idle
+IDLE_POLL: Final = 1 / 15  # the pointer poll's period while idle (DAMAGE still wakes at once)
 
 Pixels = npt.NDArray[np.uint8]
 CaptureSource = Callable[[], Grabber]
@@ -71,6 +76,11 @@ class StreamStats:
     keyframes: int = 0
     captures: int = 0
     ack_timeouts: int = 0
+
+
+def poll_period(poll: float, since_frame: float) -> float:
+    """Seconds to the next poll tick: ``poll``, or at least ``IDLE_POLL`` on an idle screen."""
+    return max(poll, IDLE_POLL) if since_frame >= IDLE_AFTER else poll
 
 
 class ScreenStreamer:
@@ -122,6 +132,7 @@ class ScreenStreamer:
         self._stopped = False
         self._running = False
         self._last_grab = -FULL_POLL
+        self._last_frame = 0.0
         self._damage_fd: int | None = None
         self._damaged = False
         self.stats = StreamStats()
@@ -176,6 +187,7 @@ class ScreenStreamer:
         self._wake = asyncio.Event()
         self._loop = loop = asyncio.get_running_loop()
         self._running = True
+        self._last_frame = self._clock()  # a new viewer: poll at full rate at first
         try:
             while await self._wait_turn():
                 keyframe = self.flow.needs_keyframe
@@ -185,6 +197,7 @@ class ScreenStreamer:
                     continue
                 blob = self._seal(*produced, asked_keyframe=keyframe)
                 if blob is not None:
+                    self._last_frame = self._clock()
                     yield blob
         finally:
             self._stopped = True
@@ -296,7 +309,7 @@ class ScreenStreamer:
                 delay = due - now
                 if delay <= 0:
                     self._damaged = False
-                    self._next_tick = now + self._poll
+                    self._next_tick = now + poll_period(self._poll, now - self._last_frame)
                     return True
             elif self._paused:
                 delay = None
