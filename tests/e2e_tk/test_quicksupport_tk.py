@@ -144,6 +144,10 @@ def test_deny_session_gives_consent_denied(
 ) -> None:
     customer = start_customer()
     pending = engineer.connect(customer.session_id, customer.password)
+    main, dialog = screen.window(MAIN), screen.window(DIALOG)
+    overlap_x = main.left < dialog.left + dialog.width and dialog.left < main.left + main.width
+    overlap_y = main.top < dialog.top + dialog.height and dialog.top < main.top + main.height
+    assert not (overlap_x and overlap_y), "the question covers the ID and password"
     answer(screen, DENY)
     assert isinstance(pending.exception(ANSWER), zvkdiag.ConsentDenied)
     assert screen.lower_right() == 0.0

@@ -11,6 +11,7 @@ import sys
 import time
 import tkinter as tk
 from collections.abc import Callable
+from typing import Final
 
 from zvkdiag.consent import tk_theme as theme
 from zvkdiag.consent.describe import ENGINEER_LINE, is_preview
@@ -18,7 +19,7 @@ from zvkdiag.consent.messages import text
 from zvkdiag.consent.model import Decision, Scope
 from zvkdiag.consent.tk_queue import Ticket
 
-__all__ = ["ConsentDialog", "Indicator", "primary_area"]
+__all__ = ["ConsentDialog", "Indicator", "place_dialog", "primary_area"]
 
 _MARGIN = 16
 """Pixels between the indicator and the screen's lower right corner."""
@@ -268,9 +269,46 @@ class Indicator:
             self.window.attributes("-topmost", True)
 
 
+Box = tuple[int, int, int, int]  # left, top, width, height
+GAP: Final = 16
+
+
+def place_dialog(size: tuple[int, int], area: Box, avoid: Box | None) -> tuple[int, int]:
+    """Where a dialog of ``size`` goes on the monitor ``area``.
+
+    Centred, a third of the way down; but if that would cover ``avoid`` (the
+    main window, whose ID and password the customer may still be reading out),
+    then beside it (right, then left), below or above it, whichever first fits
+    on the monitor.  If none fits, centred after all.
+    """
+    w, h = size
+    left, top, width, height = area
+    centred = (left + (width - w) // 2, top + (height - h) // 3)
+    if avoid is None or not _overlap((*centred, w, h), avoid):
+        return centred
+    ax, ay, aw, ah = avoid
+    for x, y in (
+        (ax + aw + GAP, centred[1]),
+        (ax - w - GAP, centred[1]),
+        (centred[0], ay + ah + GAP),
+        (centred[0], ay - h - GAP),
+    ):
+        y = min(max(y, top), top + height - h)
+        inside = left <= x and x + w <= left + width and top <= y and y + h <= top + height
+        if inside and not _overlap((x, y, w, h), avoid):
+            return x, y
+    return centred
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
 def _centre(window: tk.Toplevel, root: tk.Misc) -> None:
     window.update_idletasks()
-    left, top, width, height = primary_area(root)
-    x = left + (width - window.winfo_reqwidth()) // 2
-    y = top + (height - window.winfo_reqheight()) // 3
+    avoid: Box | None = None
+    if root.winfo_ismapped():
+        avoid = (root.winfo_rootx(), root.winfo_rooty(), root.winfo_width(), root.winfo_height())
+    size = (window.winfo_reqwidth(), window.winfo_reqheight())
+    x, y = place_dialog(size, primary_area(root), avoid)
     window.geometry(f"+{x}+{y}")
