@@ -17,6 +17,16 @@ from _common import free_port
 SSHD: Final = "/usr/sbin/sshd"
 SFTP_SERVER: Final = "/usr/lib/openssh/sftp-server"
 PRIVSEP_DIR: Final = Path("/run/sshd")
+CLIENT_OPTS: Final = (  # ssh/sftp against the private sshd: no prompts, no host-key files
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+)
 # root's ~/.bashrc here runs `pyenv init`; AcceptEnv SHLVL lets a client skip it (SHLVL=1)
 _CONFIG: Final = """\
 ListenAddress 127.0.0.1

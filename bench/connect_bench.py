@@ -35,7 +35,7 @@ from typing import Final
 
 import psutil
 from _common import Stats, machine, start_relay, table
-from _sshd import private_sshd
+from _sshd import CLIENT_OPTS, private_sshd
 
 import zvkdiag
 from zvkdiag.testing.fakes import AgentThread, AutoConsent
@@ -120,14 +120,7 @@ SSH_VARIANTS: Final = {
 def ssh_command(port: int, key: Path, extra: Sequence[str] = ()) -> list[str]:
     return [
         "ssh",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "LogLevel=ERROR",
+        *CLIENT_OPTS,
         "-i",
         str(key),
         "-p",

@@ -57,7 +57,7 @@ from typing import Final, TextIO
 import asyncssh
 import psutil
 from _common import PYTHON, Stats, machine, start_relay, table
-from _sshd import private_sshd
+from _sshd import CLIENT_OPTS, private_sshd
 
 import zvkdiag
 from zvkdiag.engineer import files as engineer_files
@@ -68,14 +68,7 @@ HASH_CHUNK: Final = 1 << 20
 COMMAND: Final = ".venv/bin/python bench/transfer_bench.py"
 CPU_PROCS: dict[str, list[psutil.Process]] = {}  # whose CPU time each side is charged
 SSH_OPTS: Final = (
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    "StrictHostKeyChecking=no",
-    "-o",
-    "UserKnownHostsFile=/dev/null",
-    "-o",
-    "LogLevel=ERROR",
+    *CLIENT_OPTS,
     # root's ~/.bashrc runs `pyenv init` here; bash skips it at SHLVL >= 2
     "-o",
     "SetEnv=SHLVL=1",
