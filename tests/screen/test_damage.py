@@ -6,12 +6,13 @@ import asyncio
 import select
 import subprocess
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
 from zvkdiag.screen.capture import Capturer
 from zvkdiag.screen.damage import DamageWatch
-from zvkdiag.screen.frames import decode_frame
+from zvkdiag.screen.frames import Frame, decode_frame
 from zvkdiag.screen.stream import ScreenStreamer
 from zvkdiag.testing.xvfb import XServer
 
@@ -110,3 +111,44 @@ def test_a_drawing_is_streamed_without_waiting_for_the_next_poll(screen: XServer
     keyframe, tiles = asyncio.run(main())
     assert keyframe
     assert tiles > 0
+
+
+def test_a_drawing_right_after_another_is_streamed_at_once(screen: XServer) -> None:
+    """Applications draw in bursts: the grab after the first may follow without a grab period.
+
+    The streamer's clock stands still here, so waiting for a grab period would never end:
+    only the second grab of the budget can deliver the second drawing, and a third one
+    has to wait until time passes.
+    """
+    now = [100.0]
+
+    async def next_frame(frames: AsyncIterator[bytes], streamer: ScreenStreamer) -> Frame:
+        frame = decode_frame(await asyncio.wait_for(anext(frames), 10))
+        streamer.on_ack(frame.seq)
+        return frame
+
+    async def main() -> tuple[int, int, bool, int]:
+        streamer = ScreenStreamer(
+            display=screen.display, max_fps=1.0, poll_fps=1 / 30, clock=lambda: now[0]
+        )
+        frames = streamer.frames()
+        try:
+            await next_frame(frames, streamer)
+            await asyncio.sleep(0.3)  # the new watch's own first damage is grabbed (no change)
+            now[0] += 5.0  # the budget refills: two grabs
+            draw(screen, "#884422")
+            first = await next_frame(frames, streamer)
+            draw(screen, "#228844")
+            second = await next_frame(frames, streamer)
+            draw(screen, "#442288")
+            third = asyncio.ensure_future(next_frame(frames, streamer))
+            await asyncio.sleep(0.5)
+            waited = not third.done()
+            now[0] += 1.0  # one more grab allowed
+            return len(first.tiles), len(second.tiles), waited, len((await third).tiles)
+        finally:
+            await frames.aclose()
+
+    first, second, waited, third = asyncio.run(main())
+    assert first > 0 and second > 0 and third > 0
+    assert waited

@@ -18,11 +18,14 @@ Wiring into an agent op handler (the lead's framing helpers)::
 EOF) or ``streamer.stop()`` is called (the customer pressed "Beenden").
 
 When to grab: the event loop watches the X DAMAGE socket, so something drawn
-is grabbed at once (at most ``max_fps`` grabs a second), not at the next poll
-tick.  The ticks (``poll_fps``, by default ``max_fps``) remain for what DAMAGE does not
-report, the mouse pointer, and as the safety net of ``FULL_POLL``; after ``IDLE_AFTER``
-seconds without a frame they slow to ``IDLE_POLL`` (the first pointer move after a pause
-shows up to 67 ms late, everything after it at full rate).
+is grabbed at once, not at the next poll tick: at most ``max_fps`` grabs a
+second on average, but a second grab may follow the first without waiting
+(``pacing``), so a drawing made in two bursts is not held back a whole grab
+period.  The ticks (``poll_fps``, by default ``max_fps``) remain for what
+DAMAGE does not report, the mouse pointer, and as the safety net of
+``FULL_POLL``; after ``IDLE_AFTER`` seconds without a frame they slow to
+``IDLE_POLL`` (the first pointer move after a pause shows up to 67 ms late,
+everything after it at full rate).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from zvkdiag.screen.capture import Capturer, Grabber
 from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
 from zvkdiag.screen.flow import FlowControl
 from zvkdiag.screen.frames import ControlKind, Frame, Tile, decode_control, encode_frame
+from zvkdiag.screen.pacing import GrabBudget
 
 __all__ = [
     "MAX_FPS",
@@ -121,7 +125,7 @@ class ScreenStreamer:
         self._capturer: Grabber | None = None
         self._encoder = FrameEncoder(policy)
         self.flow = flow or FlowControl()
-        self._period = 1.0 / max_fps
+        self._budget = GrabBudget(max_fps)
         self._poll = 1.0 / (poll_fps or max_fps)
         self._clock = clock
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zvk-capture")
@@ -271,6 +275,7 @@ class ScreenStreamer:
         if self._nothing_new() and not keyframe:
             return None
         self._last_grab = self._clock()
+        self._budget.spend(self._last_grab)
         captured_at = time.time()
         pixels = self._capturer.grab()
         self.stats.captures += 1
@@ -305,7 +310,7 @@ class ScreenStreamer:
             if not self._paused and self.flow.may_send(now):
                 due = self._next_tick
                 if self._damaged:  # drawn since the last turn: go now, within max_fps
-                    due = min(due, self._last_grab + self._period)
+                    due = min(due, self._budget.ready_at(now))
                 delay = due - now
                 if delay <= 0:
                     self._damaged = False
