@@ -87,8 +87,13 @@ def encode_lossless(pixels: Pixels) -> bytes:
 
 
 def encode_xor(pixels: Pixels, shown: Pixels) -> bytes:
-    """zstd of the planes of ``pixels XOR shown``: tiny when few pixels changed."""
-    return bytes(_compressor.compress(_planes(np.bitwise_xor(pixels[..., :3], shown[..., :3]))))
+    """zstd of the planes of ``pixels XOR shown``: tiny when few pixels changed.
+
+    All four bytes are XORed and the fourth is dropped afterwards: numpy XORs
+    whole pixels ~15x faster than the strided three-byte views (2.5 against
+    39 us a tile).
+    """
+    return bytes(_compressor.compress(_planes(np.bitwise_xor(pixels, shown))))
 
 
 def _planes(pixels: Pixels) -> bytes:
