@@ -232,6 +232,7 @@ def analyze(side: Side, rundir: Path, harness: Path) -> dict[str, Any]:
     result["cpu_s_per_s"] = cpu_per_second(trace)
     result["machine_busy_pct"] = machine_busy(trace)
     result["scroll_fragments"] = fragments(trace, rundir / "events.jsonl", "c_scroll")
+    result.update(scroll_steps(trace, rundir / "events.jsonl"))
     return result
 
 
@@ -252,6 +253,39 @@ def fragments(trace: dict[str, Any], events: Path, phase: str) -> int | None:
         for u in trace["updates"]
         if start[0] <= u[1] < end[0] and any(r[4] >= 0 for r in u[3]) and u[2] < FRAGMENT
     )
+
+
+def scroll_steps(trace: dict[str, Any], events: Path) -> dict[str, Any]:
+    """Per scroll step of the scenario: was it shown, and when did its last update land?
+
+    ``scenario.py`` sends 25 x "3 lines down" at phase start + 0.1 s * i, then
+    10 x PageDown at + 2.5 s + 0.25 s * j.  An update belongs to the step
+    before it.  The time from a step to the last update that belongs to it
+    is when the viewer shows that step's final picture; updates/s counts
+    pieces of one change as well, this does not.
+    """
+    marks = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+    start = [e["t"] for e in marks if e["event"] == "phase_start" and e["phase"] == "c_scroll"]
+    end = [e["t"] for e in marks if e["event"] == "phase_end" and e["phase"] == "c_scroll"]
+    if not start or not end:
+        return {}
+    steps = [start[0] + 0.1 * i for i in range(25)] + [start[0] + 2.5 + 0.25 * j for j in range(10)]
+    bounds = [*steps[1:], end[0]]
+    done = sorted(u[1] for u in trace["updates"] if any(r[4] >= 0 for r in u[3]))
+    last: list[float | None] = []
+    for t0, t1 in zip(steps, bounds, strict=True):
+        mine = [t for t in done if t0 <= t < t1]
+        last.append((mine[-1] - t0) * 1000 if mine else None)
+
+    def median_ms(values: list[float | None]) -> float | None:
+        shown = [v for v in values if v is not None]
+        return statistics.median(shown) if shown else None
+
+    return {
+        "scroll_steps_shown": sum(v is not None for v in last),
+        "scroll_final_ms_lines": median_ms(last[:25]),
+        "scroll_final_ms_page": median_ms(last[25:]),
+    }
 
 
 def cpu_per_second(trace: dict[str, Any]) -> float | None:
@@ -373,6 +407,10 @@ def _phase(name: str, key: str, scale: float = 1.0) -> Callable[[dict[str, Any]]
     return get
 
 
+def _get(key: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda r: r.get(key)
+
+
 def rows() -> list[Row]:
     out: list[Row] = []
     for name in PHASES:
@@ -380,6 +418,11 @@ def rows() -> list[Row]:
         out.append(Row(f"{name} updates/s", _phase(name, "updates_per_s"), 1, _updates_target))
         if name == "c_scroll":
             out.append(Row("c_scroll updates < 5 KB (of them)", lambda r: r["scroll_fragments"], 0))
+            out.append(Row("c_scroll steps shown (of 35)", _get("scroll_steps_shown"), 0))
+            out.append(
+                Row("c_scroll step -> last update, 3 lines ms", _get("scroll_final_ms_lines"))
+            )
+            out.append(Row("c_scroll step -> last update, PgDn ms", _get("scroll_final_ms_page")))
     out += [
         Row("first frame KB", lambda r: (r.get("initial") or {}).get("bytes", 0) / 1000),
         Row(
