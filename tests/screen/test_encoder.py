@@ -157,3 +157,26 @@ def test_edge_tiles_settle_on_screens_not_a_multiple_of_64() -> None:
     assert not chain.canvas.settled
     chain.step(screen, dt=0.3)
     assert chain.canvas.settled and chain.exact(screen)
+
+
+def test_a_window_scrolling_amid_other_changes_stays_exact() -> None:
+    """A terminal-like window off the tile grid scrolls by different amounts while the
+    rest of the screen changes too: every frame uses a COPY and the canvas stays exact."""
+    chain = Chain()
+    desktop = text_screen(500, 900, seed=4)
+    log = text_screen(1400, 470, seed=5)  # the window's content, taller than the window
+    top, left, height = 37, 101, 330
+    screen = desktop.copy()
+    screen[top : top + height, left : left + 470] = log[:height]
+    chain.step(screen)
+    offset, copies = 0, 0
+    for step, lines in enumerate([3, 1, 3, 25, 3, 2, 10]):
+        offset += 16 * lines
+        screen = screen.copy()
+        screen[top : top + height, left : left + 470] = log[offset : offset + height]
+        screen[450:466, 120 + 9 * step : 126 + 9 * step, :3] = 0  # typing below the window
+        frame = chain.step(screen)
+        assert frame is not None
+        copies += Encoding.COPY in encodings(frame)
+        assert chain.exact(screen), f"step {step}"
+    assert copies >= 6  # the 25-line jump may leave too few rows to copy

@@ -64,7 +64,8 @@ class FrameEncoder:
     def __init__(self, policy: EncoderPolicy | None = None) -> None:
         self.policy = policy or EncoderPolicy()
         self._prev: Pixels | None = None
-        self._shown: Pixels = np.zeros((0, 0, 4), np.uint8)  # viewer's exact tiles, after COPY
+        self._shown: Pixels = np.zeros((0, 0, 4), np.uint8)  # viewer's exact tiles, before COPY
+        self._copied: tuple[Rect, Pixels] | None = None  # tiles the COPY changed, after it
         self._lossy = np.zeros((0, 0), np.bool_)
         self._changed_at = np.zeros((0, 0), np.float64)
         self.last_was_keyframe = False
@@ -84,6 +85,7 @@ class FrameEncoder:
         fresh = keyframe or self._prev is None or self._prev.shape != pixels.shape
         self.last_was_keyframe = fresh  # a new screen size forces one
         tiles: list[Tile] = []
+        self._copied = None
         if fresh:
             changed = self._reset(pixels.shape[0], pixels.shape[1])
             self._shown = pixels
@@ -108,22 +110,39 @@ class FrameEncoder:
         """Send a scrolled band as COPY; returns the tiles still changed after it.
 
         Only bands whose source the viewer shows exactly are copied (copying
-        a JPEG approximation would spread it).  Afterwards ``_shown`` is what
-        the viewer will show once the copy is applied: the XOR reference.
+        a JPEG approximation would spread it).  Afterwards ``_reference`` is
+        what the viewer will show once the copy is applied: the XOR reference.
+        Only the tiles the copy touches are rebuilt and compared again.
         """
         assert self._prev is not None
         self._shown = self._prev
         scroll = find_scroll(self._prev, pixels, changed)
         if scroll is None or self._source_lossy(scroll):
             return changed
-        shown = self._prev.copy()
-        src = slice(scroll.y + scroll.dy, scroll.y + scroll.dy + scroll.h)
-        cols = slice(scroll.x, scroll.x + scroll.w)
-        shown[scroll.y : scroll.y + scroll.h, cols] = self._prev[src, cols]
-        self._shown = shown
-        copy = Rect(scroll.x, scroll.y, scroll.w, scroll.h)
-        tiles.append(_tile(copy, Encoding.COPY, encode_copy(scroll.x, scroll.y + scroll.dy)))
-        return changed_tiles(shown, pixels)
+        height, width = pixels.shape[:2]
+        band = Rect(scroll.x, scroll.y, scroll.w, scroll.h)
+        area = _tile_aligned(band, height, width)
+        after = _crop(self._prev, area).copy()
+        source = self._prev[scroll.y + scroll.dy : scroll.y + scroll.dy + scroll.h]
+        _crop(after, Rect(band.x - area.x, band.y - area.y, band.w, band.h))[...] = source[
+            :, band.x : band.x + band.w
+        ]
+        self._copied = (area, after)
+        tiles.append(_tile(band, Encoding.COPY, encode_copy(scroll.x, scroll.y + scroll.dy)))
+        still = changed.copy()
+        rows = slice(area.y // TILE, -(-(area.y + area.h) // TILE))
+        cols = slice(area.x // TILE, -(-(area.x + area.w) // TILE))
+        still[rows, cols] = changed_tiles(after, _crop(pixels, area))
+        return still
+
+    def _reference(self, rect: Rect) -> Pixels:
+        """What the viewer shows in this tile once this frame's COPY is applied."""
+        if self._copied is not None:
+            area, after = self._copied
+            inside_y = area.y <= rect.y < area.y + area.h
+            if inside_y and area.x <= rect.x < area.x + area.w:
+                return _crop(after, Rect(rect.x - area.x, rect.y - area.y, rect.w, rect.h))
+        return _crop(self._shown, rect)
 
     def _source_lossy(self, scroll: Scroll) -> bool:
         top, bottom = scroll.y + scroll.dy, scroll.y + scroll.dy + scroll.h
@@ -156,7 +175,7 @@ class FrameEncoder:
     def _exact_tile(self, pixels: Pixels, rect: Rect, *, use_xor: bool) -> Tile | None:
         view = _crop(pixels, rect)
         if use_xor:
-            delta = encode_xor(view, _crop(self._shown, rect))
+            delta = encode_xor(view, self._reference(rect))
             if len(delta) <= self.policy.xor_accept:
                 return _tile(rect, Encoding.XOR, delta)
         packed = encode_lossless(view)
@@ -188,6 +207,14 @@ class FrameEncoder:
             tiles.append(tile)
             self._lossy[row, col] = False
         return tiles
+
+
+def _tile_aligned(rect: Rect, height: int, width: int) -> Rect:
+    """The smallest area of whole tiles that covers ``rect`` (clipped to the screen)."""
+    x, y = rect.x // TILE * TILE, rect.y // TILE * TILE
+    right = min(-(-(rect.x + rect.w) // TILE) * TILE, width)
+    bottom = min(-(-(rect.y + rect.h) // TILE) * TILE, height)
+    return Rect(x, y, right - x, bottom - y)
 
 
 def _crop(pixels: Pixels, rect: Rect) -> Pixels:

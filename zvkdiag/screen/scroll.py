@@ -53,11 +53,13 @@ def find_scroll(old: Pixels, new: Pixels, changed: npt.NDArray[np.bool_]) -> Scr
     rows, cols = np.nonzero(changed)
     y0, y1 = int(rows.min()) * TILE, min((int(rows.max()) + 1) * TILE, new.shape[0])
     x0, x1 = int(cols.min()) * TILE, min((int(cols.max()) + 1) * TILE, new.shape[1])
-    span = _changed_columns(old[y0:y1, x0:x1], new[y0:y1, x0:x1])
+    old_words, new_words = _words(old)[y0:y1, x0:x1], _words(new)[y0:y1, x0:x1]
+    span = _changed_columns(old_words, new_words)
     if span is None:
         return None
+    old_sig = _row_hashes(old_words[:, span[0] : span[1]])
+    new_sig = _row_hashes(new_words[:, span[0] : span[1]])
     x0, x1 = x0 + span[0], x0 + span[1]
-    old_sig, new_sig = _row_hashes(old[y0:y1, x0:x1]), _row_hashes(new[y0:y1, x0:x1])
     dy = _vote(old_sig, new_sig)
     if dy is None:
         return None
@@ -70,17 +72,23 @@ def find_scroll(old: Pixels, new: Pixels, changed: npt.NDArray[np.bool_]) -> Scr
     return Scroll(x0, top, x1 - x0, bottom - top, dy)
 
 
-def _changed_columns(old: Pixels, new: Pixels) -> tuple[int, int] | None:
-    old32 = np.ascontiguousarray(old).view(np.uint32)[..., 0]
-    new32 = np.ascontiguousarray(new).view(np.uint32)[..., 0]
-    cols = np.flatnonzero((old32 != new32).any(axis=0))
+def _words(pixels: Pixels) -> npt.NDArray[np.uint32]:
+    """(h, w) view of a BGRX frame, one 32-bit word a pixel (no copy)."""
+    words: npt.NDArray[np.uint32] = pixels.view(np.uint32)[..., 0]
+    return words
+
+
+def _changed_columns(
+    old: npt.NDArray[np.uint32], new: npt.NDArray[np.uint32]
+) -> tuple[int, int] | None:
+    cols = np.flatnonzero((old != new).any(axis=0))
     if cols.size == 0:
         return None
     return int(cols[0]), int(cols[-1]) + 1
 
 
-def _row_hashes(block: Pixels) -> list[int]:
-    return [hash(row.tobytes()) for row in block]
+def _row_hashes(words: npt.NDArray[np.uint32]) -> list[int]:
+    return [hash(row.tobytes()) for row in words]
 
 
 def _vote(old_sig: list[int], new_sig: list[int]) -> int | None:
