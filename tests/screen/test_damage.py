@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import select
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 
+import numpy as np
 import pytest
 
 from zvkdiag.screen.capture import Capturer
@@ -152,3 +154,61 @@ def test_a_drawing_right_after_another_is_streamed_at_once(screen: XServer) -> N
     first, second, waited, third = asyncio.run(main())
     assert first > 0 and second > 0 and third > 0
     assert waited
+
+
+def small_window(screen: XServer, colour: str, x: int, y: int) -> subprocess.Popen[bytes]:
+    """A 50×40 Tk window of one colour at (x, y) until the test ends it (no WM: placed as asked)."""
+    code = (
+        "import tkinter as t; r = t.Tk(); r.overrideredirect(True);"
+        f"r.geometry('50x40+{x}+{y}'); r.configure(bg='{colour}'); r.mainloop()"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], env=screen.env())
+
+
+def test_the_drawn_area_is_reported(screen: XServer) -> None:
+    watch = DamageWatch.open(screen.display)
+    assert watch is not None
+    window = small_window(screen, "#cc2244", 100, 200)
+    try:
+        deadline = time.monotonic() + 10
+        found: list[tuple[int, int, int, int]] = []
+        while time.monotonic() < deadline and (100, 200, 50, 40) not in found:
+            if watch.changed():
+                assert watch.rects is not None
+                found.extend(watch.rects)
+            time.sleep(0.02)
+        assert (100, 200, 50, 40) in found
+        assert all(w * h < 640 * 480 for _, _, w, h in found[1:])
+        assert not watch.changed() and watch.rects == ()
+    finally:
+        window.kill()
+        window.wait()
+        watch.close()
+
+
+def test_grabbing_only_what_changed_keeps_the_frame_exact(screen: XServer) -> None:
+    with Capturer(display=screen.display) as capturer:
+        first, parts = capturer.grab_changed()
+        assert parts is None  # the first grab takes the whole screen
+        deadline = time.monotonic() + 10
+        while not capturer.quiet() and time.monotonic() < deadline:
+            capturer.grab_changed()  # the new watch's own first damage: the whole screen
+        windows = []
+        try:
+            for step, (x, y) in enumerate([(100, 200), (400, 50), (420, 70)]):
+                windows.append(small_window(screen, ["#cc2244", "#22cc44", "#2244cc"][step], x, y))
+                assert loud_within(capturer, 10)
+                time.sleep(0.3)  # the window has drawn itself (areas add up until the grab)
+                capturer.quiet()
+                frame, parts = capturer.grab_changed()
+                assert parts is not None and 0 < sum(p.w * p.h for p in parts) < 640 * 480 / 2
+                assert np.array_equal(frame[..., :3], capturer.grab()[..., :3]), f"step {step}"
+            subprocess.run(["xdotool", "mousemove", "300", "300"], env=screen.env(), check=True)
+            assert loud_within(capturer)
+            frame, parts = capturer.grab_changed()
+            assert parts is not None
+            assert np.array_equal(frame[..., :3], capturer.grab()[..., :3])
+        finally:
+            for window in windows:
+                window.kill()
+                window.wait()

@@ -8,6 +8,7 @@ from zvkdiag.screen.codec import Encoding
 from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
 from zvkdiag.screen.frames import Frame, decode_frame, encode_frame
 from zvkdiag.screen.reassemble import Canvas
+from zvkdiag.screen.tiles import Rect
 
 from .scenes import photo_patch, text_screen
 
@@ -180,3 +181,32 @@ def test_a_window_scrolling_amid_other_changes_stays_exact() -> None:
         copies += Encoding.COPY in encodings(frame)
         assert chain.exact(screen), f"step {step}"
     assert copies >= 6  # the 25-line jump may leave too few rows to copy
+
+
+def test_only_the_given_areas_are_compared_and_what_lies_outside_waits_for_its_turn() -> None:
+    """The capturer reuses one buffer and says where it changed (X DAMAGE areas)."""
+    chain = Chain()
+    buffer = text_screen(320, 640, seed=7)
+    chain.step(buffer)
+    buffer[20:30, 20:30, :3] = 0  # reported
+    buffer[200:210, 500:510, :3] = 0  # drawn after the report: not in this frame's areas
+    frame = chain.encoder.encode(buffer, now=1.0, areas=[Rect(20, 20, 10, 10)])
+    assert {(t.x, t.y) for t in frame} == {(0, 0)}
+    chain.canvas.apply(Frame(2, 640, 320, 0.0, False, tuple(frame)))
+    assert not chain.exact(buffer)  # the unreported drawing is not there yet ...
+    frame = chain.encoder.encode(buffer, now=2.0, areas=[Rect(500, 200, 10, 10)])
+    assert {(t.x, t.y) for t in frame} == {(448, 192)}
+    chain.canvas.apply(Frame(3, 640, 320, 0.0, False, tuple(frame)))
+    assert chain.exact(buffer)  # ... until its area is reported
+
+
+def test_areas_do_not_disturb_scrolling() -> None:
+    chain = Chain()
+    page = text_screen(640, 320, seed=9)
+    buffer = page[:400].copy()
+    chain.step(buffer)
+    buffer[...] = page[48:448]
+    frame = chain.encoder.encode(buffer, now=1.0, areas=[Rect(0, 0, 320, 400)])
+    assert frame and frame[0].encoding is Encoding.COPY
+    chain.canvas.apply(Frame(2, 320, 400, 0.0, False, tuple(frame)))
+    assert chain.exact(buffer)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zvkdiag.screen.tiles import TILE, Rect, changed_tiles, grid_shape, merge_runs, tile_rect
+from zvkdiag.screen.tiles import (
+    TILE,
+    Rect,
+    align,
+    changed_tiles,
+    cover,
+    grid_shape,
+    merge_runs,
+    tile_rect,
+)
 
 
 @pytest.mark.parametrize(("height", "width"), [(480, 640), (100, 130), (65, 63), (1, 1)])
@@ -55,3 +64,30 @@ def test_merged_rects_cover_exactly_the_changed_tiles_once() -> None:
 def test_a_full_screen_is_one_rect() -> None:
     mask = np.ones(grid_shape(1080, 1920), np.bool_)
     assert merge_runs(mask, 1080, 1920) == [Rect(0, 0, 1920, 1080)]
+
+
+def test_align_covers_with_whole_tiles_and_clips_to_the_screen() -> None:
+    assert align(Rect(70, 10, 5, 60), 480, 640) == Rect(64, 0, 64, 128)
+    assert align(Rect(600, 450, 100, 100), 480, 640) == Rect(576, 448, 64, 32)
+    assert align(Rect(-30, -30, 40, 40), 480, 640) == Rect(0, 0, 64, 64)
+    off_screen = align(Rect(700, 10, 5, 5), 480, 640)
+    assert off_screen.w == 0 or off_screen.h == 0
+
+
+def test_cover_keeps_far_apart_areas_apart() -> None:
+    letter, pointer = Rect(100, 60, 9, 17), Rect(1900, 1060, 24, 24)
+    parts, tiles = cover([letter, pointer, Rect(0, 0, 0, 0)], 1080, 1920)
+    assert sorted(parts, key=lambda r: r.y) == [Rect(64, 0, 64, 128), Rect(1856, 1024, 64, 56)]
+    assert tiles == 2 + 1
+
+
+def test_cover_joins_overlapping_areas_into_their_tiles() -> None:
+    parts, tiles = cover([Rect(10, 10, 100, 20), Rect(60, 20, 30, 100)], 480, 640)
+    covered = np.zeros(grid_shape(480, 640), np.bool_)
+    for part in parts:
+        covered[
+            part.y // TILE : -(-(part.y + part.h) // TILE),
+            part.x // TILE : -(-(part.x + part.w) // TILE),
+        ] = True
+    assert covered.sum() == tiles == 4
+    assert covered[:2, :2].all()

@@ -17,14 +17,15 @@ the capturer and grabs from one worker thread only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import mss
 import numpy as np
 import numpy.typing as npt
 
 from zvkdiag._errors import ZvkdiagError
-from zvkdiag.screen.damage import DamageWatch
+from zvkdiag.screen.damage import DamageWatch, Rects
+from zvkdiag.screen.tiles import TILE, Rect, cover
 
 __all__ = [
     "CaptureError",
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 Pixels = npt.NDArray[np.uint8]
+
+MAX_PARTS: Final = 16  # more separate areas than this: grab the whole screen at once
 
 
 class Grabber(Protocol):
@@ -105,6 +108,9 @@ class Capturer:
         self._region = dict(monitors[monitor])
         self._damage = DamageWatch.open(display)
         self._last_cursor: tuple[int, int, bytes] | None = None
+        self._areas: list[Rect] | None = None  # drawn since the last grab; None: not known
+        self._frame: Pixels | None = None  # grab_changed()'s buffer, updated in place
+        self._cursor_rect = Rect(0, 0, 0, 0)  # where the pointer is blended into it
 
     def quiet(self) -> bool:
         """True when nothing was drawn and the pointer is unchanged since the last grab.
@@ -115,6 +121,8 @@ class Capturer:
         if self._damage is None:
             return False
         drawn = self._damage.changed()
+        if drawn:
+            self._note_drawn(self._damage.rects)
         if self._cursor_source is None or not self._has_cursor:
             return not drawn
         try:
@@ -122,6 +130,44 @@ class Capturer:
         except mss.ScreenShotError:
             return False
         return not drawn and _cursor_key(cursor) == self._last_cursor
+
+    def _note_drawn(self, rects: Rects | None) -> None:
+        if rects is None or self._areas is None:
+            self._areas = None
+            return
+        left, top = int(self._region["left"]), int(self._region["top"])
+        self._areas.extend(Rect(x - left, y - top, w, h) for x, y, w, h in rects)
+
+    def grab_changed(self, *, full: bool = False) -> tuple[Pixels, list[Rect] | None]:
+        """The screen now, and the parts of it that can differ from the previous call's.
+
+        Only what X DAMAGE reported since then (``quiet()`` collects it) and
+        where the pointer was and is are grabbed, into one buffer that is
+        updated in place: the frame is valid until the next call.  The parts
+        are None when the whole screen was grabbed: the first call, ``full``,
+        no areas known (no DAMAGE or no XFixes), or a large or scattered change.
+        """
+        areas, self._areas = self._areas, []
+        frame = self._frame
+        blends_itself = self._cursor_source is not None or not self._sct.with_cursor
+        if full or areas is None or frame is None or not blends_itself:
+            self._frame = self.grab()
+            return self._frame, None
+        cursor = self._fetch_cursor()
+        cursor_rect = Rect(0, 0, 0, 0) if cursor is None else cursor[1]
+        height, width = frame.shape[:2]
+        parts, tiles = cover([*areas, self._cursor_rect, cursor_rect], height, width)
+        if len(parts) > MAX_PARTS or 2 * tiles * TILE * TILE > height * width:
+            self._frame = self.grab()
+            return self._frame, None
+        left, top = int(self._region["left"]), int(self._region["top"])
+        for part in parts:
+            where = {"left": left + part.x, "top": top + part.y, "width": part.w, "height": part.h}
+            frame[part.y : part.y + part.h, part.x : part.x + part.w] = self._shot(where)
+        if cursor is not None:
+            blend_cursor(frame, cursor[0], cursor[1].x, cursor[1].y)
+        self._cursor_rect = cursor_rect
+        return frame, parts
 
     @property
     def damage_fd(self) -> int | None:
@@ -142,27 +188,35 @@ class Capturer:
 
     def grab(self) -> Pixels:
         """One frame; a new array each call (callers may keep it)."""
-        try:
-            shot = self._sct.grab(self._region)
-        except mss.ScreenShotError as exc:
-            raise CaptureError(f"the screen could not be captured: {exc}") from exc
-        pixels = np.frombuffer(shot.raw, np.uint8).reshape(shot.height, shot.width, 4)
-        if self._cursor_source is not None and self._has_cursor:
-            self._draw_cursor(pixels)
+        pixels = self._shot(self._region)
+        self._areas = []
+        cursor = self._fetch_cursor()
+        self._cursor_rect = Rect(0, 0, 0, 0) if cursor is None else cursor[1]
+        if cursor is not None:
+            blend_cursor(pixels, cursor[0], cursor[1].x, cursor[1].y)
         return pixels
 
-    def _draw_cursor(self, pixels: Pixels) -> None:
-        assert self._cursor_source is not None
+    def _shot(self, region: dict[str, Any]) -> Pixels:
+        try:
+            shot = self._sct.grab(region)
+        except mss.ScreenShotError as exc:
+            raise CaptureError(f"the screen could not be captured: {exc}") from exc
+        return np.frombuffer(shot.raw, np.uint8).reshape(shot.height, shot.width, 4)
+
+    def _fetch_cursor(self) -> tuple[Pixels, Rect] | None:
+        """The pointer image and where it goes on this monitor; None: not blended here."""
+        if self._cursor_source is None or not self._has_cursor:
+            return None
         try:
             cursor = self._cursor_source.cursor()
         except mss.ScreenShotError:
             self._has_cursor = False  # no XFixes: frames without the pointer
-            return
+            return None
         self._last_cursor = _cursor_key(cursor)
         left = int(cursor.left) - int(self._region["left"])
         top = int(cursor.top) - int(self._region["top"])
         image = np.frombuffer(cursor.raw, np.uint8).reshape(cursor.height, cursor.width, 4)
-        blend_cursor(pixels, image, left, top)
+        return image, Rect(left, top, int(cursor.width), int(cursor.height))
 
     def close(self) -> None:
         if self._cursor_source is not None:

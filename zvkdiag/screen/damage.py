@@ -13,6 +13,12 @@ then does the caller grab.  Anything drawn after the clear raises a new event
 (so the next turn grabs again); anything drawn before is in the grab.  A
 missed change is therefore impossible, a redundant grab is harmless.
 
+Where it can, ``changed()`` also says *where* something was drawn: the
+subtract hands the damage over to an XFixes region, whose rectangles come
+back with one round trip (``rects``).  The capturer then grabs and compares
+only those areas.  Without XFixes (``rects`` stays None) the whole screen is
+grabbed as before.
+
 The mouse pointer is not part of the framebuffer (it is blended from XFixes),
 so the caller checks it separately.  ``fileno()`` lets the streamer's event
 loop wake as soon as a DamageNotify arrives instead of waiting for its next
@@ -29,7 +35,9 @@ import ctypes.util
 import os
 from typing import Any, Final
 
-__all__ = ["DamageWatch"]
+__all__ = ["DamageWatch", "Rects"]
+
+Rects = tuple[tuple[int, int, int, int], ...]  # (x, y, width, height) in root coordinates
 
 REPORT_NON_EMPTY: Final = 3  # XCB_DAMAGE_REPORT_LEVEL_NON_EMPTY
 DAMAGE_NOTIFY: Final = 0
@@ -37,6 +45,15 @@ DAMAGE_NOTIFY: Final = 0
 
 class _Cookie(ctypes.Structure):
     _fields_ = (("sequence", ctypes.c_uint),)
+
+
+class _Rectangle(ctypes.Structure):
+    _fields_ = (
+        ("x", ctypes.c_int16),
+        ("y", ctypes.c_int16),
+        ("width", ctypes.c_uint16),
+        ("height", ctypes.c_uint16),
+    )
 
 
 class _ScreenIterator(ctypes.Structure):
@@ -64,6 +81,11 @@ def _libs() -> tuple[Any, Any, Any] | None:
         xcb, damage, libc = (ctypes.CDLL(n) for n in names)
     except OSError:
         return None
+    _declare(xcb, damage, libc)
+    return xcb, damage, libc
+
+
+def _declare(xcb: Any, damage: Any, libc: Any) -> None:
     vp, u32 = ctypes.c_void_p, ctypes.c_uint32
     xcb.xcb_connect.restype = vp
     xcb.xcb_connect.argtypes = (ctypes.c_char_p, ctypes.POINTER(ctypes.c_int))
@@ -94,8 +116,35 @@ def _libs() -> tuple[Any, Any, Any] | None:
     damage.xcb_damage_create_checked.argtypes = (vp, u32, u32, ctypes.c_uint8)
     damage.xcb_damage_subtract_checked.restype = _Cookie
     damage.xcb_damage_subtract_checked.argtypes = (vp, u32, u32, u32)
+    damage.xcb_damage_subtract.restype = _Cookie
+    damage.xcb_damage_subtract.argtypes = (vp, u32, u32, u32)
     libc.free.argtypes = (vp,)
-    return xcb, damage, libc
+
+
+def _xfixes() -> Any | None:
+    name = ctypes.util.find_library("xcb-xfixes")
+    if not name:
+        return None
+    try:
+        xfixes = ctypes.CDLL(name)
+    except OSError:
+        return None
+    vp, u32 = ctypes.c_void_p, ctypes.c_uint32
+    xfixes.xcb_xfixes_query_version.restype = _Cookie
+    xfixes.xcb_xfixes_query_version.argtypes = (vp, u32, u32)
+    xfixes.xcb_xfixes_query_version_reply.restype = vp
+    xfixes.xcb_xfixes_query_version_reply.argtypes = (vp, _Cookie, vp)
+    xfixes.xcb_xfixes_create_region_checked.restype = _Cookie
+    xfixes.xcb_xfixes_create_region_checked.argtypes = (vp, u32, u32, vp)
+    xfixes.xcb_xfixes_fetch_region.restype = _Cookie
+    xfixes.xcb_xfixes_fetch_region.argtypes = (vp, u32)
+    xfixes.xcb_xfixes_fetch_region_reply.restype = vp
+    xfixes.xcb_xfixes_fetch_region_reply.argtypes = (vp, _Cookie, vp)
+    xfixes.xcb_xfixes_fetch_region_rectangles.restype = ctypes.POINTER(_Rectangle)
+    xfixes.xcb_xfixes_fetch_region_rectangles.argtypes = (vp,)
+    xfixes.xcb_xfixes_fetch_region_rectangles_length.restype = ctypes.c_int
+    xfixes.xcb_xfixes_fetch_region_rectangles_length.argtypes = (vp,)
+    return xfixes
 
 
 class DamageWatch:
@@ -107,6 +156,29 @@ class DamageWatch:
         self._id = damage_id
         self._event = event
         self._pending = False
+        self._xfixes: Any | None = None
+        self._region = 0
+        self.rects: Rects | None = None
+
+    def _track_areas(self) -> None:
+        """Set up the XFixes region that ``changed()`` fetches the drawn areas into."""
+        xfixes = _xfixes()
+        if xfixes is None or self._conn is None:
+            return
+        reply = xfixes.xcb_xfixes_query_version_reply(
+            self._conn, xfixes.xcb_xfixes_query_version(self._conn, 5, 0), None
+        )
+        if not reply:
+            return
+        self._libc.free(reply)
+        region = int(self._xcb.xcb_generate_id(self._conn))
+        error = self._xcb.xcb_request_check(
+            self._conn, xfixes.xcb_xfixes_create_region_checked(self._conn, region, 0, None)
+        )
+        if error:
+            self._libc.free(error)
+            return
+        self._xfixes, self._region = xfixes, region
 
     @classmethod
     def open(cls, display: str | None = None) -> DamageWatch | None:
@@ -125,6 +197,8 @@ class DamageWatch:
         watch = cls._attach(libs, conn, screen.value)
         if watch is None:
             xcb.xcb_disconnect(conn)
+        else:
+            watch._track_areas()
         return watch
 
     @classmethod
@@ -164,21 +238,48 @@ class DamageWatch:
         """True if anything was drawn since the previous call (the first call: True).
 
         Clears the damage and waits until the server has done so; grab after this.
+        Afterwards ``rects`` holds the areas drawn on (None: unknown, assume
+        everything; empty when nothing was drawn).
         """
+        self.rects = None
         if self._conn is None:
             return True
         seen = self._take_events(self._xcb.xcb_poll_for_event) or self._pending
         if self._xcb.xcb_connection_has_error(self._conn):
             return True  # the display is gone: let the grab report it
-        if seen:
+        if seen and self._xfixes is not None:
+            self.rects = self._subtract_into_region()
+        elif seen:
             cookie = self._damage.xcb_damage_subtract_checked(self._conn, self._id, 0, 0)
             error = self._xcb.xcb_request_check(self._conn, cookie)
             if error:
                 self._libc.free(error)
+        else:
+            self.rects = ()
         # An event that arrived with the reply is in xcb's queue, not in the socket:
         # no wake-up will come for it, so remember it for ``pending`` and the next call.
         self._pending = self._take_events(self._xcb.xcb_poll_for_queued_event)
         return seen
+
+    def _subtract_into_region(self) -> Rects | None:
+        """Clear the damage, moving it into our region, and read the region back.
+
+        The fetch's reply comes after the server has done the subtract (one
+        round trip, like the checked subtract without XFixes).
+        """
+        assert self._xfixes is not None
+        self._damage.xcb_damage_subtract(self._conn, self._id, 0, self._region)
+        reply = self._xfixes.xcb_xfixes_fetch_region_reply(
+            self._conn, self._xfixes.xcb_xfixes_fetch_region(self._conn, self._region), None
+        )
+        if not reply:
+            return None
+        try:
+            count = self._xfixes.xcb_xfixes_fetch_region_rectangles_length(reply)
+            rects = self._xfixes.xcb_xfixes_fetch_region_rectangles(reply)
+            return tuple((r.x, r.y, r.width, r.height) for r in rects[:count])
+        finally:
+            self._libc.free(reply)
 
     @property
     def pending(self) -> bool:

@@ -22,6 +22,7 @@ control asks for a keyframe (which forgets everything).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -31,7 +32,15 @@ import numpy.typing as npt
 from zvkdiag.screen.codec import Encoding, encode_copy, encode_jpeg, encode_lossless, encode_xor
 from zvkdiag.screen.frames import Tile
 from zvkdiag.screen.scroll import Scroll, find_scroll
-from zvkdiag.screen.tiles import TILE, Rect, changed_tiles, grid_shape, merge_runs, tile_rect
+from zvkdiag.screen.tiles import (
+    TILE,
+    Rect,
+    align,
+    changed_tiles,
+    grid_shape,
+    merge_runs,
+    tile_rect,
+)
 
 __all__ = ["EncoderPolicy", "FrameEncoder"]
 
@@ -56,15 +65,15 @@ class EncoderPolicy:
 class FrameEncoder:
     """Turns a sequence of captured BGRX frames into tile lists.
 
-    ``encode`` keeps a reference to each frame it is given: the caller must
-    not write into a frame afterwards (mss hands out a fresh buffer per grab,
-    so nothing is copied).
+    The encoder keeps its own copy of the last frame (``_prev``: what the
+    viewer shows, exactly where no tile is lossy), so a caller may reuse one
+    buffer and pass ``areas``: only those parts of the frame can have changed
+    since the previous call, and only they are compared and copied.
     """
 
     def __init__(self, policy: EncoderPolicy | None = None) -> None:
         self.policy = policy or EncoderPolicy()
-        self._prev: Pixels | None = None
-        self._shown: Pixels = np.zeros((0, 0, 4), np.uint8)  # viewer's exact tiles, before COPY
+        self._prev: Pixels = np.zeros((0, 0, 4), np.uint8)
         self._copied: tuple[Rect, Pixels] | None = None  # tiles the COPY changed, after it
         self._lossy = np.zeros((0, 0), np.bool_)
         self._changed_at = np.zeros((0, 0), np.float64)
@@ -75,23 +84,33 @@ class FrameEncoder:
         """Tiles the viewer shows only approximately right now."""
         return int(self._lossy.sum())
 
-    def encode(self, pixels: Pixels, *, now: float, keyframe: bool = False) -> list[Tile]:
+    def encode(
+        self,
+        pixels: Pixels,
+        *,
+        now: float,
+        keyframe: bool = False,
+        areas: Sequence[Rect] | None = None,
+    ) -> list[Tile]:
         """Tiles to send for this frame; empty when nothing changed or needs refining.
 
-        ``last_was_keyframe`` tells afterwards whether these tiles cover the
-        whole screen and need no earlier state (asked for, first frame, or
-        the screen size changed).
+        ``areas``: the parts of ``pixels`` that may differ from the previous
+        frame (None: all of it).  ``last_was_keyframe`` tells afterwards
+        whether these tiles cover the whole screen and need no earlier state
+        (asked for, first frame, or the screen size changed).
         """
-        fresh = keyframe or self._prev is None or self._prev.shape != pixels.shape
+        fresh = keyframe or self._prev.shape != pixels.shape
         self.last_was_keyframe = fresh  # a new screen size forces one
         tiles: list[Tile] = []
         self._copied = None
+        height, width = pixels.shape[:2]
+        parts = None
+        if not fresh and areas is not None:
+            parts = [a for a in (align(r, height, width) for r in areas) if a.w and a.h]
         if fresh:
-            changed = self._reset(pixels.shape[0], pixels.shape[1])
-            self._shown = pixels
+            changed = self._reset(height, width)
         else:
-            assert self._prev is not None
-            changed = changed_tiles(self._prev, pixels)
+            changed = self._changed(pixels, parts)
             changed = self._try_scroll(pixels, changed, tiles)
         moving = self._lossy & changed & (now - self._changed_at < self.policy.refine_after)
         self._changed_at[changed] = now
@@ -101,8 +120,27 @@ class FrameEncoder:
         tiles.extend(self._jpeg_tiles(pixels, jpeg))
         self._lossy[changed] = jpeg[changed]
         tiles.extend(self._refinements(pixels, now, changed))
-        self._prev = pixels
+        self._remember(pixels, parts)
         return tiles
+
+    def _changed(self, pixels: Pixels, areas: list[Rect] | None) -> npt.NDArray[np.bool_]:
+        if areas is None:
+            return changed_tiles(self._prev, pixels)
+        changed = np.zeros(grid_shape(*pixels.shape[:2]), np.bool_)
+        for area in areas:
+            where = _grid_slices(area)
+            changed[where] |= changed_tiles(_crop(self._prev, area), _crop(pixels, area))
+        return changed
+
+    def _remember(self, pixels: Pixels, areas: list[Rect] | None) -> None:
+        """Keep this frame (the parts that can have changed) for the next comparison."""
+        if areas is None:
+            if self._prev.shape == pixels.shape:
+                np.copyto(self._prev, pixels)
+            else:
+                self._prev = pixels.copy()
+        for area in areas or ():
+            _crop(self._prev, area)[...] = _crop(pixels, area)
 
     def _try_scroll(
         self, pixels: Pixels, changed: npt.NDArray[np.bool_], tiles: list[Tile]
@@ -114,14 +152,12 @@ class FrameEncoder:
         what the viewer will show once the copy is applied: the XOR reference.
         Only the tiles the copy touches are rebuilt and compared again.
         """
-        assert self._prev is not None
-        self._shown = self._prev
         scroll = find_scroll(self._prev, pixels, changed)
         if scroll is None or self._source_lossy(scroll):
             return changed
         height, width = pixels.shape[:2]
         band = Rect(scroll.x, scroll.y, scroll.w, scroll.h)
-        area = _tile_aligned(band, height, width)
+        area = align(band, height, width)
         after = _crop(self._prev, area).copy()
         source = self._prev[scroll.y + scroll.dy : scroll.y + scroll.dy + scroll.h]
         _crop(after, Rect(band.x - area.x, band.y - area.y, band.w, band.h))[...] = source[
@@ -130,9 +166,7 @@ class FrameEncoder:
         self._copied = (area, after)
         tiles.append(_tile(band, Encoding.COPY, encode_copy(scroll.x, scroll.y + scroll.dy)))
         still = changed.copy()
-        rows = slice(area.y // TILE, -(-(area.y + area.h) // TILE))
-        cols = slice(area.x // TILE, -(-(area.x + area.w) // TILE))
-        still[rows, cols] = changed_tiles(after, _crop(pixels, area))
+        still[_grid_slices(area)] = changed_tiles(after, _crop(pixels, area))
         return still
 
     def _reference(self, rect: Rect) -> Pixels:
@@ -142,7 +176,7 @@ class FrameEncoder:
             inside_y = area.y <= rect.y < area.y + area.h
             if inside_y and area.x <= rect.x < area.x + area.w:
                 return _crop(after, Rect(rect.x - area.x, rect.y - area.y, rect.w, rect.h))
-        return _crop(self._shown, rect)
+        return _crop(self._prev, rect)
 
     def _source_lossy(self, scroll: Scroll) -> bool:
         top, bottom = scroll.y + scroll.dy, scroll.y + scroll.dy + scroll.h
@@ -209,12 +243,10 @@ class FrameEncoder:
         return tiles
 
 
-def _tile_aligned(rect: Rect, height: int, width: int) -> Rect:
-    """The smallest area of whole tiles that covers ``rect`` (clipped to the screen)."""
-    x, y = rect.x // TILE * TILE, rect.y // TILE * TILE
-    right = min(-(-(rect.x + rect.w) // TILE) * TILE, width)
-    bottom = min(-(-(rect.y + rect.h) // TILE) * TILE, height)
-    return Rect(x, y, right - x, bottom - y)
+def _grid_slices(area: Rect) -> tuple[slice, slice]:
+    """The tile rows and columns of a tile-aligned area."""
+    rows = slice(area.y // TILE, -(-(area.y + area.h) // TILE))
+    return rows, slice(area.x // TILE, -(-(area.x + area.w) // TILE))
 
 
 def _crop(pixels: Pixels, rect: Rect) -> Pixels:

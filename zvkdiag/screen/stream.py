@@ -46,6 +46,7 @@ from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
 from zvkdiag.screen.flow import FlowControl
 from zvkdiag.screen.frames import ControlKind, Frame, Tile, decode_control, encode_frame
 from zvkdiag.screen.pacing import GrabBudget
+from zvkdiag.screen.tiles import Rect
 
 __all__ = [
     "MAX_FPS",
@@ -136,6 +137,7 @@ class ScreenStreamer:
         self._stopped = False
         self._running = False
         self._last_grab = -FULL_POLL
+        self._last_full = -FULL_POLL
         self._last_frame = 0.0
         self._damage_fd: int | None = None
         self._damaged = False
@@ -276,10 +278,13 @@ class ScreenStreamer:
             return None
         self._last_grab = self._clock()
         self._budget.spend(self._last_grab)
+        full = keyframe or self._last_grab - self._last_full >= FULL_POLL
+        if full:
+            self._last_full = self._last_grab
         captured_at = time.time()
-        pixels = self._capturer.grab()
+        pixels, areas = self._grab(full)
         self.stats.captures += 1
-        tiles = self._encoder.encode(pixels, now=self._clock(), keyframe=keyframe)
+        tiles = self._encoder.encode(pixels, now=self._clock(), keyframe=keyframe, areas=areas)
         if not tiles:
             return None
         return (
@@ -288,6 +293,14 @@ class ScreenStreamer:
             captured_at,
             self._encoder.last_was_keyframe,
         )
+
+    def _grab(self, full: bool) -> tuple[Pixels, list[Rect] | None]:
+        """The screen, and the parts that can have changed (None: all of it)."""
+        capturer = self._capturer
+        assert capturer is not None
+        if isinstance(capturer, Capturer):
+            return capturer.grab_changed(full=full)
+        return capturer.grab(), None
 
     def _nothing_new(self) -> bool:
         """Skip the grab: X DAMAGE saw no drawing, the pointer stayed, nothing to refine.
@@ -299,7 +312,7 @@ class ScreenStreamer:
         if not isinstance(capturer, Capturer):
             return False
         quiet = capturer.quiet()  # always: it clears the damage, so new drawing wakes us
-        if self._encoder.lossy_tiles or self._clock() - self._last_grab >= FULL_POLL:
+        if self._encoder.lossy_tiles or self._clock() - self._last_full >= FULL_POLL:
             return False
         return quiet
 

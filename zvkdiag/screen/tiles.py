@@ -8,13 +8,23 @@ smaller).  Change detection compares two BGRX frames eight bytes at a time
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["TILE", "Rect", "changed_tiles", "grid_shape", "merge_runs", "tile_rect"]
+__all__ = [
+    "TILE",
+    "Rect",
+    "align",
+    "changed_tiles",
+    "cover",
+    "grid_shape",
+    "merge_runs",
+    "tile_rect",
+]
 
 TILE: Final = 64
 
@@ -41,6 +51,34 @@ def tile_rect(row: int, col: int, height: int, width: int) -> Rect:
     """The pixel rectangle of tile (row, col), clipped to the screen."""
     y, x = row * TILE, col * TILE
     return Rect(x, y, min(TILE, width - x), min(TILE, height - y))
+
+
+def align(rect: Rect, height: int, width: int) -> Rect:
+    """The smallest area of whole tiles that covers ``rect``, clipped to the screen.
+
+    Empty (zero width or height) when ``rect`` lies off the screen.
+    """
+    x0, y0 = max(rect.x, 0) // TILE * TILE, max(rect.y, 0) // TILE * TILE
+    x1 = min(-(-(rect.x + rect.w) // TILE) * TILE, width)
+    y1 = min(-(-(rect.y + rect.h) // TILE) * TILE, height)
+    if x1 <= x0 or y1 <= y0:
+        return Rect(0, 0, 0, 0)
+    return Rect(x0, y0, x1 - x0, y1 - y0)
+
+
+def cover(rects: Iterable[Rect], height: int, width: int) -> tuple[list[Rect], int]:
+    """Few tile-aligned rectangles covering ``rects`` on the screen, and their tile count.
+
+    Far-apart areas (a typed letter and the mouse pointer in another corner)
+    stay separate rectangles instead of one box around both.
+    """
+    mask = np.zeros(grid_shape(height, width), np.bool_)
+    for rect in rects:
+        area = align(rect, height, width)
+        if area.w and area.h:
+            rows = slice(area.y // TILE, -(-(area.y + area.h) // TILE))
+            mask[rows, area.x // TILE : -(-(area.x + area.w) // TILE)] = True
+    return merge_runs(mask, height, width), int(mask.sum())
 
 
 def changed_tiles(prev: Pixels, cur: Pixels) -> Mask:
