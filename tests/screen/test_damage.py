@@ -14,8 +14,11 @@ import pytest
 
 from zvkdiag.screen.capture import Capturer
 from zvkdiag.screen.damage import DamageWatch
+from zvkdiag.screen.encoder import FrameEncoder
 from zvkdiag.screen.frames import Frame, decode_frame
+from zvkdiag.screen.reassemble import Canvas
 from zvkdiag.screen.stream import ScreenStreamer
+from zvkdiag.screen.tiles import Rect
 from zvkdiag.testing.xvfb import XServer
 
 pytestmark = pytest.mark.x11
@@ -212,3 +215,26 @@ def test_grabbing_only_what_changed_keeps_the_frame_exact(screen: XServer) -> No
             for window in windows:
                 window.kill()
                 window.wait()
+
+
+def test_the_pointer_is_sent_from_the_grabbed_parts_alone(screen: XServer) -> None:
+    """Capturer → encoder → canvas without the streamer's once-a-second full grab."""
+    encoder, canvas = FrameEncoder(), Canvas()
+
+    def send(frame: np.ndarray, parts: list[Rect] | None, seq: int) -> None:
+        tiles = encoder.encode(frame, now=float(seq), areas=parts)
+        height, width = frame.shape[:2]
+        canvas.apply(Frame(seq, width, height, 0.0, encoder.last_was_keyframe, tuple(tiles)))
+
+    with Capturer(display=screen.display) as capturer:
+        send(*capturer.grab_changed(), seq=1)
+        while not capturer.quiet():
+            send(*capturer.grab_changed(), seq=2)  # the new watch's own first damage
+        for seq, (x, y) in enumerate([(30, 40), (300, 200), (305, 203), (620, 100)], start=3):
+            subprocess.run(["xdotool", "mousemove", str(x), str(y)], env=screen.env(), check=True)
+            assert loud_within(capturer)
+            frame, parts = capturer.grab_changed()
+            assert parts is not None
+            send(frame, parts, seq)
+            shown = canvas.pixels()[..., :3]
+            assert np.array_equal(shown, capturer.grab()[..., :3]), f"pointer at {x},{y}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from collections.abc import Callable
 
 import mss
@@ -112,6 +113,21 @@ def test_small_text_changes_travel_as_small_exact_deltas(scene: Scene) -> None:
     typing = [g for g in got if {t.encoding for t in g.frame.tiles} == {Encoding.XOR}]
     assert typing, "no frame consisted of XOR deltas only"
     assert max(g.wire_bytes for g in typing) < 1500
+    assert same_picture(receiver.canvas.pixels(), grab_now(scene.display))
+
+
+def test_pointer_moves_and_drawings_elsewhere_end_exact(scene: Scene) -> None:
+    """Only damaged areas and the pointer's old and new places are grabbed and compared:
+    after a walk of the pointer over the scene and text changes the view is still exact."""
+
+    def walk_and_type() -> None:
+        for n, (x, y) in enumerate([(30, 40), (300, 200), (305, 203), (10, 470), (620, 100)]):
+            subprocess.run(["xdotool", "mousemove", str(x), str(y)], env=scene.server.env())
+            scene.say("moved " * (n + 1))
+            time.sleep(0.1)  # one frame per step
+
+    receiver, got = asyncio.run(stream_in_memory(scene.display, during=walk_and_type))
+    assert len(got) >= 3
     assert same_picture(receiver.canvas.pixels(), grab_now(scene.display))
 
 

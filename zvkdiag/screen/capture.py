@@ -153,21 +153,27 @@ class Capturer:
         if full or areas is None or frame is None or not blends_itself:
             self._frame = self.grab()
             return self._frame, None
-        cursor = self._fetch_cursor()
-        cursor_rect = Rect(0, 0, 0, 0) if cursor is None else cursor[1]
         height, width = frame.shape[:2]
-        parts, tiles = cover([*areas, self._cursor_rect, cursor_rect], height, width)
+        parts, tiles = cover([*areas, self._cursor_rect], height, width)
         if len(parts) > MAX_PARTS or 2 * tiles * TILE * TILE > height * width:
             self._frame = self.grab()
             return self._frame, None
+        self._grab_parts(frame, parts)  # first: the grab comes as soon after DAMAGE as it can
+        cursor = self._fetch_cursor()
+        self._cursor_rect = Rect(0, 0, 0, 0) if cursor is None else cursor[1]
+        if cursor is not None:
+            # Under the pointer's new place the buffer already holds the screen (whatever
+            # was drawn there is in ``parts``); only the encoder must look there too.
+            moved, _ = cover([self._cursor_rect], height, width)
+            parts += [m for m in moved if not any(_inside(m, p) for p in parts)]
+            blend_cursor(frame, cursor[0], self._cursor_rect.x, self._cursor_rect.y)
+        return frame, parts
+
+    def _grab_parts(self, frame: Pixels, parts: list[Rect]) -> None:
         left, top = int(self._region["left"]), int(self._region["top"])
         for part in parts:
             where = {"left": left + part.x, "top": top + part.y, "width": part.w, "height": part.h}
             frame[part.y : part.y + part.h, part.x : part.x + part.w] = self._shot(where)
-        if cursor is not None:
-            blend_cursor(frame, cursor[0], cursor[1].x, cursor[1].y)
-        self._cursor_rect = cursor_rect
-        return frame, parts
 
     @property
     def damage_fd(self) -> int | None:
@@ -254,6 +260,15 @@ def blend_cursor(pixels: Pixels, cursor: Pixels, left: int, top: int) -> None:
     mixed[opaque] = src[..., :3][opaque]
     visible = src[..., 3] > 0
     dst[visible] = mixed[visible]
+
+
+def _inside(inner: Rect, outer: Rect) -> bool:
+    return (
+        outer.x <= inner.x
+        and outer.y <= inner.y
+        and inner.x + inner.w <= outer.x + outer.w
+        and inner.y + inner.h <= outer.y + outer.h
+    )
 
 
 def _cursor_key(cursor: Any) -> tuple[int, int, bytes]:
