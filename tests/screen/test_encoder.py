@@ -210,3 +210,24 @@ def test_areas_do_not_disturb_scrolling() -> None:
     assert frame and frame[0].encoding is Encoding.COPY
     chain.canvas.apply(Frame(2, 320, 400, 0.0, False, tuple(frame)))
     assert chain.exact(buffer)
+
+
+def test_a_clock_ticking_elsewhere_does_not_hide_a_scroll_when_the_parts_are_known() -> None:
+    log = text_screen(1400, 470, seed=5)
+    screen = text_screen(500, 900, seed=4)
+    screen[37:367, 101:571] = log[:330]
+    encoders = {"parts": Chain(), "no parts": Chain()}
+    for chain in encoders.values():
+        chain.step(screen.copy())
+    screen[37:367, 101:571] = log[48:378]  # three lines down
+    screen[10:26, 800:860, :3] = 0  # the clock, in other columns
+    window, clock = Rect(101, 37, 470, 330), Rect(800, 10, 60, 16)
+    used = {}
+    for name, chain in encoders.items():
+        tiles = chain.encoder.encode(
+            screen, now=1.0, areas=[window, clock] if name == "parts" else None
+        )
+        chain.canvas.apply(Frame(2, 900, 500, 0.0, False, tuple(tiles)))
+        assert chain.exact(screen)
+        used[name] = Encoding.COPY in {t.encoding for t in tiles}
+    assert used == {"parts": True, "no parts": False}

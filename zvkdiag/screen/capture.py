@@ -145,7 +145,8 @@ class Capturer:
         where the pointer was and is are grabbed, into one buffer that is
         updated in place: the frame is valid until the next call.  The parts
         are None when the whole screen was grabbed: the first call, ``full``,
-        no areas known (no DAMAGE or no XFixes), or a large or scattered change.
+        no areas known (no DAMAGE or no XFixes), or a change of more than three
+        quarters of the screen or in more than ``MAX_PARTS`` places.
         """
         areas, self._areas = self._areas, []
         frame = self._frame
@@ -155,7 +156,7 @@ class Capturer:
             return self._frame, None
         height, width = frame.shape[:2]
         parts, tiles = cover([*areas, self._cursor_rect], height, width)
-        if len(parts) > MAX_PARTS or 2 * tiles * TILE * TILE > height * width:
+        if len(parts) > MAX_PARTS or 4 * tiles * TILE * TILE > 3 * height * width:
             self._frame = self.grab()
             return self._frame, None
         self._grab_parts(frame, parts)  # first: the grab comes as soon after DAMAGE as it can

@@ -111,7 +111,7 @@ class FrameEncoder:
             changed = self._reset(height, width)
         else:
             changed = self._changed(pixels, parts)
-            changed = self._try_scroll(pixels, changed, tiles)
+            changed = self._try_scroll(pixels, changed, tiles, parts)
         moving = self._lossy & changed & (now - self._changed_at < self.policy.refine_after)
         self._changed_at[changed] = now
         exact, jpeg = self._exact_tiles(pixels, changed & ~moving, fresh)
@@ -143,16 +143,22 @@ class FrameEncoder:
             _crop(self._prev, area)[...] = _crop(pixels, area)
 
     def _try_scroll(
-        self, pixels: Pixels, changed: npt.NDArray[np.bool_], tiles: list[Tile]
+        self,
+        pixels: Pixels,
+        changed: npt.NDArray[np.bool_],
+        tiles: list[Tile],
+        parts: list[Rect] | None,
     ) -> npt.NDArray[np.bool_]:
         """Send a scrolled band as COPY; returns the tiles still changed after it.
 
-        Only bands whose source the viewer shows exactly are copied (copying
-        a JPEG approximation would spread it).  Afterwards ``_reference`` is
-        what the viewer will show once the copy is applied: the XOR reference.
-        Only the tiles the copy touches are rebuilt and compared again.
+        With ``parts`` known the band is looked for in the part with the most
+        changed tiles, so a clock ticking elsewhere does not hide a scrolling
+        window.  Only bands whose source the viewer shows exactly are copied
+        (copying a JPEG approximation would spread it).  Afterwards
+        ``_reference`` is what the viewer will show once the copy is applied:
+        the XOR reference.  Only the tiles the copy touches are compared again.
         """
-        scroll = find_scroll(self._prev, pixels, changed)
+        scroll = find_scroll(self._prev, pixels, _busiest(changed, parts))
         if scroll is None or self._source_lossy(scroll):
             return changed
         height, width = pixels.shape[:2]
@@ -241,6 +247,17 @@ class FrameEncoder:
             tiles.append(tile)
             self._lossy[row, col] = False
         return tiles
+
+
+def _busiest(changed: npt.NDArray[np.bool_], parts: list[Rect] | None) -> npt.NDArray[np.bool_]:
+    """The changed tiles of the part where most changed (all of them without parts)."""
+    if not parts:
+        return changed
+    counts = [int(changed[_grid_slices(part)].sum()) for part in parts]
+    where = _grid_slices(parts[counts.index(max(counts))])
+    busiest = np.zeros_like(changed)
+    busiest[where] = changed[where]
+    return busiest
 
 
 def _grid_slices(area: Rect) -> tuple[slice, slice]:
