@@ -18,12 +18,7 @@ from .scenes import TK_SCENE
 
 @pytest.fixture
 def screen() -> Iterator[XServer]:
-    """A small real X screen.
-
-    One connection stays open for the whole test: an X server resets when its
-    last client leaves, and connections made during that reset fail (xvfb()
-    does not pass ``-noreset``).
-    """
+    """A small real X screen, with one connection open for the whole test."""
     with xvfb(640, 480) as server, mss.MSS(display=server.display):
         yield server
 

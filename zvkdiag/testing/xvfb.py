@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 __all__ = ["XServer", "xvfb"]
+
+START_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -26,29 +30,44 @@ class XServer:
 
 @contextmanager
 def xvfb(width: int = 1920, height: int = 1080, depth: int = 24) -> Iterator[XServer]:
-    """Start Xvfb, let it pick a free display (``-displayfd``), stop it afterwards."""
+    """Start Xvfb, let it pick a free display (``-displayfd``), stop it afterwards.
+
+    Xvfb reports the display on a pipe, not a file: it writes the number and the
+    newline separately, and a file would share its offset with our reads.
+    """
     if shutil.which("Xvfb") is None:
         raise RuntimeError("Xvfb is not installed (apt-get install xvfb)")
-    with tempfile.TemporaryFile() as fd_file:
-        proc = subprocess.Popen(
-            [
-                "Xvfb",
-                "-displayfd",
-                str(fd_file.fileno()),
-                "-screen",
-                "0",
-                f"{width}x{height}x{depth}",
-                "-nolisten",
-                "tcp",
-                "-ac",
-                "-noreset",
-            ],
-            pass_fds=(fd_file.fileno(),),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    read_end, write_end = os.pipe()
+    with tempfile.TemporaryFile() as log:
         try:
-            number = _wait_display(fd_file, proc)
+            proc = subprocess.Popen(
+                [
+                    "Xvfb",
+                    "-displayfd",
+                    str(write_end),
+                    "-screen",
+                    "0",
+                    f"{width}x{height}x{depth}",
+                    "-nolisten",
+                    "tcp",
+                    "-ac",
+                    "-noreset",
+                ],
+                pass_fds=(write_end,),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        finally:
+            os.close(write_end)
+        try:
+            try:
+                number = _read_display(read_end, START_TIMEOUT)
+            except RuntimeError as exc:
+                log.seek(0)
+                said = log.read()[-2000:].decode(errors="replace").strip()
+                raise RuntimeError(f"{exc}; Xvfb said: {said or '(nothing)'}") from None
+            finally:
+                os.close(read_end)
             yield XServer(f":{number}", width, height)
         finally:
             proc.terminate()
@@ -59,16 +78,19 @@ def xvfb(width: int = 1920, height: int = 1080, depth: int = 24) -> Iterator[XSe
                 proc.wait()
 
 
-def _wait_display(fd_file: object, proc: subprocess.Popen[bytes]) -> str:
-    import time
-
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        fd_file.seek(0)  # type: ignore[attr-defined]
-        data: str = fd_file.read().decode()  # type: ignore[attr-defined]
-        if data.endswith("\n") and data.strip().isdigit():
-            return data.strip()
-        if proc.poll() is not None:
+def _read_display(fd: int, timeout: float) -> str:
+    """The display number Xvfb writes to ``fd`` once it accepts clients."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while not data.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise RuntimeError(f"Xvfb did not report a display within {timeout:g} s")
+        chunk = os.read(fd, 64)
+        if not chunk:
             raise RuntimeError("Xvfb exited at start")
-        time.sleep(0.02)
-    raise RuntimeError("Xvfb did not report a display within 15 s")
+        data += chunk
+    number = data.strip().decode()
+    if not number.isdigit():
+        raise RuntimeError(f"Xvfb reported no display number: {data!r}")
+    return number
