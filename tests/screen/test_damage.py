@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import select
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 from zvkdiag.screen.capture import Capturer
 from zvkdiag.screen.damage import DamageWatch
 from zvkdiag.screen.encoder import FrameEncoder
-from zvkdiag.screen.frames import Frame, decode_frame
+from zvkdiag.screen.frames import Control, ControlKind, Frame, decode_frame, encode_control
 from zvkdiag.screen.reassemble import Canvas
 from zvkdiag.screen.stream import ScreenStreamer
 from zvkdiag.screen.tiles import Rect
@@ -238,3 +239,59 @@ def test_the_pointer_is_sent_from_the_grabbed_parts_alone(screen: XServer) -> No
             send(frame, parts, seq)
             shown = canvas.pixels()[..., :3]
             assert np.array_equal(shown, capturer.grab()[..., :3]), f"pointer at {x},{y}"
+
+
+def test_a_still_screen_keeps_the_worker_to_itself(screen: XServer) -> None:
+    """With nothing drawn, the worker checks the pointer itself; the loop is not woken per tick.
+
+    At 60 ticks a second, one hand-over per tick would be ~60 turns a second; the
+    worker keeps ticking and hands back only for the once-a-second full poll.
+    """
+
+    async def main() -> tuple[int, int]:
+        streamer = ScreenStreamer(display=screen.display, max_fps=60)
+        frames = streamer.frames()
+        try:
+            first = decode_frame(await asyncio.wait_for(anext(frames), 10))
+            streamer.on_ack(first.seq)
+            idle = asyncio.ensure_future(anext(frames))
+            await asyncio.sleep(0.5)
+            before = streamer.stats.turns
+            await asyncio.sleep(2.0)
+            idle.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await idle
+            return streamer.stats.turns - before, streamer.stats.captures
+        finally:
+            await frames.aclose()
+
+    turns, captures = asyncio.run(main())
+    assert turns <= 8
+    assert captures >= 2  # the full poll still ran
+
+
+def test_a_refresh_reaches_an_idle_worker(screen: XServer) -> None:
+    """The streamer's clock moves only when the test says: a turn is due, then the
+    worker waits for news that never comes (no drawing, no full poll due), so only
+    the interrupt hands the refresh back to the loop.
+    """
+    now = [100.0]
+
+    async def main() -> bool:
+        streamer = ScreenStreamer(display=screen.display, max_fps=60, clock=lambda: now[0])
+        frames = streamer.frames()
+        try:
+            first = decode_frame(await asyncio.wait_for(anext(frames), 10))
+            streamer.on_ack(first.seq)
+            pending = asyncio.ensure_future(anext(frames))
+            now[0] += 0.1  # a turn is due: the worker takes it and waits for news
+            await asyncio.sleep(0.3)
+            turns = streamer.stats.turns
+            now[0] += 0.1  # the next turn is due too, once the worker hands back
+            streamer.on_control(encode_control(Control(ControlKind.REFRESH)))
+            second = decode_frame(await asyncio.wait_for(pending, 10))
+            return second.keyframe and turns == streamer.stats.turns - 1
+        finally:
+            await frames.aclose()
+
+    assert asyncio.run(main())
