@@ -270,28 +270,94 @@ def test_a_still_screen_keeps_the_worker_to_itself(screen: XServer) -> None:
     assert captures >= 2  # the full poll still ran
 
 
-def test_a_refresh_reaches_an_idle_worker(screen: XServer) -> None:
-    """The streamer's clock moves only when the test says: a turn is due, then the
-    worker waits for news that never comes (no drawing, no full poll due), so only
-    the interrupt hands the refresh back to the loop.
+async def _idle_worker(
+    screen: XServer, now: list[float]
+) -> tuple[ScreenStreamer, AsyncIterator[bytes], asyncio.Future[bytes]]:
+    """A stream whose worker waits for news that will not come by itself.
+
+    The streamer's clock moves only when the test moves it: one turn is made due,
+    then neither a tick's hand-back nor a full poll can end the worker's wait.
     """
+    streamer = ScreenStreamer(display=screen.display, max_fps=60, clock=lambda: now[0])
+    frames = streamer.frames()
+    first = decode_frame(await asyncio.wait_for(anext(frames), 10))
+    streamer.on_ack(first.seq)
+    pending = asyncio.ensure_future(anext(frames))
+    now[0] += 0.1  # a turn is due: the worker takes it and waits
+    await asyncio.sleep(0.3)
+    return streamer, frames, pending
+
+
+def test_a_refresh_reaches_an_idle_worker(screen: XServer) -> None:
+    """Only the interrupt hands the refresh back to the loop, which then sends a keyframe."""
     now = [100.0]
 
-    async def main() -> bool:
-        streamer = ScreenStreamer(display=screen.display, max_fps=60, clock=lambda: now[0])
-        frames = streamer.frames()
+    async def main() -> tuple[bool, int]:
+        streamer, frames, pending = await _idle_worker(screen, now)
         try:
-            first = decode_frame(await asyncio.wait_for(anext(frames), 10))
-            streamer.on_ack(first.seq)
-            pending = asyncio.ensure_future(anext(frames))
-            now[0] += 0.1  # a turn is due: the worker takes it and waits for news
-            await asyncio.sleep(0.3)
             turns = streamer.stats.turns
             now[0] += 0.1  # the next turn is due too, once the worker hands back
             streamer.on_control(encode_control(Control(ControlKind.REFRESH)))
             second = decode_frame(await asyncio.wait_for(pending, 10))
-            return second.keyframe and turns == streamer.stats.turns - 1
+            return second.keyframe, streamer.stats.turns - turns
         finally:
             await frames.aclose()
 
-    assert asyncio.run(main())
+    assert asyncio.run(main()) == (True, 1)
+
+
+def test_an_idle_worker_grabs_a_drawing_itself(screen: XServer) -> None:
+    """The worker wakes on the DAMAGE socket and grabs in the same turn (no hand-back)."""
+    now = [100.0]
+
+    async def main() -> tuple[int, int]:
+        streamer, frames, pending = await _idle_worker(screen, now)
+        try:
+            turns = streamer.stats.turns
+            draw(screen, "#336699")
+            second = decode_frame(await asyncio.wait_for(pending, 10))
+            return len(second.tiles), streamer.stats.turns - turns
+        finally:
+            await frames.aclose()
+
+    tiles, more_turns = asyncio.run(main())
+    assert tiles > 0
+    assert more_turns == 0
+
+
+def test_an_idle_worker_keeps_to_the_grab_budget(screen: XServer) -> None:
+    """A drawing the budget does not allow yet is handed back to the loop, which waits.
+
+    One grab a second with a burst of two, and the streamer's clock stands still
+    between the test's steps: after the keyframe and one drawing the budget is spent.
+    """
+    now = [100.0]
+
+    async def main() -> tuple[int, bool, int]:
+        streamer = ScreenStreamer(
+            display=screen.display, max_fps=1.0, poll_fps=60, clock=lambda: now[0]
+        )
+        frames = streamer.frames()
+        try:
+            streamer.on_ack(decode_frame(await asyncio.wait_for(anext(frames), 10)).seq)
+            now[0] += 0.02  # a tick is due: the worker idles
+            pending = asyncio.ensure_future(anext(frames))
+            await asyncio.sleep(0.3)
+            draw(screen, "#aa5500")
+            first = decode_frame(await asyncio.wait_for(pending, 10))
+            streamer.on_ack(first.seq)
+            now[0] += 0.02  # the next tick: the worker idles again, the budget is spent
+            pending = asyncio.ensure_future(anext(frames))
+            await asyncio.sleep(0.3)
+            draw(screen, "#0055aa")
+            await asyncio.sleep(0.5)
+            waited = not pending.done()
+            now[0] += 1.0  # the budget refills
+            second = decode_frame(await asyncio.wait_for(pending, 10))
+            return len(first.tiles), waited, len(second.tiles)
+        finally:
+            await frames.aclose()
+
+    first, waited, second = asyncio.run(main())
+    assert first > 0 and second > 0
+    assert waited

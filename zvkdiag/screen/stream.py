@@ -348,10 +348,12 @@ class ScreenStreamer:
         return quiet
 
     def _idle(self, until: float | None) -> bool:
-        """Worker thread: sleep one pointer tick; False to hand back to the loop.
+        """Worker thread: sleep one pointer tick or until something is drawn.
 
-        Hands back at once when something was drawn (the loop's DAMAGE wake-up
-        then paces the grab), on ``_interrupt()``, and at ``until``.
+        True: look again (and grab if there is news).  False: hand back to the
+        loop, on ``_interrupt()``, at ``until``, and on a drawing that
+        ``max_fps`` does not allow to grab yet (the loop's DAMAGE wake-up then
+        paces it).
         """
         capturer = self._capturer
         if not isinstance(capturer, Capturer) or self._stopped or self._paused:
@@ -373,7 +375,10 @@ class ScreenStreamer:
             with contextlib.suppress(OSError):
                 os.read(self._interrupt_r, 4096)
             return False
-        return fd not in ready and not self._stopped and not self._paused
+        if self._stopped or self._paused:
+            return False
+        now = self._clock()
+        return fd not in ready or self._budget.ready_at(now) <= now
 
     def _interrupt(self) -> None:
         """End the worker's ``_idle`` now (any thread)."""
