@@ -32,8 +32,9 @@ itself (``_idle``): it sleeps in ``select`` on the DAMAGE socket and a wake-up
 pipe and checks the pointer each tick, instead of going back to the event
 loop 60 times a second.  That round trip through the executor and asyncio
 cost ~10x the pointer check itself (~0.6 ms of CPU a tick against ~40 us).
-It hands back to the loop on drawing, on stop, pause or a keyframe request
-(the pipe), and when flow control has a deadline to enforce.
+A drawing it grabs at once when the grab budget allows; otherwise, and on
+stop, pause or a keyframe request (the pipe), and when flow control has a
+deadline to enforce, it hands back to the loop.
 """
 
 from __future__ import annotations

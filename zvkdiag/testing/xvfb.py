@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import IO
 
 __all__ = ["XServer", "xvfb"]
 
@@ -38,44 +39,50 @@ def xvfb(width: int = 1920, height: int = 1080, depth: int = 24) -> Iterator[XSe
     if shutil.which("Xvfb") is None:
         raise RuntimeError("Xvfb is not installed (apt-get install xvfb)")
     read_end, write_end = os.pipe()
-    with tempfile.TemporaryFile() as log:
-        try:
-            proc = subprocess.Popen(
-                [
-                    "Xvfb",
-                    "-displayfd",
-                    str(write_end),
-                    "-screen",
-                    "0",
-                    f"{width}x{height}x{depth}",
-                    "-nolisten",
-                    "tcp",
-                    "-ac",
-                    "-noreset",
-                ],
-                pass_fds=(write_end,),
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
-        finally:
-            os.close(write_end)
-        try:
+    try:
+        with tempfile.TemporaryFile() as log:
             try:
-                number = _read_display(read_end, START_TIMEOUT)
-            except RuntimeError as exc:
-                log.seek(0)
-                said = log.read()[-2000:].decode(errors="replace").strip()
-                raise RuntimeError(f"{exc}; Xvfb said: {said or '(nothing)'}") from None
+                proc = subprocess.Popen(
+                    [
+                        "Xvfb",
+                        "-displayfd",
+                        str(write_end),
+                        "-screen",
+                        "0",
+                        f"{width}x{height}x{depth}",
+                        "-nolisten",
+                        "tcp",
+                        "-ac",
+                        "-noreset",
+                    ],
+                    pass_fds=(write_end,),
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
             finally:
-                os.close(read_end)
-            yield XServer(f":{number}", width, height)
-        finally:
-            proc.terminate()
+                os.close(write_end)
             try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                number = _started(read_end, log)
+                yield XServer(f":{number}", width, height)
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+    finally:
+        os.close(read_end)
+
+
+def _started(read_end: int, log: IO[bytes]) -> str:
+    """The display number, or an error that quotes what Xvfb said."""
+    try:
+        return _read_display(read_end, START_TIMEOUT)
+    except RuntimeError as exc:
+        log.seek(0)
+        said = log.read()[-2000:].decode(errors="replace").strip()
+        raise RuntimeError(f"{exc}; Xvfb said: {said or '(nothing)'}") from None
 
 
 def _read_display(fd: int, timeout: float) -> str:
