@@ -1,10 +1,11 @@
-"""The cursor blend without an X server: clipping and alpha arithmetic."""
+"""Without an X server: the cursor blend (clipping, alpha arithmetic) and the first grab's box."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from zvkdiag.screen.capture import blend_cursor
+from zvkdiag.screen.capture import blend_cursor, compact_box
+from zvkdiag.screen.tiles import Rect
 
 
 def cursor_image() -> np.ndarray:
@@ -31,3 +32,23 @@ def test_cursor_at_the_edges_is_clipped() -> None:
     blend_cursor(pixels, cursor_image(), 8, 9)
     assert (pixels[9, 8:10, :3] == 200).all()
     blend_cursor(pixels, cursor_image(), 50, 50)  # entirely outside: nothing happens
+
+
+def test_one_drawn_area_is_grabbed_first_as_its_tiles() -> None:
+    assert compact_box([Rect(803, 42, 927, 799)], 1080, 1920) == Rect(768, 0, 1024, 896)
+
+
+def test_neighbouring_areas_share_one_box() -> None:
+    scrolled, status_line = Rect(803, 42, 927, 799), Rect(803, 898, 927, 19)
+    assert compact_box([scrolled, status_line], 1080, 1920) == Rect(768, 0, 1024, 960)
+
+
+def test_far_apart_areas_give_no_box() -> None:
+    letter, clock = Rect(100, 60, 9, 17), Rect(1800, 1050, 40, 17)
+    assert compact_box([letter, clock], 1080, 1920) == Rect(0, 0, 0, 0)
+
+
+def test_nothing_drawn_gives_no_box() -> None:
+    assert compact_box([], 1080, 1920) == Rect(0, 0, 0, 0)
+    assert compact_box([Rect(5, 5, 0, 10)], 1080, 1920) == Rect(0, 0, 0, 0)
+    assert compact_box([Rect(2000, 5, 10, 10)], 1080, 1920).w == 0  # off the screen

@@ -218,6 +218,53 @@ def test_grabbing_only_what_changed_keeps_the_frame_exact(screen: XServer) -> No
                 window.wait()
 
 
+class RecordingCapturer(Capturer):
+    """The real capturer, noting the parts of each grab in order."""
+
+    def __init__(self, display: str) -> None:
+        super().__init__(display=display)
+        self.grabs: list[list[Rect]] = []
+
+    def _grab_parts(self, frame: np.ndarray, parts: list[Rect]) -> None:
+        self.grabs.append(list(parts))
+        super()._grab_parts(frame, parts)
+
+
+def test_the_drawn_box_is_grabbed_first_and_only_once(screen: XServer) -> None:
+    """A drawing's own box is grabbed before anything else (the pointer's place comes after).
+
+    The sooner the grab follows DAMAGE, the more often a drawing made in bursts
+    (a scroll, then the new lines) shows as two frames, as on the screen.
+    """
+    with RecordingCapturer(screen.display) as capturer:
+        capturer.grab_changed()
+        while not capturer.quiet():
+            capturer.grab_changed()  # the new watch's own first damage
+        window = small_window(screen, "#cc2244", 100, 200)
+        try:
+            assert loud_within(capturer, 10)
+            time.sleep(0.3)  # the window has drawn itself
+            capturer.quiet()
+            capturer.grabs.clear()
+            frame, parts = capturer.grab_changed()
+            box = Rect(64, 192, 128, 64)  # the tiles under the 50x40 window at (100, 200)
+            assert capturer.grabs[0] == [box]
+            later = [part for grab in capturer.grabs[1:] for part in grab]
+            assert later, "the pointer's place is grabbed too"
+            assert all(
+                part.x + part.w <= box.x
+                or box.x + box.w <= part.x
+                or part.y + part.h <= box.y
+                or box.y + box.h <= part.y
+                for part in later
+            )
+            assert parts is not None and box in parts
+            assert np.array_equal(frame[..., :3], capturer.grab()[..., :3])
+        finally:
+            window.kill()
+            window.wait()
+
+
 def test_the_pointer_is_sent_from_the_grabbed_parts_alone(screen: XServer) -> None:
     """Capturer → encoder → canvas without the streamer's once-a-second full grab."""
     encoder, canvas = FrameEncoder(), Canvas()

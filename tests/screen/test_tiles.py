@@ -13,6 +13,7 @@ from zvkdiag.screen.tiles import (
     cover,
     grid_shape,
     merge_runs,
+    minus,
     tile_rect,
 )
 
@@ -91,3 +92,35 @@ def test_cover_joins_overlapping_areas_into_their_tiles() -> None:
         ] = True
     assert covered.sum() == tiles == 4
     assert covered[:2, :2].all()
+
+
+def _area(rect: Rect) -> int:
+    return rect.w * rect.h
+
+
+def _overlap(a: Rect, b: Rect) -> int:
+    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    return max(w, 0) * max(h, 0)
+
+
+def test_minus_leaves_outer_whole_when_the_hole_is_elsewhere() -> None:
+    outer = Rect(64, 64, 128, 64)
+    assert minus(outer, Rect(512, 0, 64, 64)) == [outer]
+    assert minus(outer, Rect(192, 64, 64, 64)) == [outer]  # touching is not overlapping
+    assert minus(outer, Rect(0, 0, 640, 480)) == []
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_minus_pieces_cover_exactly_outer_without_the_hole(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        x, y, w, h = (int(v) for v in rng.integers(0, 200, 4))
+        outer = Rect(x, y, w + 1, h + 1)
+        x, y, w, h = (int(v) for v in rng.integers(0, 200, 4))
+        hole = Rect(x, y, w + 1, h + 1)
+        pieces = minus(outer, hole)
+        assert len(pieces) <= 4
+        assert all(_overlap(p, hole) == 0 and _overlap(p, outer) == _area(p) for p in pieces)
+        assert all(_overlap(a, b) == 0 for i, a in enumerate(pieces) for b in pieces[i + 1 :])
+        assert sum(map(_area, pieces)) == _area(outer) - _overlap(outer, hole)

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from zvkdiag._errors import ZvkdiagError
 from zvkdiag.screen.damage import DamageWatch, Rects
-from zvkdiag.screen.tiles import TILE, Rect, cover
+from zvkdiag.screen.tiles import TILE, Rect, align, cover, minus
 
 __all__ = [
     "CaptureError",
@@ -124,16 +124,16 @@ class Capturer:
         """
         if self._damage is None:
             return False
-        drawn = self._damage.changed()
-        if drawn:
+        if self._damage.changed():
             self._note_drawn(self._damage.rects)
+            return False  # grab at once: ``grab_changed`` fetches the pointer afterwards
         if self._cursor_source is None or not self._has_cursor:
-            return not drawn
+            return True
         try:
             cursor = self._cursor_source.cursor()
         except mss.ScreenShotError:
             return False
-        return not drawn and _cursor_key(cursor) == self._last_cursor
+        return _cursor_key(cursor) == self._last_cursor
 
     def _note_drawn(self, rects: Rects | None) -> None:
         if rects is None or self._areas is None:
@@ -159,11 +159,19 @@ class Capturer:
             self._frame = self.grab()
             return self._frame, None
         height, width = frame.shape[:2]
+        box = compact_box(areas, height, width)
+        if 4 * box.w * box.h > 3 * height * width:
+            self._frame = self.grab()
+            return self._frame, None
+        if box.w and box.h:
+            # First, before any other work: the sooner after DAMAGE the grab, the more
+            # of a drawing made in bursts shows as its own frame (a scroll, then its text).
+            self._grab_parts(frame, [box])
         parts, tiles = cover([*areas, self._cursor_rect], height, width)
         if len(parts) > MAX_PARTS or 4 * tiles * TILE * TILE > 3 * height * width:
             self._frame = self.grab()
             return self._frame, None
-        self._grab_parts(frame, parts)  # first: the grab comes as soon after DAMAGE as it can
+        self._grab_parts(frame, [rest for part in parts for rest in minus(part, box)])
         cursor = self._fetch_cursor()
         self._cursor_rect = Rect(0, 0, 0, 0) if cursor is None else cursor[1]
         if cursor is not None:
@@ -265,6 +273,24 @@ def blend_cursor(pixels: Pixels, cursor: Pixels, left: int, top: int) -> None:
     mixed[opaque] = src[..., :3][opaque]
     visible = src[..., 3] > 0
     dst[visible] = mixed[visible]
+
+
+def compact_box(areas: list[Rect], height: int, width: int) -> Rect:
+    """The tile-aligned bounding box of ``areas`` when it is mostly drawn on, else empty.
+
+    Pure arithmetic, no numpy: ``grab_changed`` grabs this box before it works out
+    the exact parts.  Far-apart areas (a letter here, a clock there) give no box:
+    their bounding box would be mostly unchanged screen.
+    """
+    drawn = [a for a in areas if a.w > 0 and a.h > 0]
+    if not drawn:
+        return Rect(0, 0, 0, 0)
+    x0, y0 = min(a.x for a in drawn), min(a.y for a in drawn)
+    x1 = max(a.x + a.w for a in drawn)
+    y1 = max(a.y + a.h for a in drawn)
+    if (x1 - x0) * (y1 - y0) > 2 * sum(a.w * a.h for a in drawn):
+        return Rect(0, 0, 0, 0)
+    return align(Rect(x0, y0, x1 - x0, y1 - y0), height, width)
 
 
 def _inside(inner: Rect, outer: Rect) -> bool:

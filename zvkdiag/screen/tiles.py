@@ -23,6 +23,7 @@ __all__ = [
     "cover",
     "grid_shape",
     "merge_runs",
+    "minus",
     "tile_rect",
 ]
 
@@ -64,6 +65,23 @@ def align(rect: Rect, height: int, width: int) -> Rect:
     if x1 <= x0 or y1 <= y0:
         return Rect(0, 0, 0, 0)
     return Rect(x0, y0, x1 - x0, y1 - y0)
+
+
+def minus(outer: Rect, hole: Rect) -> list[Rect]:
+    """``outer`` without ``hole``: up to four rectangles (above, below, left, right)."""
+    x0, y0 = max(outer.x, hole.x), max(outer.y, hole.y)
+    x1 = min(outer.x + outer.w, hole.x + hole.w)
+    y1 = min(outer.y + outer.h, hole.y + hole.h)
+    if x0 >= x1 or y0 >= y1:
+        return [outer]
+    bottom, right = outer.y + outer.h, outer.x + outer.w
+    pieces = [
+        Rect(outer.x, outer.y, outer.w, y0 - outer.y),
+        Rect(outer.x, y1, outer.w, bottom - y1),
+        Rect(outer.x, y0, x0 - outer.x, y1 - y0),
+        Rect(x1, y0, right - x1, y1 - y0),
+    ]
+    return [p for p in pieces if p.w > 0 and p.h > 0]
 
 
 def cover(rects: Iterable[Rect], height: int, width: int) -> tuple[list[Rect], int]:
