@@ -17,6 +17,8 @@ have xwd || need+=(x11-apps)
 have xsetroot || need+=(x11-xserver-utils)
 have make || need+=(make)
 python3 -c 'import tkinter' 2>/dev/null || need+=(python3-tk)
+# XInput 2 raw motion for the screen view's pointer events (without it: polling)
+ldconfig -p | grep -q 'libxcb-xinput.so.0 ' || need+=(libxcb-xinput0)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 
 if [ ${#need[@]} -eq 0 ]; then

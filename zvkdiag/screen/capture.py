@@ -115,6 +115,7 @@ class Capturer:
         self._areas: list[Rect] | None = None  # drawn since the last grab; None: not known
         self._frame: Pixels | None = None  # grab_changed()'s buffer, updated in place
         self._cursor_rect = Rect(0, 0, 0, 0)  # where the pointer is blended into it
+        self.cursor_fetches = 0  # pointer images asked of the X server
 
     def quiet(self) -> bool:
         """True when nothing was drawn and the pointer is unchanged since the last grab.
@@ -129,10 +130,13 @@ class Capturer:
             return False  # grab at once: ``grab_changed`` fetches the pointer afterwards
         if self._cursor_source is None or not self._has_cursor:
             return True
+        if not self._damage.take_pointer_news():
+            return True  # no motion, no new pointer image: nothing to ask the server
         try:
             cursor = self._cursor_source.cursor()
         except mss.ScreenShotError:
             return False
+        self.cursor_fetches += 1
         return _cursor_key(cursor) == self._last_cursor
 
     def _note_drawn(self, rects: Rects | None) -> None:
@@ -194,6 +198,11 @@ class Capturer:
         return None if self._damage is None else self._damage.fileno()
 
     @property
+    def pointer_events(self) -> bool:
+        """``damage_fd`` also wakes on pointer motion and image changes: no need to poll."""
+        return self._damage is not None and self._damage.watches_pointer
+
+    @property
     def damage_pending(self) -> bool:
         """A drawing is known that ``damage_fd`` will not signal (ask ``quiet()`` again)."""
         return self._damage is not None and self._damage.pending
@@ -231,6 +240,7 @@ class Capturer:
         except mss.ScreenShotError:
             self._has_cursor = False  # no XFixes: frames without the pointer
             return None
+        self.cursor_fetches += 1
         self._last_cursor = _cursor_key(cursor)
         left = int(cursor.left) - int(self._region["left"])
         top = int(cursor.top) - int(self._region["top"])

@@ -19,13 +19,15 @@ back with one round trip (``rects``).  The capturer then grabs and compares
 only those areas.  Without XFixes (``rects`` stays None) the whole screen is
 grabbed as before.
 
-The mouse pointer is not part of the framebuffer (it is blended from XFixes),
-so the caller checks it separately.  ``fileno()`` lets the streamer's event
-loop wake as soon as a DamageNotify arrives instead of waiting for its next
-poll (see ``stream``).  xcb is used through ctypes, as mss does:
-unlike Xlib it never ends the process when the X server goes away.  Where
-libxcb-damage or the extension is missing, ``DamageWatch.open`` returns None
-and the streamer polls as before.
+The mouse pointer is not part of the framebuffer (it is blended from XFixes)
+and DAMAGE does not see it; where XInput 2 is there, the same connection also
+gets pointer motion and image changes as events (``pointer``), and
+``take_pointer_news()`` tells the caller when to fetch the pointer again.
+``fileno()`` lets the streamer's event loop wake as soon as a DamageNotify
+arrives instead of waiting for its next poll (see ``stream``).  xcb is used
+through ctypes, as mss does: unlike Xlib it never ends the process when the X
+server goes away.  Where libxcb-damage or the extension is missing,
+``DamageWatch.open`` returns None and the streamer polls as before.
 """
 
 from __future__ import annotations
@@ -35,42 +37,15 @@ import ctypes.util
 import os
 from typing import Any, Final
 
+from zvkdiag.screen.pointer import PointerEvents, pointer_position, watch_pointer
+from zvkdiag.screen.xcbtypes import Cookie, ExtensionReply, Rectangle, ScreenIterator
+
 __all__ = ["DamageWatch", "Rects"]
 
 Rects = tuple[tuple[int, int, int, int], ...]  # (x, y, width, height) in root coordinates
 
 REPORT_NON_EMPTY: Final = 3  # XCB_DAMAGE_REPORT_LEVEL_NON_EMPTY
 DAMAGE_NOTIFY: Final = 0
-
-
-class _Cookie(ctypes.Structure):
-    _fields_ = (("sequence", ctypes.c_uint),)
-
-
-class _Rectangle(ctypes.Structure):
-    _fields_ = (
-        ("x", ctypes.c_int16),
-        ("y", ctypes.c_int16),
-        ("width", ctypes.c_uint16),
-        ("height", ctypes.c_uint16),
-    )
-
-
-class _ScreenIterator(ctypes.Structure):
-    _fields_ = (("data", ctypes.c_void_p), ("rem", ctypes.c_int), ("index", ctypes.c_int))
-
-
-class _ExtensionReply(ctypes.Structure):
-    _fields_ = (
-        ("response_type", ctypes.c_uint8),
-        ("pad0", ctypes.c_uint8),
-        ("sequence", ctypes.c_uint16),
-        ("length", ctypes.c_uint32),
-        ("present", ctypes.c_uint8),
-        ("major_opcode", ctypes.c_uint8),
-        ("first_event", ctypes.c_uint8),
-        ("first_error", ctypes.c_uint8),
-    )
 
 
 def _libs() -> tuple[Any, Any, Any] | None:
@@ -93,30 +68,30 @@ def _declare(xcb: Any, damage: Any, libc: Any) -> None:
     xcb.xcb_disconnect.argtypes = (vp,)
     xcb.xcb_get_setup.restype = vp
     xcb.xcb_get_setup.argtypes = (vp,)
-    xcb.xcb_setup_roots_iterator.restype = _ScreenIterator
+    xcb.xcb_setup_roots_iterator.restype = ScreenIterator
     xcb.xcb_setup_roots_iterator.argtypes = (vp,)
-    xcb.xcb_screen_next.argtypes = (ctypes.POINTER(_ScreenIterator),)
+    xcb.xcb_screen_next.argtypes = (ctypes.POINTER(ScreenIterator),)
     xcb.xcb_generate_id.restype = u32
     xcb.xcb_generate_id.argtypes = (vp,)
-    xcb.xcb_get_extension_data.restype = ctypes.POINTER(_ExtensionReply)
+    xcb.xcb_get_extension_data.restype = ctypes.POINTER(ExtensionReply)
     xcb.xcb_get_extension_data.argtypes = (vp, vp)
     xcb.xcb_request_check.restype = vp
-    xcb.xcb_request_check.argtypes = (vp, _Cookie)
+    xcb.xcb_request_check.argtypes = (vp, Cookie)
     xcb.xcb_poll_for_event.restype = vp
     xcb.xcb_poll_for_event.argtypes = (vp,)
     xcb.xcb_poll_for_queued_event.restype = vp
     xcb.xcb_poll_for_queued_event.argtypes = (vp,)
     xcb.xcb_get_file_descriptor.restype = ctypes.c_int
     xcb.xcb_get_file_descriptor.argtypes = (vp,)
-    damage.xcb_damage_query_version.restype = _Cookie
+    damage.xcb_damage_query_version.restype = Cookie
     damage.xcb_damage_query_version.argtypes = (vp, u32, u32)
     damage.xcb_damage_query_version_reply.restype = vp
-    damage.xcb_damage_query_version_reply.argtypes = (vp, _Cookie, vp)
-    damage.xcb_damage_create_checked.restype = _Cookie
+    damage.xcb_damage_query_version_reply.argtypes = (vp, Cookie, vp)
+    damage.xcb_damage_create_checked.restype = Cookie
     damage.xcb_damage_create_checked.argtypes = (vp, u32, u32, ctypes.c_uint8)
-    damage.xcb_damage_subtract_checked.restype = _Cookie
+    damage.xcb_damage_subtract_checked.restype = Cookie
     damage.xcb_damage_subtract_checked.argtypes = (vp, u32, u32, u32)
-    damage.xcb_damage_subtract.restype = _Cookie
+    damage.xcb_damage_subtract.restype = Cookie
     damage.xcb_damage_subtract.argtypes = (vp, u32, u32, u32)
     libc.free.argtypes = (vp,)
 
@@ -130,17 +105,17 @@ def _xfixes() -> Any | None:
     except OSError:
         return None
     vp, u32 = ctypes.c_void_p, ctypes.c_uint32
-    xfixes.xcb_xfixes_query_version.restype = _Cookie
+    xfixes.xcb_xfixes_query_version.restype = Cookie
     xfixes.xcb_xfixes_query_version.argtypes = (vp, u32, u32)
     xfixes.xcb_xfixes_query_version_reply.restype = vp
-    xfixes.xcb_xfixes_query_version_reply.argtypes = (vp, _Cookie, vp)
-    xfixes.xcb_xfixes_create_region_checked.restype = _Cookie
+    xfixes.xcb_xfixes_query_version_reply.argtypes = (vp, Cookie, vp)
+    xfixes.xcb_xfixes_create_region_checked.restype = Cookie
     xfixes.xcb_xfixes_create_region_checked.argtypes = (vp, u32, u32, vp)
-    xfixes.xcb_xfixes_fetch_region.restype = _Cookie
+    xfixes.xcb_xfixes_fetch_region.restype = Cookie
     xfixes.xcb_xfixes_fetch_region.argtypes = (vp, u32)
     xfixes.xcb_xfixes_fetch_region_reply.restype = vp
-    xfixes.xcb_xfixes_fetch_region_reply.argtypes = (vp, _Cookie, vp)
-    xfixes.xcb_xfixes_fetch_region_rectangles.restype = ctypes.POINTER(_Rectangle)
+    xfixes.xcb_xfixes_fetch_region_reply.argtypes = (vp, Cookie, vp)
+    xfixes.xcb_xfixes_fetch_region_rectangles.restype = ctypes.POINTER(Rectangle)
     xfixes.xcb_xfixes_fetch_region_rectangles.argtypes = (vp,)
     xfixes.xcb_xfixes_fetch_region_rectangles_length.restype = ctypes.c_int
     xfixes.xcb_xfixes_fetch_region_rectangles_length.argtypes = (vp,)
@@ -158,6 +133,10 @@ class DamageWatch:
         self._pending = False
         self._xfixes: Any | None = None
         self._region = 0
+        self._pointer: PointerEvents | None = None
+        self._pointer_news = False
+        self._pointer_at: tuple[int, int] | None = None
+        self._root = 0
         self.rects: Rects | None = None
 
     def _track_areas(self) -> None:
@@ -199,6 +178,8 @@ class DamageWatch:
             xcb.xcb_disconnect(conn)
         else:
             watch._track_areas()
+            watch._root = _root(xcb, conn, screen.value)
+            watch._pointer = watch_pointer(xcb, libs[2], conn, watch._root)
         return watch
 
     @classmethod
@@ -286,11 +267,35 @@ class DamageWatch:
         """Something was drawn that ``fileno()`` will not signal: call ``changed()`` again."""
         return self._pending
 
+    @property
+    def watches_pointer(self) -> bool:
+        """Pointer motion and cursor changes wake ``fileno()`` too (see ``pointer``)."""
+        return self._pointer is not None
+
+    def take_pointer_news(self) -> bool:
+        """Whether the pointer moved or changed its image since the last call: fetch it.
+
+        The events are read by ``changed()``, along with the damage; a pointer
+        warped by a program sends none, so its position is asked too (see
+        ``pointer``).  Always True without ``watches_pointer``: then nothing
+        tells, so ask every time.
+        """
+        if self._pointer is None or self._conn is None:
+            return True
+        news, self._pointer_news = self._pointer_news, False
+        where = pointer_position(self._xcb, self._libc, self._conn, self._root)
+        if where != self._pointer_at:
+            self._pointer_at = where
+            news = True
+        return news
+
     def _take_events(self, poll: Any) -> bool:
         seen = False
         while event := poll(self._conn):
             kind = ctypes.cast(event, ctypes.POINTER(ctypes.c_uint8))[0] & 0x7F
             seen = seen or kind == self._event
+            if self._pointer is not None and self._pointer.is_pointer_news(event):
+                self._pointer_news = True
             self._libc.free(event)
         return seen
 

@@ -25,7 +25,10 @@ period.  The ticks (``poll_fps``, by default ``max_fps``) remain for what
 DAMAGE does not report, the mouse pointer, and as the safety net of
 ``FULL_POLL``; after ``IDLE_AFTER`` seconds without a frame they slow to
 ``IDLE_POLL`` (the first pointer move after a pause shows up to 67 ms late,
-everything after it at full rate).
+everything after it at full rate).  Where the DAMAGE connection also reports
+pointer motion and image changes (``pointer``), a moving mouse wakes the
+stream itself and the ticks, at ``IDLE_POLL``, only look for a pointer that a
+program warped.
 
 While nothing is drawn and the pointer stays, the worker thread ticks by
 itself (``_idle``): it sleeps in ``select`` on the DAMAGE socket and a wake-up
@@ -364,6 +367,8 @@ class ScreenStreamer:
             return False
         now = self._clock()
         tick = poll_period(self._poll, now - self._last_frame)
+        if capturer.pointer_events:  # a moving mouse wakes us itself; ticks are for warps
+            tick = max(tick, IDLE_POLL)
         if until is not None:
             if now >= until:
                 return False

@@ -1,0 +1,129 @@
+"""Pointer news on the DAMAGE connection: raw motion, cursor changes, warps (real Xvfb)."""
+
+from __future__ import annotations
+
+import ctypes
+import select
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from zvkdiag.screen import pointer
+from zvkdiag.screen.capture import Capturer
+from zvkdiag.screen.damage import DamageWatch
+from zvkdiag.screen.pointer import GENERIC_EVENT, PointerEvents
+from zvkdiag.testing.xvfb import XServer
+
+pytestmark = pytest.mark.x11
+
+
+@pytest.fixture
+def watch(screen: XServer) -> Iterator[DamageWatch]:
+    opened = DamageWatch.open(screen.display)
+    assert opened is not None
+    try:
+        assert opened.watches_pointer, "XInput 2 and XFixes are there on Xvfb"
+        settle(opened)
+        yield opened
+    finally:
+        opened.close()
+
+
+def settle(watch: DamageWatch) -> None:
+    """Read everything said so far (the first call also learns where the pointer is)."""
+    for _ in range(3):
+        watch.changed()
+        watch.take_pointer_news()
+        time.sleep(0.05)
+
+
+def readable(watch: DamageWatch, seconds: float = 5.0) -> bool:
+    ready, _, _ = select.select([watch.fileno()], [], [], seconds)
+    return bool(ready)
+
+
+def xdotool(screen: XServer, *args: str) -> None:
+    subprocess.run(["xdotool", *args], env=screen.env(), check=True)
+
+
+def test_a_still_pointer_is_no_news(watch: DamageWatch) -> None:
+    assert not readable(watch, 0.3)
+    watch.changed()
+    assert not watch.take_pointer_news()
+    assert not watch.take_pointer_news()
+
+
+def test_a_device_moving_the_pointer_wakes_the_socket(screen: XServer, watch: DamageWatch) -> None:
+    xdotool(screen, "mousemove_relative", "--", "7", "5")  # XTest: a device moved, as a mouse does
+    assert readable(watch)
+    watch.changed()
+    assert watch.take_pointer_news()
+    assert not watch.take_pointer_news()  # told once
+
+
+def test_a_new_pointer_image_wakes_the_socket(screen: XServer, watch: DamageWatch) -> None:
+    subprocess.run(["xsetroot", "-cursor_name", "watch"], env=screen.env(), check=True)
+    assert readable(watch)
+    watch.changed()
+    assert watch.take_pointer_news()
+
+
+def test_a_warped_pointer_is_found_by_asking(screen: XServer, watch: DamageWatch) -> None:
+    """A program's XWarpPointer sends no raw motion; the position check still sees it."""
+    xdotool(screen, "mousemove", "40", "30")
+    watch.changed()
+    assert watch.take_pointer_news()
+    assert not watch.take_pointer_news()
+
+
+def test_a_still_screen_costs_no_pointer_image(screen: XServer) -> None:
+    """Without news the capturer asks where the pointer is, not what it looks like."""
+    with Capturer(display=screen.display) as capturer:
+        capturer.grab_changed()
+        deadline = time.monotonic() + 10
+        while not capturer.quiet() and time.monotonic() < deadline:
+            capturer.grab_changed()  # the new watch's own first damage
+        before = capturer.cursor_fetches
+        assert all(capturer.quiet() for _ in range(50))
+        assert capturer.cursor_fetches == before
+        xdotool(screen, "mousemove_relative", "--", "3", "3")
+        deadline = time.monotonic() + 5
+        while capturer.quiet() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert capturer.cursor_fetches == before + 1
+
+
+def _event(*head: int) -> ctypes.Array[ctypes.c_uint8]:
+    return (ctypes.c_uint8 * 32)(*head)
+
+
+def test_events_are_told_apart() -> None:
+    news = PointerEvents(xinput_opcode=131, cursor_notify=88)
+    assert news.is_pointer_news(_event(GENERIC_EVENT, 131))
+    assert not news.is_pointer_news(_event(GENERIC_EVENT, 140))  # another extension's
+    assert news.is_pointer_news(_event(88))
+    assert news.is_pointer_news(_event(88 | 0x80))  # sent by a client: still news
+    assert not news.is_pointer_news(_event(87))  # e.g. DamageNotify
+
+
+def test_without_xinput_the_pointer_is_polled_as_before(
+    screen: XServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine without libxcb-xinput: no pointer events, the image is asked every time."""
+    real_load = pointer.load
+    monkeypatch.setattr(
+        pointer, "load", lambda name: None if name == "xcb-xinput" else real_load(name)
+    )
+    with Capturer(display=screen.display) as capturer:
+        assert not capturer.pointer_events
+        capturer.grab_changed()
+        deadline = time.monotonic() + 10
+        while not capturer.quiet() and time.monotonic() < deadline:
+            capturer.grab_changed()
+        before = capturer.cursor_fetches
+        assert all(capturer.quiet() for _ in range(5))
+        assert capturer.cursor_fetches == before + 5
+        xdotool(screen, "mousemove", "50", "60")
+        assert not capturer.quiet()
