@@ -282,6 +282,9 @@ async def _session(
             "ncpu": os.cpu_count(),
             "chunks": rec.chunks,
             "updates": rec.updates,
+            # Not in the harness's format (analyze.py ignores it): when the customer
+            # grabbed each update's pixels, for the grab's delay after a scroll step.
+            "captured_at": [round(f.captured_at, 6) for f in rec.frames],
             **info,
         }
         result = ZvkResult(trace, agent_pid)
