@@ -33,12 +33,18 @@ server goes away.  Where libxcb-damage or the extension is missing,
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from typing import Any, Final
 
 from zvkdiag.screen.pointer import PointerEvents, pointer_position, watch_pointer
-from zvkdiag.screen.xcbtypes import Cookie, ExtensionReply, Rectangle, ScreenIterator
+from zvkdiag.screen.xcbtypes import (
+    Cookie,
+    ExtensionReply,
+    Rectangle,
+    ScreenIterator,
+    extension,
+    load,
+)
 
 __all__ = ["DamageWatch", "Rects"]
 
@@ -49,12 +55,8 @@ DAMAGE_NOTIFY: Final = 0
 
 
 def _libs() -> tuple[Any, Any, Any] | None:
-    names = [ctypes.util.find_library(n) for n in ("xcb", "xcb-damage", "c")]
-    if not all(names):
-        return None
-    try:
-        xcb, damage, libc = (ctypes.CDLL(n) for n in names)
-    except OSError:
+    xcb, damage, libc = (load(name) for name in ("xcb", "xcb-damage", "c"))
+    if xcb is None or damage is None or libc is None:
         return None
     _declare(xcb, damage, libc)
     return xcb, damage, libc
@@ -97,12 +99,8 @@ def _declare(xcb: Any, damage: Any, libc: Any) -> None:
 
 
 def _xfixes() -> Any | None:
-    name = ctypes.util.find_library("xcb-xfixes")
-    if not name:
-        return None
-    try:
-        xfixes = ctypes.CDLL(name)
-    except OSError:
+    xfixes = load("xcb-xfixes")
+    if xfixes is None:
         return None
     vp, u32 = ctypes.c_void_p, ctypes.c_uint32
     xfixes.xcb_xfixes_query_version.restype = Cookie
@@ -185,10 +183,10 @@ class DamageWatch:
     @classmethod
     def _attach(cls, libs: tuple[Any, Any, Any], conn: int, screen: int) -> DamageWatch | None:
         xcb, damage, libc = libs
-        ext = xcb.xcb_get_extension_data(conn, ctypes.addressof(_extension_id(damage)))
-        if not ext or not ext.contents.present:
+        ext = extension(xcb, conn, damage, "xcb_damage_id")
+        if ext is None:
             return None
-        first_event = int(ext.contents.first_event)
+        first_event = int(ext.first_event)
         reply = damage.xcb_damage_query_version_reply(
             conn, damage.xcb_damage_query_version(conn, 1, 1), None
         )
@@ -303,10 +301,6 @@ class DamageWatch:
         conn, self._conn = self._conn, None
         if conn is not None:
             self._xcb.xcb_disconnect(conn)
-
-
-def _extension_id(damage: Any) -> ctypes.c_char:
-    return ctypes.c_char.in_dll(damage, "xcb_damage_id")
 
 
 def _root(xcb: Any, conn: int, screen: int) -> int:
