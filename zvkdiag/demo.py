@@ -155,6 +155,7 @@ async def _run(args: argparse.Namespace, relay: str, workdir: Path) -> int:
         await task
     finally:
         await asyncio.to_thread(lab.stop)
+        creds_file.unlink(missing_ok=True)  # the session is over: its password is no use to keep
     return 0
 
 
