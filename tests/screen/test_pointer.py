@@ -127,3 +127,15 @@ def test_without_xinput_the_pointer_is_polled_as_before(
         assert capturer.cursor_fetches == before + 5
         xdotool(screen, "mousemove", "50", "60")
         assert not capturer.quiet()
+
+
+def test_a_drawing_read_with_the_pointer_reply_is_not_lost(
+    screen: XServer, watch: DamageWatch
+) -> None:
+    """The position's reply pulls a waiting DamageNotify into xcb's queue: no wake-up comes."""
+    subprocess.run(["xsetroot", "-solid", "#336699"], env=screen.env(), check=True)
+    assert readable(watch)  # the DamageNotify waits in the socket
+    watch.take_pointer_news()  # ... and is read together with the reply
+    assert not readable(watch, 0.1)
+    assert watch.pending
+    assert watch.changed()

@@ -280,12 +280,13 @@ class DamageWatch:
         """
         if self._pointer is None or self._conn is None:
             return True
-        news, self._pointer_news = self._pointer_news, False
         where = pointer_position(self._xcb, self._libc, self._conn, self._root)
-        if where != self._pointer_at:
-            self._pointer_at = where
-            news = True
-        return news
+        # Events that came in with the reply are in xcb's queue, not in the socket: a
+        # DamageNotify there would wake nobody, so it is kept as ``pending``.
+        self._pending = self._take_events(self._xcb.xcb_poll_for_queued_event) or self._pending
+        news, self._pointer_news = self._pointer_news, False
+        moved, self._pointer_at = where != self._pointer_at, where
+        return news or moved
 
     def _take_events(self, poll: Any) -> bool:
         seen = False
