@@ -139,3 +139,15 @@ def test_a_drawing_read_with_the_pointer_reply_is_not_lost(
     assert not readable(watch, 0.1)
     assert watch.pending
     assert watch.changed()
+
+
+def test_keys_are_not_listened_to(screen: XServer, watch: DamageWatch) -> None:
+    """Only pointer motion is selected: key presses bring no XInput events.
+
+    (The X server does tell every client that the keyboard mapping changed when the
+    typing device changes: a core MappingNotify, which nobody selects or can refuse.)
+    """
+    xdotool(screen, "key", "a", "Return", "BackSpace")
+    time.sleep(0.3)
+    watch.changed()
+    assert not watch.take_pointer_news()
