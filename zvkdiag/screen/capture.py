@@ -160,21 +160,18 @@ class Capturer:
         frame = self._frame
         blends_itself = self._cursor_source is not None or not self._sct.with_cursor
         if full or areas is None or frame is None or not blends_itself:
-            self._frame = self.grab()
-            return self._frame, None
+            return self._whole()
         height, width = frame.shape[:2]
         box = compact_box(areas, height, width)
         if 4 * box.w * box.h > 3 * height * width:
-            self._frame = self.grab()
-            return self._frame, None
+            return self._whole()
         if box.w and box.h:
             # First, before any other work: the sooner after DAMAGE the grab, the more
             # of a drawing made in bursts shows as its own frame (a scroll, then its text).
             self._grab_parts(frame, [box])
         parts, tiles = cover([*areas, self._cursor_rect], height, width)
         if len(parts) > MAX_PARTS or 4 * tiles * TILE * TILE > 3 * height * width:
-            self._frame = self.grab()
-            return self._frame, None
+            return self._whole()
         self._grab_parts(frame, [rest for part in parts for rest in minus(part, box)])
         cursor = self._fetch_cursor()
         self._cursor_rect = Rect(0, 0, 0, 0) if cursor is None else cursor[1]
@@ -185,6 +182,10 @@ class Capturer:
             parts += [m for m in moved if not any(_inside(m, p) for p in parts)]
             blend_cursor(frame, cursor[0], self._cursor_rect.x, self._cursor_rect.y)
         return frame, parts
+
+    def _whole(self) -> tuple[Pixels, None]:
+        self._frame = self.grab()
+        return self._frame, None
 
     def _grab_parts(self, frame: Pixels, parts: list[Rect]) -> None:
         left, top = int(self._region["left"]), int(self._region["top"])
