@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from zvkdiag.screen.capture import blend_cursor, compact_box
-from zvkdiag.screen.tiles import Rect
+from zvkdiag.screen.capture import blend_cursor
+from zvkdiag.screen.tiles import Rect, compact_box
 
 
 def cursor_image() -> np.ndarray:

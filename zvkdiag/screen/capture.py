@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from zvkdiag._errors import ZvkdiagError
 from zvkdiag.screen.damage import DamageWatch, Rects
-from zvkdiag.screen.tiles import TILE, Rect, align, cover, minus
+from zvkdiag.screen.tiles import TILE, Rect, compact_box, cover, minus
 
 __all__ = [
     "CaptureError",
@@ -284,24 +284,6 @@ def blend_cursor(pixels: Pixels, cursor: Pixels, left: int, top: int) -> None:
     mixed[opaque] = src[..., :3][opaque]
     visible = src[..., 3] > 0
     dst[visible] = mixed[visible]
-
-
-def compact_box(areas: list[Rect], height: int, width: int) -> Rect:
-    """The tile-aligned bounding box of ``areas`` when it is mostly drawn on, else empty.
-
-    Pure arithmetic, no numpy: ``grab_changed`` grabs this box before it works out
-    the exact parts.  Far-apart areas (a letter here, a clock there) give no box:
-    their bounding box would be mostly unchanged screen.
-    """
-    drawn = [a for a in areas if a.w > 0 and a.h > 0]
-    if not drawn:
-        return Rect(0, 0, 0, 0)
-    x0, y0 = min(a.x for a in drawn), min(a.y for a in drawn)
-    x1 = max(a.x + a.w for a in drawn)
-    y1 = max(a.y + a.h for a in drawn)
-    if (x1 - x0) * (y1 - y0) > 2 * sum(a.w * a.h for a in drawn):
-        return Rect(0, 0, 0, 0)
-    return align(Rect(x0, y0, x1 - x0, y1 - y0), height, width)
 
 
 def _inside(inner: Rect, outer: Rect) -> bool:

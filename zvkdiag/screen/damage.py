@@ -178,6 +178,7 @@ class DamageWatch:
             watch._track_areas()
             watch._root = _root(xcb, conn, screen.value)
             watch._pointer = watch_pointer(xcb, libs[2], conn, watch._root)
+            watch._keep_queued()  # the set-up waited for replies too
         return watch
 
     @classmethod
@@ -224,6 +225,7 @@ class DamageWatch:
         if self._conn is None:
             return True
         seen = self._take_events(self._xcb.xcb_poll_for_event) or self._pending
+        self._pending = False
         if self._xcb.xcb_connection_has_error(self._conn):
             return True  # the display is gone: let the grab report it
         if seen and self._xfixes is not None:
@@ -235,9 +237,7 @@ class DamageWatch:
                 self._libc.free(error)
         else:
             self.rects = ()
-        # An event that arrived with the reply is in xcb's queue, not in the socket:
-        # no wake-up will come for it, so remember it for ``pending`` and the next call.
-        self._pending = self._take_events(self._xcb.xcb_poll_for_queued_event)
+        self._keep_queued()
         return seen
 
     def _subtract_into_region(self) -> Rects | None:
@@ -281,12 +281,19 @@ class DamageWatch:
         if self._pointer is None or self._conn is None:
             return True
         where = pointer_position(self._xcb, self._libc, self._conn, self._root)
-        # Events that came in with the reply are in xcb's queue, not in the socket: a
-        # DamageNotify there would wake nobody, so it is kept as ``pending``.
-        self._pending = self._take_events(self._xcb.xcb_poll_for_queued_event) or self._pending
+        self._keep_queued()
         news, self._pointer_news = self._pointer_news, False
         moved, self._pointer_at = where != self._pointer_at, where
         return news or moved
+
+    def _keep_queued(self) -> None:
+        """After waiting for a reply: keep a DamageNotify that xcb read along with it.
+
+        Such an event sits in xcb's queue, not in the socket, so no wake-up will
+        come for it; ``pending`` says so, and the next ``changed()`` takes it.
+        """
+        if self._take_events(self._xcb.xcb_poll_for_queued_event):
+            self._pending = True
 
     def _take_events(self, poll: Any) -> bool:
         seen = False

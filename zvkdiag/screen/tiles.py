@@ -20,6 +20,7 @@ __all__ = [
     "Rect",
     "align",
     "changed_tiles",
+    "compact_box",
     "cover",
     "grid_shape",
     "merge_runs",
@@ -65,6 +66,24 @@ def align(rect: Rect, height: int, width: int) -> Rect:
     if x1 <= x0 or y1 <= y0:
         return Rect(0, 0, 0, 0)
     return Rect(x0, y0, x1 - x0, y1 - y0)
+
+
+def compact_box(areas: list[Rect], height: int, width: int) -> Rect:
+    """The tile-aligned bounding box of ``areas`` when it is mostly drawn on, else empty.
+
+    Pure arithmetic, no numpy: ``Capturer.grab_changed`` grabs this box before it works out
+    the exact parts.  Far-apart areas (a letter here, a clock there) give no box:
+    their bounding box would be mostly unchanged screen.
+    """
+    drawn = [a for a in areas if a.w > 0 and a.h > 0]
+    if not drawn:
+        return Rect(0, 0, 0, 0)
+    x0, y0 = min(a.x for a in drawn), min(a.y for a in drawn)
+    x1 = max(a.x + a.w for a in drawn)
+    y1 = max(a.y + a.h for a in drawn)
+    if (x1 - x0) * (y1 - y0) > 2 * sum(a.w * a.h for a in drawn):
+        return Rect(0, 0, 0, 0)
+    return align(Rect(x0, y0, x1 - x0, y1 - y0), height, width)
 
 
 def minus(outer: Rect, hole: Rect) -> list[Rect]:
