@@ -9,6 +9,7 @@ EXPECTED = {
     "CommandTimeout",
     "ConnectError",
     "ConsentDenied",
+    "ControlUnavailable",
     "InvalidCode",
     "InvalidParameter",
     "PeerNotFound",

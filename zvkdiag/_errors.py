@@ -18,6 +18,7 @@ the boundary with ``raise ... from exc`` so the cause stays visible::
     ├── UnknownProbe           no probe of that name (``suggestions`` lists close names)
     ├── InvalidParameter       a probe parameter is unknown or out of bounds (``parameter``)
     ├── TransferError          a file transfer failed or was refused
+    ├── ControlUnavailable     remote control cannot work on this desktop (Wayland, no display)
     └── CaseStoreError         a case folder or table is missing or invalid
 
 ``SessionClosed`` (the other side broke it) and ``SessionNotOpen`` (we closed
@@ -33,6 +34,7 @@ __all__ = [
     "CommandTimeout",
     "ConnectError",
     "ConsentDenied",
+    "ControlUnavailable",
     "InvalidCode",
     "InvalidParameter",
     "PeerNotFound",
@@ -96,6 +98,10 @@ class SessionClosed(ZvkdiagError):
 
 class SessionNotOpen(ZvkdiagError):
     """This side closed the session earlier and then tried to use it."""
+
+
+class ControlUnavailable(ZvkdiagError):
+    """Remote control cannot work on the customer's desktop (the message says why)."""
 
 
 class CommandTimeout(ZvkdiagError):

@@ -212,7 +212,8 @@ def test_request_events_follow_each_request(relay: RelayThread) -> None:
 
 
 def test_a_failing_op_does_not_end_the_session(relay: RelayThread) -> None:
-    from zvkdiag.agent.ops import OpContext, default_ops
+    from zvkdiag.agent.catalog import default_ops
+    from zvkdiag.agent.ops import OpContext
 
     async def broken(ctx: OpContext) -> int:
         raise ValueError("a bug in an op")

@@ -21,8 +21,9 @@ import asyncssh
 from zvkdiag._errors import AuthenticationFailed, ProtocolError, SessionClosed, ZvkdiagError
 from zvkdiag._exchange import EngineerHello, customer_exchange
 from zvkdiag._sockio import recv_line, send_all
+from zvkdiag.agent.catalog import default_ops
 from zvkdiag.agent.lifecycle import Credentials
-from zvkdiag.agent.ops import OpRegistry, default_ops
+from zvkdiag.agent.ops import OpRegistry
 from zvkdiag.agent.session import AgentSession
 from zvkdiag.agent.sshserver import (
     CHANNEL_MAX_PACKET,

@@ -5,6 +5,9 @@ ask the customer, the audit log, and the channel's byte streams.  It calls
 ``await ctx.require(...)`` before doing anything, then ``await ctx.accept()``
 to send the OK header, then its payload.  An exception before ``accept`` goes
 back to the engineer as an error header.
+
+This module holds only the registry types; ``zvkdiag.agent.catalog`` imports
+the op modules and fills a registry, so no op module imports its catalog.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from zvkdiag._errors import ConsentDenied, ProtocolError
 from zvkdiag.consent.model import ConsentRequest, Decision, Scope
 from zvkdiag.wire import requests
 
-__all__ = ["OpContext", "OpHandler", "OpRegistry", "default_ops"]
+__all__ = ["OpContext", "OpHandler", "OpRegistry"]
 
 Asker = Callable[[ConsentRequest], Awaitable[Decision]]
 Auditor = Callable[..., Any]
@@ -91,15 +94,3 @@ class OpRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._ops)
-
-
-def default_ops() -> OpRegistry:
-    """The registry with every built-in op; imported lazily to keep modules apart."""
-    from zvkdiag.agent import builtin_ops, files, probe_ops, screen_ops
-
-    registry = OpRegistry()
-    builtin_ops.register_all(registry)
-    files.register_all(registry)
-    probe_ops.register_all(registry)
-    screen_ops.register_all(registry)
-    return registry

@@ -16,7 +16,14 @@ from zvkdiag._version import __version__
 from zvkdiag.agent.files import FileGrants, GrantedSFTPServer
 from zvkdiag.agent.ops import OpContext, OpRegistry
 from zvkdiag.agent.sshserver import SFTPFactory
-from zvkdiag.consent.model import AgentEvent, ConsentRequest, ConsentUI, Decision, Scope
+from zvkdiag.consent.model import (
+    AgentEvent,
+    Clipboard,
+    ConsentRequest,
+    ConsentUI,
+    Decision,
+    Scope,
+)
 from zvkdiag.wire import requests
 
 __all__ = ["AgentSession"]
@@ -46,6 +53,8 @@ class AgentSession:
         self.granted = False
         self.standing: set[str] = set()
         self.streams: set[Any] = set()  # running ScreenStreamers, stopped on revoke or end
+        self.controls: set[asyncio.Task[Any]] = set()  # running screen.control ops
+        self.clipboard: Clipboard | None = getattr(ui, "clipboard", None)
         self.tasks: set[asyncio.Task[Any]] = set()
         self.conn: asyncssh.SSHServerConnection | None = None
         self.opened = asyncio.Event()
@@ -90,6 +99,10 @@ class AgentSession:
         if scope is Scope.SCREEN_VIEW:
             for streamer in list(self.streams):
                 streamer.stop()
+        if scope in (Scope.SCREEN_VIEW, Scope.SCREEN_CONTROL):
+            self.standing.discard(Scope.SCREEN_CONTROL.value)  # no control without sight
+            for task in list(self.controls):
+                task.cancel()  # its finally lets go of every key and button
         self._audit("revoke", scope=scope.value)
 
     # -- requests --------------------------------------------------------------

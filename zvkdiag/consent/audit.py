@@ -31,12 +31,15 @@ import platformdirs
 
 from zvkdiag.consent.model import (
     AgentEvent,
+    Clipboard,
     CodeIssued,
     ConsentRequest,
     ConsentUI,
+    ControlActive,
     Decision,
     EngineerMessage,
     FailedTry,
+    PointerShown,
     ScreenShared,
     SessionEnded,
     SessionStarted,
@@ -309,6 +312,7 @@ class AuditedUI:
     def __init__(self, inner: ConsentUI, log: AuditLog) -> None:
         self.inner = inner
         self.log = log
+        self.clipboard: Clipboard | None = getattr(inner, "clipboard", None)
 
     async def ask(
         self,
@@ -354,3 +358,7 @@ def event_fields(event: AgentEvent) -> tuple[str, Record]:
             return "message", {"text": said}
         case ScreenShared(active=active):
             return "screen.shared", {"active": active}
+        case ControlActive(active=active, paused=paused):
+            return "screen.control.state", {"active": active, "paused": paused}
+        case PointerShown(position=position):
+            return "screen.pointer", {"shown": position is not None}

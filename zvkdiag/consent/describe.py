@@ -48,6 +48,8 @@ def describe(request: ConsentRequest, lang: str = "de") -> tuple[str, list[str]]
     key = "engineer.verified" if request.engineer_verified else "engineer.unverified"
     lines = [text("ask.engineer", lang, engineer=text(key, lang, engineer=engineer))]
     lines += _DETAIL_LINES[request.scope](request.detail, lang)
+    if request.scope is Scope.SCREEN_CONTROL and not request.engineer_verified:
+        lines.insert(ENGINEER_LINE + 1, text("ask.screen.control.unverified", lang))
     return headline, lines
 
 
@@ -101,7 +103,20 @@ def _screen_view(detail: _Detail, lang: str) -> _Lines:
 
 
 def _screen_control(detail: _Detail, lang: str) -> _Lines:
-    return [text("ask.screen.control.detail", lang)]
+    return [text("ask.screen.control.detail", lang), text("ask.screen.control.watch", lang)]
+
+
+def _screen_point(detail: _Detail, lang: str) -> _Lines:
+    return [text("ask.screen.point.detail", lang)]
+
+
+def _clipboard(detail: _Detail, lang: str) -> _Lines:
+    said = detail.get("text")
+    if not isinstance(said, str):
+        raise ProtocolError("clipboard request without its text")
+    if not said:
+        return [text("ask.clipboard.empty", lang)]
+    return [text("ask.clipboard.text", lang, text=visible(said))]
 
 
 def _probe(detail: _Detail, lang: str) -> _Lines:
@@ -177,6 +192,9 @@ _DETAIL_LINES: Mapping[Scope, Callable[[_Detail, str], _Lines]] = {
     Scope.SESSION: _session,
     Scope.SCREEN_VIEW: _screen_view,
     Scope.SCREEN_CONTROL: _screen_control,
+    Scope.SCREEN_POINT: _screen_point,
+    Scope.CLIPBOARD_SEND: _clipboard,
+    Scope.CLIPBOARD_GET: _clipboard,
     Scope.PROBE: _probe,
     Scope.COMMAND: _command,
     Scope.FILE_DOWNLOAD: _download,

@@ -31,7 +31,7 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "engineer.unverified": "{engineer} (nicht verifiziert)",
         "ask.session": "{engineer} möchte eine Fernwartungssitzung mit Ihnen beginnen.",
         "ask.screen.view": "{engineer} möchte Ihren Bildschirm sehen.",
-        "ask.screen.control": "{engineer} möchte Maus und Tastatur steuern.",
+        "ask.screen.control": "{engineer} möchte Ihre Maus und Tastatur steuern.",
         "ask.probe": "{engineer} möchte folgende Informationen von Ihrem PC abrufen:",
         "ask.command": "{engineer} möchte diesen Befehl auf Ihrem PC ausführen:",
         "ask.file.download": "{engineer} möchte diese Datei von Ihrem PC kopieren:",
@@ -104,6 +104,29 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "console.stop_screen": (
             "Tippen Sie „stop“ und Enter, um die Bildschirm-Freigabe zu beenden."
         ),
+        "ask.screen.control.watch": (
+            "Sie sehen jede Aktion auf Ihrem Bildschirm. Sobald Sie selbst Maus oder "
+            "Tastatur benutzen, wartet der Techniker. „Steuerung beenden“ beendet sie sofort."
+        ),
+        "ask.screen.control.unverified": (
+            "ACHTUNG: Die Identität dieses Technikers ist NICHT geprüft. Erlauben Sie die "
+            "Steuerung nur, wenn Sie sicher sind, dass Sie mit der ZVK sprechen."
+        ),
+        "ask.screen.point": "{engineer} möchte Ihnen auf Ihrem Bildschirm etwas zeigen.",
+        "ask.screen.point.detail": (
+            "Ein großer Zeiger erscheint dort, wo der Techniker hinzeigt. Er klickt nichts an."
+        ),
+        "ask.clipboard.send": "{engineer} möchte diesen Text in Ihre Zwischenablage legen:",
+        "ask.clipboard.get": ("{engineer} möchte den Text aus Ihrer Zwischenablage erhalten:"),
+        "ask.clipboard.text": "„{text}“",
+        "ask.clipboard.empty": "(Die Zwischenablage enthält keinen Text.)",
+        "indicator.control": "Steuerung aktiv",
+        "indicator.control.paused": "Steuerung wartet – Sie bedienen selbst",
+        "button.stop_control": "Steuerung beenden",
+        "event.control_started": "Der Techniker steuert jetzt Ihre Maus und Tastatur.",
+        "event.control_stopped": "Der Techniker steuert Ihre Maus und Tastatur nicht mehr.",
+        "console.stop_control": "Tippen Sie „stop“ und Enter, um die Steuerung zu beenden.",
+        "event.pointer": "Der Techniker zeigt auf eine Stelle Ihres Bildschirms.",
     },
     "en": {
         "app.title": "ZVK Remote Support",
@@ -119,7 +142,7 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "engineer.unverified": "{engineer} (not verified)",
         "ask.session": "{engineer} would like to start a remote support session with you.",
         "ask.screen.view": "{engineer} would like to see your screen.",
-        "ask.screen.control": "{engineer} would like to control mouse and keyboard.",
+        "ask.screen.control": "{engineer} would like to control your mouse and keyboard.",
         "ask.probe": "{engineer} would like to read this information from your PC:",
         "ask.command": "{engineer} would like to run this command on your PC:",
         "ask.file.download": "{engineer} would like to copy this file from your PC:",
@@ -190,6 +213,29 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "event.screen_shared": "The engineer now sees your screen.",
         "event.screen_stopped": "The engineer no longer sees your screen.",
         "console.stop_screen": 'Type "stop" and Enter to stop screen sharing.',
+        "ask.screen.control.watch": (
+            "You see every action on your screen. While you use your own mouse or keyboard, "
+            'the engineer waits. "Stop control" ends it at once.'
+        ),
+        "ask.screen.control.unverified": (
+            "WARNING: this engineer's identity is NOT verified. Allow control only if you are "
+            "sure you are speaking with ZVK."
+        ),
+        "ask.screen.point": "{engineer} would like to point at something on your screen.",
+        "ask.screen.point.detail": (
+            "A large marker appears where the engineer points. It does not click anything."
+        ),
+        "ask.clipboard.send": "{engineer} would like to put this text on your clipboard:",
+        "ask.clipboard.get": "{engineer} would like to receive the text on your clipboard:",
+        "ask.clipboard.text": "\u201c{text}\u201d",
+        "ask.clipboard.empty": "(The clipboard holds no text.)",
+        "indicator.control": "Remote control active",
+        "indicator.control.paused": "Control waits while you use your own mouse or keyboard",
+        "button.stop_control": "Stop control",
+        "event.control_started": "The engineer now controls your mouse and keyboard.",
+        "event.control_stopped": "The engineer no longer controls your mouse and keyboard.",
+        "console.stop_control": 'Type "stop" and Enter to stop remote control.',
+        "event.pointer": "The engineer is pointing at a place on your screen.",
     },
 }
 

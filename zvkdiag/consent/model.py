@@ -17,12 +17,15 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "AgentControl",
     "AgentEvent",
+    "Clipboard",
     "CodeIssued",
     "ConsentRequest",
     "ConsentUI",
+    "ControlActive",
     "Decision",
     "EngineerMessage",
     "FailedTry",
+    "PointerShown",
     "Scope",
     "ScreenShared",
     "SessionEnded",
@@ -39,6 +42,9 @@ class Scope(enum.StrEnum):
     SESSION = "session"
     SCREEN_VIEW = "screen.view"
     SCREEN_CONTROL = "screen.control"
+    SCREEN_POINT = "screen.point"
+    CLIPBOARD_SEND = "clipboard.send"
+    CLIPBOARD_GET = "clipboard.get"
     PROBE = "probe"
     COMMAND = "command"
     FILE_DOWNLOAD = "file.download"
@@ -63,7 +69,8 @@ class ConsentRequest:
     ``detail`` carries what the UI must show verbatim, by scope:
     session: ``{}``; command: ``{"argv": [...]}``;
     probe: ``{"probes": [{"name", "title_de", "title_en", "description_de", "description_en"}]}``;
-    file.*: ``{"path": str, "size": int}``; screen.view: ``{"monitor": int}``.
+    file.*: ``{"path": str, "size": int}``; screen.view, screen.control, screen.point:
+    ``{"monitor": int}``; clipboard.send and clipboard.get: ``{"text": str}``.
     """
 
     scope: Scope
@@ -117,7 +124,35 @@ class ScreenShared:
     active: bool
 
 
-AgentEvent = CodeIssued | FailedTry | SessionStarted | SessionEnded | EngineerMessage | ScreenShared
+@dataclass(frozen=True)
+class ControlActive:
+    """The engineer controls mouse and keyboard (``active``), or no longer does.
+
+    ``paused``: the customer is using their own mouse or keyboard, so the
+    engineer's input waits.
+    """
+
+    active: bool
+    paused: bool = False
+
+
+@dataclass(frozen=True)
+class PointerShown:
+    """The engineer points at (x, y) of the virtual screen; ``None`` hides the marker."""
+
+    position: tuple[int, int] | None
+
+
+AgentEvent = (
+    CodeIssued
+    | FailedTry
+    | SessionStarted
+    | SessionEnded
+    | EngineerMessage
+    | ScreenShared
+    | ControlActive
+    | PointerShown
+)
 
 
 class AgentControl(Protocol):
@@ -131,6 +166,16 @@ class AgentControl(Protocol):
 
     def quit(self) -> None:
         """End everything and stop the program (closing the main window, Ctrl-C)."""
+
+
+class Clipboard(Protocol):
+    """The customer's text clipboard, offered by UIs that can reach it (the Tk window)."""
+
+    async def get_text(self) -> str:
+        """The clipboard's text ("" when it holds none)."""
+        ...
+
+    async def set_text(self, value: str) -> None: ...
 
 
 class ConsentUI(Protocol):

@@ -103,6 +103,8 @@ class ConsentDialog:
                 options["font"] = self.fonts.bold
                 if not ticket.request.engineer_verified:
                     options["foreground"] = theme.WARNING
+            elif _is_control_warning(ticket, index):
+                options.update(font=self.fonts.bold, foreground=theme.WARNING)
             elif ticket.request.scope is Scope.COMMAND and index == _COMMAND_LINE:
                 options.update(font=self.fonts.mono, background=theme.CODE_BG, padx=6, pady=4)
             options.setdefault("background", theme.BG)
@@ -312,3 +314,13 @@ def _centre(window: tk.Toplevel, root: tk.Misc) -> None:
     size = (window.winfo_reqwidth(), window.winfo_reqheight())
     x, y = place_dialog(size, primary_area(root), avoid)
     window.geometry(f"+{x}+{y}")
+
+
+def _is_control_warning(ticket: Ticket, index: int) -> bool:
+    """The line under the engineer's name that warns before unverified remote control."""
+    request = ticket.request
+    return (
+        request.scope is Scope.SCREEN_CONTROL
+        and not request.engineer_verified
+        and index == ENGINEER_LINE + 1
+    )

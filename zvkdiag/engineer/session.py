@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from zvkdiag.cases import Case
+    from zvkdiag.engineer.controlling import Control
     from zvkdiag.engineer.probing import ProbeResults
     from zvkdiag.screen import ReceivedFrame
     from zvkdiag.widgets.screen import ScreenView
@@ -367,6 +368,49 @@ class Session:
         )
         self._views.add(self._lt.submit(open_view(self, monitor, view)))
         return view
+
+    def control(self, monitor: int = 0) -> Control:
+        """Mouse and keyboard on the customer's screen, after they allowed ``screen.control``.
+
+        Use ``with s.control() as c: c.click(640, 400); c.type_text("…"); c.key("Return")``;
+        leaving the block lets go of every key and button.  Raises ``ConsentDenied``
+        or ``ControlUnavailable`` (for example on a Wayland desktop).
+        """
+        from zvkdiag.engineer.controlling import open_control
+
+        return self._sync(open_control(self, monitor))  # type: ignore[no-any-return]
+
+    def point(self, x: int | None = None, y: int | None = None, *, monitor: int = 0) -> None:
+        """Show a large marker at (x, y) on the customer's screen; ``point()`` hides it.
+
+        It only draws: nothing is clicked.  Asks for ``screen.point`` once.
+        """
+        if (x is None) != (y is None):
+            raise ValueError("point(x, y) shows the marker, point() hides it")
+        at = None if x is None else [int(x), int(y)]  # type: ignore[arg-type]
+        self._sync(self._op_done("screen.point", monitor=monitor, at=at))
+
+    def clipboard_send(self, text: str) -> None:
+        """Put ``text`` on the customer's clipboard; they see it first and must allow it."""
+        from zvkdiag.control.events import MAX_CLIPBOARD
+
+        if not isinstance(text, str) or len(text.encode()) > MAX_CLIPBOARD:
+            raise ValueError(f"clipboard text is a str of at most {MAX_CLIPBOARD} bytes")
+        self._sync(self._op_done("clipboard.send", text=text))
+
+    def clipboard_get(self) -> str:
+        """The text on the customer's clipboard, after they saw it and allowed it to leave."""
+        return self._sync(self._clipboard_get())  # type: ignore[no-any-return]
+
+    async def _op_done(self, op: str, **params: Any) -> None:
+        chan = await self.open_op(op, **params)
+        chan.close()
+
+    async def _clipboard_get(self) -> str:
+        chan = await self.open_op("clipboard.get")
+        data = await self._guarded(chan.read(MAX_OUTPUT))
+        chan.close()
+        return bytes(data).decode("utf-8", "replace")
 
     def probes(self) -> pd.DataFrame:
         """The probe catalog: name, titles, descriptions, platforms, sensitivity, columns."""
