@@ -19,7 +19,8 @@ import asyncio
 import contextlib
 import json
 import time
-from typing import TYPE_CHECKING, Final
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Final
 
 from zvkdiag._errors import ProtocolError
 from zvkdiag.agent.ops import OpContext, OpRegistry
@@ -69,9 +70,8 @@ async def op_control(ctx: OpContext) -> int:
     injector = Injector(backend, screen, clock=time.monotonic)
     watcher = open_watcher()
     started = time.monotonic()
-    task = asyncio.current_task()
-    assert task is not None
-    session.controls.add(task)
+    stop = asyncio.Event()  # set by the customer's "Steuerung beenden"
+    session.controls.add(stop)
     session.show(ControlActive(True))
     ctx.audit("screen.control.start", monitor=monitor)
     try:
@@ -79,21 +79,13 @@ async def op_control(ctx: OpContext) -> int:
         reporter = _Reporter(ctx, injector, session)
         if watcher is not None:
             watcher.start(reporter.customer_input)
-        ticker = asyncio.create_task(reporter.tick_forever())
-        try:
-            while (blob := await read_message(ctx.stdin, MAX_BATCH_BYTES)) is not None:
-                try:
-                    injector.apply(parse_batch(blob))
-                except ProtocolError as exc:  # the batch is refused whole; control goes on
-                    await reporter.send(rejected=str(exc))
-        finally:
-            ticker.cancel()
+        await _until_stopped(_feed(ctx, injector, reporter), reporter.tick_forever(), stop.wait())
     finally:
         injector.release_all()
         if watcher is not None:
             watcher.close()
         backend.close()
-        session.controls.discard(task)
+        session.controls.discard(stop)
         if not session.controls and not session.ended.is_set():
             session.show(ControlActive(False))
         ctx.audit(
@@ -103,6 +95,27 @@ async def op_control(ctx: OpContext) -> int:
             **dict(injector.counts),
         )
     return 0
+
+
+async def _feed(ctx: OpContext, injector: Injector, reporter: _Reporter) -> None:
+    while (blob := await read_message(ctx.stdin, MAX_BATCH_BYTES)) is not None:
+        try:
+            injector.apply(parse_batch(blob))
+        except ProtocolError as exc:  # the batch is refused whole; control goes on
+            await reporter.send(rejected=str(exc))
+
+
+async def _until_stopped(*aws: Coroutine[Any, Any, Any]) -> None:
+    """Run all until the first ends; cancel the rest; an error of the first is raised."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        task.result()
 
 
 class _Reporter:

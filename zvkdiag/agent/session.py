@@ -53,7 +53,7 @@ class AgentSession:
         self.granted = False
         self.standing: set[str] = set()
         self.streams: set[Any] = set()  # running ScreenStreamers, stopped on revoke or end
-        self.controls: set[asyncio.Task[Any]] = set()  # running screen.control ops
+        self.controls: set[asyncio.Event] = set()  # running screen.control ops' stop signals
         self.clipboard: Clipboard | None = getattr(ui, "clipboard", None)
         self.tasks: set[asyncio.Task[Any]] = set()
         self.conn: asyncssh.SSHServerConnection | None = None
@@ -101,8 +101,8 @@ class AgentSession:
                 streamer.stop()
         if scope in (Scope.SCREEN_VIEW, Scope.SCREEN_CONTROL):
             self.standing.discard(Scope.SCREEN_CONTROL.value)  # no control without sight
-            for task in list(self.controls):
-                task.cancel()  # its finally lets go of every key and button
+            for stop in list(self.controls):
+                stop.set()  # the op lets go of every key and button and ends
         self._audit("revoke", scope=scope.value)
 
     # -- requests --------------------------------------------------------------

@@ -175,7 +175,7 @@ class X11Input:
         return None
 
     def flush(self) -> None:
-        self._d.flush()
+        self._d.sync()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -74,6 +74,7 @@ class Control:
             asyncio.ensure_future(self._read_status()),
             asyncio.ensure_future(self._heartbeat()),
         ]
+        session.controls.add(self)
 
     def __repr__(self) -> str:
         state = "ended" if self._ended else ("paused" if self.paused else "active")
@@ -190,7 +191,9 @@ class Control:
             self._ended = "Remote control was released; call session.control() again."
         for task in self._tasks:
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._chan.close()
+        self._session.controls.discard(self)
 
     # -- sync API ------------------------------------------------------------------------------
     def _sync(self, coro: Any) -> Any:

@@ -79,6 +79,7 @@ class Session:
         self.case: Case | None = None
         self.listeners: list[Callable[[RequestEvent], None]] = []
         self._views: set[Any] = set()
+        self.controls: set[Control] = set()  # open remote controls, released on close
         self._seq = itertools.count(1)
         self.on_close: list[Callable[[str], None]] = []
         loop.loop.call_soon_threadsafe(self._watch)
@@ -312,6 +313,8 @@ class Session:
         self.case.close()
 
     async def aclose(self) -> None:
+        for control in list(self.controls):
+            await control.arelease()
         await self._finish_case()
         already = self.closed
         self._closed_by_us = True
