@@ -26,9 +26,11 @@ from zvkdiag.consent.model import (
     AgentEvent,
     CodeIssued,
     ConsentRequest,
+    ControlActive,
     Decision,
     EngineerMessage,
     FailedTry,
+    PointerShown,
     Scope,
     ScreenShared,
     SessionEnded,
@@ -39,7 +41,7 @@ __all__ = ["ConsoleUI", "parse_answer"]
 
 _YES = frozenset({"y", "yes", "j", "ja"})
 _STOP = "stop"
-"""Typed while no question is pending: withdraw the screen view."""
+"""Typed while no question is pending: end remote control, or else the screen view."""
 
 
 def parse_answer(line: str) -> Decision:
@@ -70,6 +72,7 @@ class ConsoleUI:
         self.inp = inp or sys.stdin
         self.control = control
         self._asking = False
+        self._controlled = False
         self._lines: asyncio.Queue[str | None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._engineer = ""
@@ -93,7 +96,8 @@ class ConsoleUI:
     def _take(self, line: str) -> None:
         assert self._lines is not None
         if self.control is not None and not self._asking and line.strip().lower() == _STOP:
-            self.control.revoke(Scope.SCREEN_VIEW)
+            # control first: "stop" while the engineer steers ends the steering
+            self.control.revoke(Scope.SCREEN_CONTROL if self._controlled else Scope.SCREEN_VIEW)
         else:
             self._lines.put_nowait(line)
 
@@ -143,3 +147,12 @@ class ConsoleUI:
                         self._start_reader()
             case ScreenShared(active=False):
                 self._say(text("event.screen_stopped", self.lang))
+            case ControlActive(active=active, paused=False) if active != self._controlled:
+                self._controlled = active
+                self._say(text(f"event.control_{'started' if active else 'stopped'}", self.lang))
+                if active and self.control is not None:
+                    self._say(text("console.stop_control", self.lang))
+                    with contextlib.suppress(RuntimeError):
+                        self._start_reader()
+            case PointerShown(position=position) if position is not None:
+                self._say(text("event.pointer", self.lang))

@@ -175,6 +175,7 @@ class Indicator:
         *,
         on_end: Callable[[], None],
         on_stop_screen: Callable[[], None] = lambda: None,
+        on_stop_control: Callable[[], None] = lambda: None,
     ) -> None:
         self.root, self.lang = root, lang
         self.window = tk.Toplevel(root, name="indicator", background=theme.INDICATOR)
@@ -198,6 +199,7 @@ class Indicator:
         )
         self.end_button.pack(side="right", padx=(12, 0))
         self._screen_row(fonts, on_stop_screen)
+        self._control_row(fonts, on_stop_control)
         self.window.withdraw()
         self.visible = False
 
@@ -225,6 +227,37 @@ class Indicator:
         )
         self.stop_screen_button.pack(side="right", padx=(12, 0))
         self.screen_shown = False
+
+    def _control_row(self, fonts: theme.Fonts, on_stop: Callable[[], None]) -> None:
+        self.control_row = tk.Frame(
+            self.window, name="control", background=theme.INDICATOR, padx=10
+        )
+        self.control_label = self._label(
+            self.control_row, "state", fonts, text("indicator.control", self.lang)
+        )
+        self.control_label.pack(side="left")
+        self.stop_control_button = tk.Button(
+            self.control_row,
+            name="stop",
+            text=text("button.stop_control", self.lang),
+            font=fonts.bold,
+            command=on_stop,
+        )
+        self.stop_control_button.pack(side="right", padx=(12, 0))
+        self.controlled = False
+
+    def show_control(self, active: bool, *, paused: bool = False) -> None:
+        """Add or remove the "Steuerung aktiv" row with its "Steuerung beenden" button."""
+        key = "indicator.control.paused" if paused else "indicator.control"
+        self.control_label.configure(text=text(key, self.lang))
+        if active != self.controlled:
+            if active:
+                self.control_row.pack(fill="x", pady=(0, 8))
+            else:
+                self.control_row.pack_forget()
+            self.controlled = active
+        if self.visible:
+            self._place()
 
     def show(self, engineer: str, *, verified: bool) -> None:
         """Show the indicator for ``engineer`` at the lower right of the primary screen."""
@@ -260,8 +293,9 @@ class Indicator:
         self.window.geometry(f"+{x}+{y}")
 
     def hide(self) -> None:
-        """Withdraw the indicator; a next session starts without the screen row."""
+        """Withdraw the indicator; a next session starts without the screen and control rows."""
         self.show_screen(False)
+        self.show_control(False)
         self.window.withdraw()
         self.visible = False
 

@@ -38,9 +38,11 @@ from zvkdiag.consent.model import (
     AgentEvent,
     CodeIssued,
     ConsentRequest,
+    ControlActive,
     Decision,
     EngineerMessage,
     FailedTry,
+    PointerShown,
     Scope,
     ScreenShared,
     SessionEnded,
@@ -48,6 +50,7 @@ from zvkdiag.consent.model import (
 )
 from zvkdiag.consent.tk_dialog import ConsentDialog, Indicator
 from zvkdiag.consent.tk_main import AuditViewer, MainWindow
+from zvkdiag.consent.tk_overlay import ControlFrame, PointerMarker
 from zvkdiag.consent.tk_queue import ConsentQueue, Ticket
 from zvkdiag.wire.codes import format_id, format_password
 
@@ -119,7 +122,11 @@ class TkUI:
             self.fonts,
             on_end=control.end_session,
             on_stop_screen=partial(control.revoke, Scope.SCREEN_VIEW),
+            on_stop_control=partial(control.revoke, Scope.SCREEN_CONTROL),
         )
+        self.frame = ControlFrame(self.root)
+        self.marker = PointerMarker(self.root)
+        self.clipboard = TkClipboard(self)
         self.dialog: ConsentDialog | None = None
         self.queue = ConsentQueue(present=self._present, dismiss=self._dismiss)
         self.root.protocol("WM_DELETE_WINDOW", self._quit)
@@ -234,6 +241,7 @@ class TkUI:
             self.root.after(theme.POLL_MS, self._poll)
 
     def _lift(self) -> None:
+        self.frame.lift()
         self.indicator.lift()
         if self.dialog is not None:
             self.dialog.lift()
@@ -280,6 +288,8 @@ class TkUI:
                 self.indicator.show(engineer, verified=verified)
             case SessionEnded(reason=reason):
                 self.indicator.hide()
+                self.frame.hide()
+                self.marker.show(None)
                 self.queue.clear(Decision.DENY)
                 said = _ended_key(reason)
                 self.main.set_status(text(said, lang))
@@ -289,6 +299,14 @@ class TkUI:
                 self.main.add_message(line)
             case ScreenShared(active=active):
                 self.indicator.show_screen(active)
+            case ControlActive(active=active, paused=paused):
+                self.indicator.show_control(active, paused=paused)
+                if active:
+                    self.frame.show()
+                else:
+                    self.frame.hide()
+            case PointerShown(position=position):
+                self.marker.show(position)
 
     def _code_notice(self, reason: str) -> None:
         if reason == "failed-tries":
@@ -297,6 +315,43 @@ class TkUI:
             self.main.set_notice("")
         else:
             self.main.set_notice(text("event.code_rotated", self.lang))
+
+
+class TkClipboard:
+    """The customer's text clipboard through Tk, every access on the Tk thread."""
+
+    def __init__(self, ui: TkUI) -> None:
+        self._ui = ui
+
+    async def _on_tk(self, job: Callable[[], str]) -> str:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+
+        def run() -> None:
+            try:
+                result = job()
+            except tk.TclError:
+                result = ""  # no text on the clipboard (empty, or an image)
+            loop.call_soon_threadsafe(_settle_text, future, result)
+
+        self._ui._inbox.put(run)
+        return await future
+
+    async def get_text(self) -> str:
+        return await self._on_tk(lambda: str(self._ui.root.clipboard_get()))
+
+    async def set_text(self, value: str) -> None:
+        def put() -> str:
+            self._ui.root.clipboard_clear()
+            self._ui.root.clipboard_append(value)
+            return value
+
+        await self._on_tk(put)
+
+
+def _settle_text(future: asyncio.Future[str], value: str) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
 def _ended_key(reason: str) -> str:
