@@ -227,7 +227,7 @@ def test_off_windows_the_backend_refuses() -> None:
 class FakeUser32:
     """The user32 calls of the backend; German layout answers for the keys the tests use."""
 
-    VKSCAN: ClassVar = {"a": 0x0041, "A": 0x0141, "@": 0x0651, "q": 0x0051}
+    VKSCAN: ClassVar = {"a": 0x0041, "A": 0x0141, "@": 0x0651, "q": 0x0051, "^": 0x00DC}
     SCAN: ClassVar = {0x41: 0x1E, 0x51: 0x10, 0x0D: 0x1C, 0x26: 0xE048, 0xA5: 0xE038, 0xA2: 0x1D}
 
     def __init__(self, *, accepts: int | None = None) -> None:
@@ -251,6 +251,8 @@ class FakeUser32:
         return self.VKSCAN.get(ch, -1)
 
     def MapVirtualKeyExW(self, vk: int, kind: int, layout: int) -> int:
+        if kind == 2:  # MAPVK_VK_TO_CHAR: the ^ key is a dead key on a German layout
+            return 0x8000005E if vk == 0xDC else 0x41
         assert kind == 4  # MAPVK_VK_TO_VSC_EX
         return self.SCAN.get(vk, 0)
 
@@ -292,17 +294,19 @@ def test_keysyms_through_the_layout() -> None:
         backend.key_of_keysym(XK.XK_Pause)  # neither in the table nor a character
 
 
-def test_a_character_without_a_key_goes_as_a_packet() -> None:
+@pytest.mark.parametrize("ch", ["Ω", "^", "😀"])  # no key, a dead key, beyond the BMP
+def test_a_character_without_a_plain_key_goes_as_packets(ch: str) -> None:
     fake = FakeUser32()
     backend = Win32Input(user32=fake)
-    key, mods = backend.key_of_keysym(keysym_of("Ω"))
+    key, mods = backend.key_of_keysym(keysym_of(ch))
     assert mods == ()
     backend.key(key, True)
     backend.key(key, False)
     backend.flush()
-    assert fake.sent == [
-        (1, 0, 0x3A9, KEYEVENTF_UNICODE),
-        (1, 0, 0x3A9, KEYEVENTF_UNICODE | KEYEVENTF_KEYUP),
+    data = ch.encode("utf-16-le")
+    units = [int.from_bytes(data[i : i + 2], "little") for i in range(0, len(data), 2)]
+    assert fake.sent == [(1, 0, u, KEYEVENTF_UNICODE) for u in units] + [
+        (1, 0, u, KEYEVENTF_UNICODE | KEYEVENTF_KEYUP) for u in units
     ]
 
 
@@ -332,7 +336,9 @@ def test_pointer_on_the_virtual_desktop() -> None:
 def test_type_text_sends_at_once_and_counts() -> None:
     fake = FakeUser32()
     backend = Win32Input(user32=fake)
+    backend.move(0, 0)  # buffered before the text: sent with it, not counted as a key event
     assert backend.type_text("Grüße 😀") == 2 * 8
+    fake.sent.pop(0)
     assert [event[2] for event in fake.sent[::2]] == [ord(c) for c in "Grüße "] + [0xD83D, 0xDE00]
 
 

@@ -115,7 +115,9 @@ SM_XVIRTUALSCREEN: Final = 76
 SM_YVIRTUALSCREEN: Final = 77
 SM_CXVIRTUALSCREEN: Final = 78
 SM_CYVIRTUALSCREEN: Final = 79
+MAPVK_VK_TO_CHAR: Final = 2
 MAPVK_VK_TO_VSC_EX: Final = 4
+_DEAD_KEY: Final = 0x80000000
 _DPI_AWARENESS_PER_MONITOR_V2: Final = -4
 NORMALISED_MAX: Final = 65535
 
@@ -283,7 +285,7 @@ def text_units(text: str) -> list[tuple[int, int]]:
 
 
 def _utf16_units(ch: str) -> list[int]:
-    data = ch.encode("utf-16-le")
+    data = ch.encode("utf-16-le", "surrogatepass")
     return [int.from_bytes(data[i : i + 2], "little") for i in range(0, len(data), 2)]
 
 
@@ -342,7 +344,7 @@ class Win32Input:
         mods: tuple[int, ...] = ()
         if vk is None and ch is not None and len(_utf16_units(ch)) == 1:
             found = decode_vkscan(int(self._user32.VkKeyScanExW(ch, layout)))
-            if found is not None:
+            if found is not None and not self._is_dead(found[0], layout):
                 vk, mods = found[0], modifier_keys(found[1])
         if vk is not None:
             key = key_of_scancode_ex(
@@ -353,6 +355,10 @@ class Win32Input:
         if ch is None:
             raise ValueError(f"no key on this keyboard types keysym {keysym:#x}")
         return _UNICODE_KEY + ord(ch), ()
+
+    def _is_dead(self, vk: int, layout: int) -> bool:
+        """A dead key (^ on a German layout) would wait for the next key: type a packet instead."""
+        return bool(int(self._user32.MapVirtualKeyExW(vk, MAPVK_VK_TO_CHAR, layout)) & _DEAD_KEY)
 
     def _layout(self) -> int:
         """The keyboard layout of the window in front (layouts are per thread on Windows)."""
@@ -370,10 +376,10 @@ class Win32Input:
         self._pending.append(_keyboard(scan, flags))
 
     def type_text(self, text: str) -> int:
-        self._pending += [_keyboard(scan, flags) for scan, flags in text_units(text)]
-        sent = len(self._pending)
+        events = [_keyboard(scan, flags) for scan, flags in text_units(text)]
+        self._pending += events
         self.flush()
-        return sent
+        return len(events)
 
     # -- pointer ---------------------------------------------------------------------------------
     def move(self, x: int, y: int) -> None:
