@@ -7,7 +7,8 @@ carries the E0 prefix (sent with ``KEYEVENTF_EXTENDEDKEY``).  Two keys share
 scancode 0x45: Windows reports Num Lock as extended (``MapVirtualKeyEx``
 gives 0xE045) and Pause, whose E1 1D 45 prefix it drops, as plain 0x45; they
 are sent that way.  Key ids from ``_UNICODE_KEY`` up stand for one character
-the layout has no key for, sent as ``KEYEVENTF_UNICODE`` packets.
+the layout has no plain key for (none at all, or a dead key), sent as
+``KEYEVENTF_UNICODE`` packets.
 
 Text goes as ``KEYEVENTF_UNICODE`` packets, one per UTF-16 code unit, which no
 layout or Caps Lock can change.  Pointer positions are absolute on the whole
@@ -17,8 +18,9 @@ virtual desktop (``MOUSEEVENTF_VIRTUALDESK``), normalised to 0..65535.
 process (or for a Windows security prompt) is dropped, and the only sign is a
 count below the number of events sent; that becomes ``ControlUnavailable``.
 
-This backend goes live with the Windows issue.  Until then only its structures
-and pure mappings are tested (on Linux); nothing here has run against Windows.
+This backend goes live with the Windows issue.  Until then it is tested on
+Linux only: its structures' layout, its pure mappings, and its calls against a
+fake user32.  Nothing here has run against Windows yet.
 ``ctypes``' Windows parts are touched only in ``Win32Input`` itself, so the
 module imports everywhere.
 """
