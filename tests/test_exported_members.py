@@ -5,6 +5,7 @@ import zvkdiag
 EXPECTED = {
     "AuthenticationFailed",
     "CaseStoreError",
+    "CommandNotFound",
     "CommandResult",
     "CommandTimeout",
     "ConnectError",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from zvkdiag._errors import (
     AuthenticationFailed,
     CaseStoreError,
+    CommandNotFound,
     CommandTimeout,
     ConnectError,
     ConsentDenied,
@@ -45,6 +46,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AuthenticationFailed",
     "CaseStoreError",
+    "CommandNotFound",
     "CommandResult",
     "CommandTimeout",
     "ConnectError",

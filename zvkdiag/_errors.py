@@ -15,6 +15,7 @@ the boundary with ``raise ... from exc`` so the cause stays visible::
     ├── SessionClosed          the peer or the network ended the session
     ├── SessionNotOpen         *we* closed the session and then used it
     ├── CommandTimeout         a command ran longer than its timeout
+    ├── CommandNotFound        the customer's PC has no program of that name
     ├── UnknownProbe           no probe of that name (``suggestions`` lists close names)
     ├── InvalidParameter       a probe parameter is unknown or out of bounds (``parameter``)
     ├── TransferError          a file transfer failed or was refused
@@ -30,6 +31,7 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationFailed",
     "CaseStoreError",
+    "CommandNotFound",
     "CommandTimeout",
     "ConnectError",
     "ConsentDenied",
@@ -100,6 +102,14 @@ class SessionNotOpen(ZvkdiagError):
 
 class CommandTimeout(ZvkdiagError):
     """A command on the customer's PC ran past its timeout and was stopped."""
+
+
+class CommandNotFound(ZvkdiagError):
+    """The program named by ``argv[0]`` does not exist (or cannot be executed) on the customer's PC.
+
+    A shell would report exit status 127; ``Session.run`` raises this instead so a
+    typo is never mistaken for a command that ran and failed.
+    """
 
 
 class UnknownProbe(ZvkdiagError, KeyError):

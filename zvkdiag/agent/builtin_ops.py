@@ -10,7 +10,7 @@ import shlex
 import signal
 from typing import Final
 
-from zvkdiag._errors import CommandTimeout, ProtocolError
+from zvkdiag._errors import CommandNotFound, CommandTimeout, ProtocolError, ZvkdiagError
 from zvkdiag.agent.ops import OpContext, OpRegistry
 from zvkdiag.consent.model import EngineerMessage, Scope
 from zvkdiag.wire.messages import write_message
@@ -60,10 +60,13 @@ async def op_run(ctx: OpContext) -> int:
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
-    except OSError as exc:
-        raise ProtocolError(
-            f"the command could not be started on the customer's PC: {exc}"
+    except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+        raise CommandNotFound(
+            f"The customer's PC has no program {argv[0]!r} that could be started"
+            f" ({exc.strerror or exc})."
         ) from exc
+    except OSError as exc:
+        raise ZvkdiagError(f"The command could not be started on the customer's PC: {exc}") from exc
     try:
         async with asyncio.timeout(timeout):
             (out, out_cut), (err, err_cut) = await asyncio.gather(

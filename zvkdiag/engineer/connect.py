@@ -47,7 +47,11 @@ async def _open_session(
     return session
 
 
-def _target(session_id: str, password: str, relay: str | None, direct: str | None) -> Target:
+def _target(
+    session_id: str, password: str, relay: str | None, direct: str | None, engineer: str
+) -> Target:
+    if not isinstance(engineer, str) or not engineer.strip():
+        raise ValueError("engineer= must be your name as the customer will see it (not empty)")
     if (relay is None) == (direct is None):
         raise ValueError("give exactly one of relay='HOST:PORT' or direct='HOST:PORT'")
     address = relay if relay is not None else direct
@@ -79,7 +83,8 @@ def connect(
     relay, direct
         ``HOST:PORT`` of the relay, or of the agent itself in direct mode (exactly one).
     engineer
-        Your name as the customer will see it in the consent dialog.
+        Your name as the customer will see it in the consent dialog; an empty
+        or blank name raises ``ValueError`` before anything goes on the network.
     identity
         Path of your private key; its ``-cert.pub`` (``zvkdiag ca issue``) proves your
         name to customers whose program trusts the organisation's CA.
@@ -92,7 +97,7 @@ def connect(
     InvalidCode, ConnectError, PeerNotFound, AuthenticationFailed, TamperingDetected,
     ConsentDenied, SessionClosed
     """
-    target = _target(session_id, password, relay, direct)
+    target = _target(session_id, password, relay, direct, engineer)
     lt = LoopThread()
     try:
         return lt.call(_open_session(target, engineer, lt, case, identity))
@@ -112,7 +117,7 @@ async def connect_async(
     identity: str | None = None,
 ) -> Session:
     """The async twin of ``connect`` (the session still runs on its own loop thread)."""
-    target = _target(session_id, password, relay, direct)
+    target = _target(session_id, password, relay, direct, engineer)
     lt = LoopThread()
     try:
         return await lt.acall(_open_session(target, engineer, lt, case, identity))

@@ -12,6 +12,8 @@ import itertools
 import json
 import logging
 import os
+import shlex
+import warnings
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -52,6 +54,7 @@ __all__ = ["CommandResult", "OpChannel", "RequestEvent", "Session"]
 
 log = logging.getLogger("zvkdiag.engineer")
 MAX_OUTPUT: Final = 16 * 1024 * 1024 + 16
+COMMAND_OUTPUT_LIMIT: Final = "16 MiB"  # the agent's cut per stream (builtin_ops.MAX_OUTPUT)
 
 
 class Session:
@@ -170,6 +173,11 @@ class Session:
             raise SessionClosed(f"The session broke: {exc}") from exc
 
     async def arun(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandResult:
+        result = await self._run(argv, timeout)
+        _warn_if_truncated(result)
+        return result
+
+    async def _run(self, argv: Sequence[str], timeout: float | None) -> CommandResult:
         argv = [str(a) for a in argv]
         if not argv:
             raise ValueError("argv must name a command")
@@ -335,8 +343,13 @@ class Session:
         """Run a command on the customer's PC after they allowed it (shown verbatim).
 
         ``argv`` is a list; no shell is involved.  Returns stdout, stderr, exit status.
+        Each of stdout and stderr is cut after 16 MiB: ``result.truncated`` is then
+        True and a ``UserWarning`` names the limit.  Raises ``CommandNotFound`` when
+        the customer's PC has no such program (where a shell would give status 127).
         """
-        return self._sync(self.arun(argv, timeout=timeout))  # type: ignore[no-any-return]
+        result: CommandResult = self._sync(self._run(argv, timeout))
+        _warn_if_truncated(result, stacklevel=3)  # in the caller's thread, at the caller's line
+        return result
 
     def monitors(self) -> list[dict[str, Any]]:
         """The customer's monitors (index 0 spans all of them)."""
@@ -439,3 +452,14 @@ class Session:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._lt.acall(self.aclose())
         self._lt.stop()
+
+
+def _warn_if_truncated(result: CommandResult, stacklevel: int = 3) -> None:
+    if result.truncated:
+        warnings.warn(
+            f"The output of {shlex.join(result.argv)} was longer than {COMMAND_OUTPUT_LIMIT};"
+            f" only the first {COMMAND_OUTPUT_LIMIT} of stdout and of stderr arrived"
+            " (result.truncated is True).",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
