@@ -3,6 +3,7 @@
 import zvkdiag
 
 EXPECTED = {
+    "AlreadyConnected",
     "AuthenticationFailed",
     "CaseStoreError",
     "CommandNotFound",
@@ -24,6 +25,7 @@ EXPECTED = {
     "__version__",
     "connect",
     "connect_async",
+    "sessions",
 }
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from zvkdiag._errors import (
+    AlreadyConnected,
     ConsentDenied,
     ZvkdiagError,
 )
+from zvkdiag.engineer import registry
 from zvkdiag.engineer.dial import Identity, Target, dial_customer
 from zvkdiag.engineer.loopthread import LoopThread
 from zvkdiag.wire import codes
@@ -40,6 +42,7 @@ async def _open_session(
         conn.close()
         raise
     chan.close()
+    registry.register(session)
     session.info = {k: v for k, v in chan.header.items() if k != "ok"}
     if case is not None:
         session.case = case
@@ -56,8 +59,11 @@ def _target(
         raise ValueError("give exactly one of relay='HOST:PORT' or direct='HOST:PORT'")
     address = relay if relay is not None else direct
     assert address is not None
+    normalised = codes.normalise_id(session_id)
+    if (open_session := registry.find(normalised)) is not None:
+        raise AlreadyConnected(open_session)
     return Target(
-        codes.normalise_id(session_id),
+        normalised,
         codes.normalise_password(password),
         address,
         via_relay=relay is not None,
@@ -94,6 +100,9 @@ def connect(
 
     Raises
     ------
+    AlreadyConnected
+        This process already has an open session to that customer
+        (``exc.session``): use it, or close it and connect with the new password.
     InvalidCode, ConnectError, PeerNotFound, AuthenticationFailed, TamperingDetected,
     ConsentDenied, SessionClosed
     """

@@ -30,6 +30,7 @@ from zvkdiag._errors import (
     TamperingDetected,
     ZvkdiagError,
 )
+from zvkdiag.engineer import registry
 from zvkdiag.engineer.dial import Watcher
 from zvkdiag.engineer.loopthread import LoopThread
 from zvkdiag.wire import codes, requests
@@ -95,6 +96,7 @@ class Session:
 
     async def _wait_lost(self) -> None:
         await self._conn.wait_closed()
+        registry.unregister(self)
         if not self._closed_by_us:
             self._lost = "The customer ended the session, or the connection was lost."
             if self.case is not None:
@@ -322,6 +324,7 @@ class Session:
         await self._finish_case()
         already = self.closed
         self._closed_by_us = True
+        registry.unregister(self)
         if already:
             return
         self._conn.close()
@@ -425,11 +428,14 @@ class Session:
         """Copy one file to the customer's PC (into ``remote_dir``); returns its final path."""
         return self._sync(self.aupload(local, remote_dir, progress=progress))  # type: ignore[no-any-return]
 
-    def close(self) -> None:
+    def close(self, *, timeout: float | None = None) -> None:
         """End the session; the customer's indicator disappears, their password changes."""
+        registry.unregister(self)
         if not self._lt.loop.is_closed():
-            self._lt.call(self.aclose())
-            self._lt.stop()
+            try:
+                self._lt.call(self.aclose(), timeout)
+            finally:
+                self._lt.stop()
 
     def call(self, coro: Any, timeout: float | None = None) -> Any:
         """Run one of this session's coroutines from synchronous code."""
