@@ -22,6 +22,7 @@ MAX_OUTPUT: Final = 16 * 1024 * 1024
 DEFAULT_COMMAND_TIMEOUT: Final = 120.0
 MAX_COMMAND_TIMEOUT: Final = 3600.0
 MAX_SAY: Final = 2000
+MAX_PING: Final = 64  # bytes echoed at a time
 
 
 def _argv(ctx: OpContext) -> list[str]:
@@ -109,7 +110,21 @@ async def op_audit(ctx: OpContext) -> int:
     return 0
 
 
+async def op_ping(ctx: OpContext) -> int:
+    """Echo what arrives, so the engineer can time a round trip on their own clock.
+
+    It reads and returns only the engineer's own bytes: nothing of the customer's
+    PC is involved, so it needs no consent (and is not audited per echo).
+    """
+    await ctx.accept()
+    while data := await ctx.stdin.read(MAX_PING):
+        ctx.stdout.write(data)
+        await ctx.stdout.drain()
+    return 0
+
+
 def register_all(registry: OpRegistry) -> None:
     registry.register("run", op_run)
     registry.register("say", op_say)
     registry.register("audit", op_audit)
+    registry.register("ping", op_ping)

@@ -122,6 +122,16 @@ class Session:
     # -- requests ---------------------------------------------------------------
     async def open_op(self, op: str, **params: Any) -> OpChannel:
         """Open one request channel and return it once the agent answered OK."""
+        return await self._open_op(op, params)
+
+    async def open_quiet_op(self, op: str) -> OpChannel:
+        """Open a request channel that widgets do not list (the RTT echo of a screen view)."""
+        self._check()
+        header, process = await self._ask(requests.format_request(op, {}))
+        requests.raise_for_header(header)
+        return OpChannel(header, process)
+
+    async def _open_op(self, op: str, params: dict[str, Any]) -> OpChannel:
         self._check()
         command = requests.format_request(op, params)
         seq, summary = next(self._seq), summarise(op, params)
