@@ -39,6 +39,7 @@ from zvkdiag.consent.model import (
     FailedTry,
     ScreenShared,
     SessionEnded,
+    SessionExpiring,
     SessionStarted,
 )
 
@@ -354,3 +355,5 @@ def event_fields(event: AgentEvent) -> tuple[str, Record]:
             return "message", {"text": said}
         case ScreenShared(active=active):
             return "screen.shared", {"active": active}
+        case SessionExpiring(minutes_left=minutes):
+            return "session.expiring", {"minutes_left": minutes}

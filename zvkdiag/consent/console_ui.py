@@ -32,6 +32,7 @@ from zvkdiag.consent.model import (
     Scope,
     ScreenShared,
     SessionEnded,
+    SessionExpiring,
     SessionStarted,
 )
 
@@ -143,3 +144,5 @@ class ConsoleUI:
                         self._start_reader()
             case ScreenShared(active=False):
                 self._say(text("event.screen_stopped", self.lang))
+            case SessionExpiring(minutes_left=minutes):
+                self._say(text("notice.max_length", self.lang, minutes=minutes))

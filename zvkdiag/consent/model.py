@@ -26,6 +26,7 @@ __all__ = [
     "Scope",
     "ScreenShared",
     "SessionEnded",
+    "SessionExpiring",
     "SessionStarted",
 ]
 
@@ -44,6 +45,7 @@ class Scope(enum.StrEnum):
     FILE_DOWNLOAD = "file.download"
     FILE_UPLOAD = "file.upload"
     MESSAGE = "message"
+    CONTINUE = "session.continue"  # "still needed?" after an idle time; never a standing grant
 
 
 class Decision(enum.Enum):
@@ -96,7 +98,7 @@ class SessionStarted:
 
 @dataclass(frozen=True)
 class SessionEnded:
-    """``reason``: engineer, customer, network, denied."""
+    """``reason``: engineer, customer, network, denied, idle, max-length."""
 
     reason: str
 
@@ -117,7 +119,22 @@ class ScreenShared:
     active: bool
 
 
-AgentEvent = CodeIssued | FailedTry | SessionStarted | SessionEnded | EngineerMessage | ScreenShared
+@dataclass(frozen=True)
+class SessionExpiring:
+    """The session's maximum length is near: it ends in ``minutes_left`` minutes."""
+
+    minutes_left: int
+
+
+AgentEvent = (
+    CodeIssued
+    | FailedTry
+    | SessionStarted
+    | SessionEnded
+    | EngineerMessage
+    | ScreenShared
+    | SessionExpiring
+)
 
 
 class AgentControl(Protocol):

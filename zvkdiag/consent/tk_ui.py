@@ -44,6 +44,7 @@ from zvkdiag.consent.model import (
     Scope,
     ScreenShared,
     SessionEnded,
+    SessionExpiring,
     SessionStarted,
 )
 from zvkdiag.consent.tk_dialog import ConsentDialog, Indicator
@@ -289,6 +290,10 @@ class TkUI:
                 self.main.add_message(line)
             case ScreenShared(active=active):
                 self.indicator.show_screen(active)
+            case SessionExpiring(minutes_left=minutes):
+                notice = text("notice.max_length", lang, minutes=minutes)
+                self.main.set_notice(notice, warning=True)
+                self.main.add_message(notice)
 
     def _code_notice(self, reason: str) -> None:
         if reason == "failed-tries":
@@ -301,7 +306,8 @@ class TkUI:
 
 def _ended_key(reason: str) -> str:
     key = f"ended.{reason}"
-    return key if reason in {"engineer", "customer", "network", "denied"} else "status.ended"
+    known = {"engineer", "customer", "network", "denied", "idle", "max-length"}
+    return key if reason in known else "status.ended"
 
 
 def _deliver(

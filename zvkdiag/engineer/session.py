@@ -98,11 +98,16 @@ class Session:
         await self._conn.wait_closed()
         registry.unregister(self)
         if not self._closed_by_us:
-            self._lost = "The customer ended the session, or the connection was lost."
+            self._lost = lost_message(self._watcher.lost if self._watcher else None)
             if self.case is not None:
                 self.case.close()  # what was collected (and mirrored) so far stays in it
         for cb in list(self.on_close):
             cb("engineer" if self._closed_by_us else "peer")
+
+    @property
+    def end_reason(self) -> str | None:
+        """Why the other side ended the session (None while open, or when we closed it)."""
+        return self._lost
 
     @property
     def closed(self) -> bool:
@@ -468,6 +473,30 @@ class Session:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._lt.acall(self.aclose())
         self._lt.stop()
+
+
+_END_REASON_PREFIX: Final = "zvkdiag-end:"  # the agent's SSH disconnect text (agent.session)
+_END_MESSAGES: Final = {
+    "idle": (
+        "The customer's program ended the session after its idle time: nothing was requested"
+        ' and the screen was not viewed, and nobody answered "Wird die Fernwartung noch'
+        ' benötigt?" (idle timeout).'
+    ),
+    "max-length": (
+        "The customer's program ended the session: it reached the maximum session length set there."
+    ),
+    "customer": "The customer ended the session.",
+}
+
+
+def lost_message(exc: Exception | None) -> str:
+    """The engineer's words for why the connection ended, from the agent's disconnect text."""
+    reason = getattr(exc, "reason", "")
+    if isinstance(reason, str) and reason.startswith(_END_REASON_PREFIX):
+        known = _END_MESSAGES.get(reason.removeprefix(_END_REASON_PREFIX))
+        if known:
+            return known
+    return "The customer ended the session, or the connection was lost."
 
 
 def _warn_if_truncated(result: CommandResult, stacklevel: int = 3) -> None:

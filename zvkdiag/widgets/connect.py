@@ -93,10 +93,12 @@ def after_request(session: Session, event: RequestEvent) -> Status:
             return Status("connected", f"{base} Failed: {event.summary}: {event.message}")
 
 
-def closed(by: str) -> Status:
+def closed(by: str, why: str | None = None) -> Status:
     if by == "engineer":
         return Status("closed", "Closed: you ended the session.")
-    return Status("closed", "Closed: the customer ended the session, or the connection was lost.")
+    return Status(
+        "closed", f"Closed: {why or 'the customer ended the session, or the connection was lost.'}"
+    )
 
 
 def failed(exc: BaseException) -> Status:
@@ -426,22 +428,22 @@ class ConnectPanel(anywidget.AnyWidget):
         self.feed.add(RequestEvent(1, "session", "session", "allowed"))
         self.feed.attach(session)
         session.listeners.append(lambda event: self._on_request(session, event))
-        session.on_close.append(self._on_close)
+        session.on_close.append(lambda by: self._on_close(by, session))
         with self._ready:
             self._session, self._error = session, None
             self._show(connected(session))
             self._ready.notify_all()
         if session.closed:  # ended before on_close was in place
-            self._on_close("peer")
+            self._on_close("peer", session)
 
     def _on_request(self, session: Session, event: RequestEvent) -> None:
         with self._lock:
             if self._session is session and not session.closed:
                 self._show(after_request(session, event))
 
-    def _on_close(self, by: str) -> None:
+    def _on_close(self, by: str, session: Session) -> None:
         with self._lock:
-            self._show(closed(by))
+            self._show(closed(by, session.end_reason))
             self._ready.notify_all()
 
     def _show(self, status: Status) -> None:
