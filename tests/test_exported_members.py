@@ -3,8 +3,10 @@
 import zvkdiag
 
 EXPECTED = {
+    "AlreadyConnected",
     "AuthenticationFailed",
     "CaseStoreError",
+    "CommandNotFound",
     "CommandResult",
     "CommandTimeout",
     "ConnectError",
@@ -24,6 +26,7 @@ EXPECTED = {
     "__version__",
     "connect",
     "connect_async",
+    "sessions",
 }
 
 

@@ -7,8 +7,10 @@ and subpackages not re-exported here may change.  A test pins this list.
 from typing import TYPE_CHECKING, Any
 
 from zvkdiag._errors import (
+    AlreadyConnected,
     AuthenticationFailed,
     CaseStoreError,
+    CommandNotFound,
     CommandTimeout,
     ConnectError,
     ConsentDenied,
@@ -33,6 +35,17 @@ if TYPE_CHECKING:
 _LAZY = {"CommandResult", "Session", "connect", "connect_async"}
 
 
+def sessions() -> list["Session"]:
+    """The sessions this process (the notebook's kernel) holds open, oldest first.
+
+    A session leaves the list when it is closed or lost; at interpreter exit
+    every one still listed is closed.
+    """
+    from zvkdiag.engineer import registry
+
+    return registry.sessions()
+
+
 def __getattr__(name: str) -> Any:
     # The engineer's side pulls in asyncssh, pandas and friends; the relay and the
     # customer's agent import this package too and should not pay for that.
@@ -44,8 +57,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AlreadyConnected",
     "AuthenticationFailed",
     "CaseStoreError",
+    "CommandNotFound",
     "CommandResult",
     "CommandTimeout",
     "ConnectError",
@@ -65,4 +80,5 @@ __all__ = [
     "__version__",
     "connect",
     "connect_async",
+    "sessions",
 ]

@@ -14,7 +14,9 @@ the boundary with ``raise ... from exc`` so the cause stays visible::
     ├── ConsentDenied          the customer said no, or did not answer in time
     ├── SessionClosed          the peer or the network ended the session
     ├── SessionNotOpen         *we* closed the session and then used it
+    ├── AlreadyConnected       this process already has a session open to that customer
     ├── CommandTimeout         a command ran longer than its timeout
+    ├── CommandNotFound        the customer's PC has no program of that name
     ├── UnknownProbe           no probe of that name (``suggestions`` lists close names)
     ├── InvalidParameter       a probe parameter is unknown or out of bounds (``parameter``)
     ├── TransferError          a file transfer failed or was refused
@@ -28,9 +30,13 @@ it) are kept apart on purpose, as trio does with ``BrokenResourceError`` and
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
+    "AlreadyConnected",
     "AuthenticationFailed",
     "CaseStoreError",
+    "CommandNotFound",
     "CommandTimeout",
     "ConnectError",
     "ConsentDenied",
@@ -104,8 +110,36 @@ class ControlUnavailable(ZvkdiagError):
     """Remote control cannot work on the customer's desktop (the message says why)."""
 
 
+class AlreadyConnected(ZvkdiagError):
+    """This process already has an open session to that customer (``session``).
+
+    The customer's program serves one engineer at a time, so a second connect
+    could only fail; the open session is named so it is never left orphaned.
+    """
+
+    def __init__(self, session: Any) -> None:
+        super().__init__(
+            f"A session to {_spaced(session.session_id)} is already open in this kernel"
+            " (see zvkdiag.sessions()): use it, or close it and connect again with the"
+            " customer's new password."
+        )
+        self.session = session
+
+
+def _spaced(session_id: str) -> str:
+    return " ".join(session_id[i : i + 3] for i in range(0, len(session_id), 3))
+
+
 class CommandTimeout(ZvkdiagError):
     """A command on the customer's PC ran past its timeout and was stopped."""
+
+
+class CommandNotFound(ZvkdiagError):
+    """The program named by ``argv[0]`` does not exist (or cannot be executed) on the customer's PC.
+
+    A shell would report exit status 127; ``Session.run`` raises this instead so a
+    typo is never mistaken for a command that ran and failed.
+    """
 
 
 class UnknownProbe(ZvkdiagError, KeyError):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from zvkdiag._version import __version__
+from zvkdiag.agent.limits import DEFAULT_IDLE_MINUTES, DEFAULT_MAX_HOURS, SessionLimits
 
 __all__ = ["main"]
 
@@ -42,6 +43,19 @@ def _parser() -> argparse.ArgumentParser:
         "--lang", choices=("de", "en"), default=None, help="default: from the locale, else German"
     )
     q.add_argument("--consent-timeout", type=float, default=60.0, help=argparse.SUPPRESS)
+    q.add_argument(
+        "--idle-minutes",
+        type=float,
+        default=DEFAULT_IDLE_MINUTES,
+        help="ask 'still needed?' after this many minutes without requests or screen view"
+        f" (fractions allowed, 0 = never; default {DEFAULT_IDLE_MINUTES:g})",
+    )
+    q.add_argument(
+        "--max-session-hours",
+        type=float,
+        default=DEFAULT_MAX_HOURS,
+        help=f"end any session after this many hours (0 = no limit; default {DEFAULT_MAX_HOURS:g})",
+    )
 
     q.add_argument("--ca-key", help="the organisation's CA public key: only engineers it certified")
     q.add_argument("--revoked", help="revocation list (fingerprints) that goes with --ca-key")
@@ -147,6 +161,13 @@ def _quicksupport(args: argparse.Namespace) -> int:
 
     lang = args.lang or default_language()
     relay = None if args.listen else (args.relay or "127.0.0.1:8340")
+    try:
+        limits = SessionLimits.from_options(
+            idle_minutes=args.idle_minutes, max_hours=args.max_session_hours
+        )
+    except ValueError as exc:
+        print(f"zvkdiag: {exc}", file=sys.stderr)
+        return 2
     ui_kind = args.ui
     if ui_kind == "auto":
         ui_kind = "tk" if os.environ.get("DISPLAY") and _tk_available() else "console"
@@ -159,6 +180,7 @@ def _quicksupport(args: argparse.Namespace) -> int:
             listen=args.listen,
             consent_timeout=args.consent_timeout,
             trust=_trust(args),
+            limits=limits,
         )
     from zvkdiag.agent.agent import Agent
     from zvkdiag.agent.control import LateControl
@@ -175,6 +197,7 @@ def _quicksupport(args: argparse.Namespace) -> int:
             consent_timeout=args.consent_timeout,
             audit_log=AuditLog(default_audit_path()),
             trust=_trust(args),
+            limits=limits,
         )
         control.agent = agent
         loop = asyncio.get_running_loop()

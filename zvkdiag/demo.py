@@ -8,7 +8,12 @@
   its kernel given the relay address and the demo's ID and password (kept
   current in a private file, since the password changes after each session).
 
-It prints the URL of the quickstart notebook.  Ctrl-C ends everything.
+It prints the URL of the quickstart notebook.  Ctrl-C (or closing the
+terminal) ends everything within 5 s, even while a notebook cell blocks:
+JupyterLab, its kernels (each in a session of its own) and the relay are
+ended by process group, with SIGKILL after a short grace.  On a virtual
+screen a desktop background, a terminal with a note and a clock are shown,
+so the first screen view is not a black rectangle.
 ``--smoke`` starts it all, checks that JupyterLab answers, and exits 0.
 """
 
@@ -28,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
+from zvkdiag._proctree import end_tree
 from zvkdiag.agent.agent import Agent
 from zvkdiag.consent.console_ui import ConsoleUI
 from zvkdiag.consent.messages import default_language
@@ -39,6 +45,9 @@ __all__ = ["main"]
 NOTEBOOKS: Final = Path(__file__).resolve().parents[1] / "notebooks"
 QUICKSTART: Final = "00_quickstart.ipynb"
 DEMO_ENGINEER: Final = "Erika Muster (Demo)"
+# Ctrl-C must end everything within 5 s, whatever a notebook cell is doing:
+LAB_GRACE: Final = 2.5  # seconds for JupyterLab and its kernels before SIGKILL
+RELAY_GRACE: Final = 1.0
 
 BANNER = """
 --- zvkdiag demo -------------------------------------------------------------
@@ -84,13 +93,65 @@ def screen() -> Iterator[None]:
     from zvkdiag.testing.xvfb import xvfb
 
     try:
-        with xvfb() as x:
+        with xvfb() as x, desktop(x.display):
             os.environ["DISPLAY"] = x.display
             print(f"No DISPLAY: started a virtual screen (Xvfb) on {x.display}.", flush=True)
             yield
     except RuntimeError as exc:  # no Xvfb: everything but the screen view works
         print(f"No screen for the screen view: {exc}", flush=True)
         yield
+
+
+DESKTOP_COLOUR: Final = "#2f6f8f"
+CUSTOMER_NOTE: Final = """\
+Kundin: Mustermann GmbH, Lohnbuchhaltung
+Problem: Das Portal der ZVK meldet seit heute früh
+         "Zertifikat ungültig" beim Hochladen der Meldungen.
+
+$ ping -c 2 portal.example
+(hier tippt die Kundin, was der Techniker am Telefon sagt)
+"""
+
+
+@contextlib.contextmanager
+def desktop(display: str) -> Iterator[None]:
+    """What a customer's virtual screen shows: a background, a terminal with a note, a clock.
+
+    Each program is optional (whatever of xsetroot, xterm, xclock is installed),
+    so a first screen view shows a real picture rather than a black rectangle.
+    """
+    env = {**os.environ, "DISPLAY": display}
+    if shutil.which("xsetroot"):
+        subprocess.run(["xsetroot", "-solid", DESKTOP_COLOUR], env=env, check=False, timeout=5)
+    programs = []
+    if shutil.which("xterm"):
+        programs.append(
+            ["xterm", "-geometry", "72x14+80+80", "-fa", "Monospace", "-fs", "12",
+             "-title", "Notizen", "-e", "sh", "-c", f"printf '%s' '{CUSTOMER_NOTE}'; exec cat"]
+        )  # fmt: skip
+    if shutil.which("xclock"):
+        programs.append(["xclock", "-geometry", "160x160-60+60", "-update", "1"])
+    procs = [
+        subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for argv in programs
+    ]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(1)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 @contextlib.contextmanager
@@ -110,11 +171,8 @@ def relay_process() -> Iterator[str]:
         print(proc.stdout.readline().strip(), flush=True)
         yield address
     finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
-        if proc.poll() is None:
-            proc.kill()
+        end_tree(proc.pid, grace=RELAY_GRACE)
+        proc.wait()
 
 
 def _workdir(given: str | None) -> Path:
@@ -132,7 +190,7 @@ async def _run(args: argparse.Namespace, relay: str, workdir: Path) -> int:
     creds_file = workdir / ".zvkdiag-demo-credentials.json"
     agent = Agent(DemoConsoleUI(args.lang, creds_file), relay=relay)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
         loop.add_signal_handler(sig, agent.quit)
     task = asyncio.create_task(agent.run())
     await agent.wait_ready()
@@ -154,7 +212,7 @@ async def _run(args: argparse.Namespace, relay: str, workdir: Path) -> int:
             agent.quit()
         await task
     finally:
-        await asyncio.to_thread(lab.stop)
+        await asyncio.to_thread(lab.stop, LAB_GRACE)
         creds_file.unlink(missing_ok=True)  # the session is over: its password is no use to keep
     return 0
 

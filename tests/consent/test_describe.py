@@ -99,7 +99,7 @@ def test_every_scope_has_a_description_in_both_languages():
         Scope.SCREEN_VIEW: {"monitor": 1},
         Scope.MESSAGE: {"text": "Hallo"},
     }
-    for scope in Scope:
+    for scope in set(Scope) - {Scope.CONTINUE}:
         for lang in ("de", "en"):
             request = ConsentRequest(scope, "E", detail=details.get(scope, {}))
             headline, lines = describe(request, lang)
@@ -130,3 +130,16 @@ def test_format_size():
     assert format_size(1000, "en") == "1 KB"
     assert format_size(1_500_000, "de") == "1,5 MB"
     assert format_size(3_000_000_000_000, "en") == "3000 GB"
+
+
+def test_the_continue_question_says_how_long_idle_and_how_long_to_answer() -> None:
+    request = ConsentRequest(
+        Scope.CONTINUE, "E", detail={"idle_minutes": 0.5, "answer_seconds": 60}
+    )
+    headline, lines = describe(request, "de")
+    assert headline == "Wird die Fernwartung noch benötigt?"
+    assert "0,5 Minuten" in lines[-1] and "60 Sekunden" in lines[-1]
+    headline, lines = describe(request, "en")
+    assert headline == "Is the remote support still needed?" and "0.5 minutes" in lines[-1]
+    with pytest.raises(ProtocolError):
+        describe(ConsentRequest(Scope.CONTINUE, "E", detail={"idle_minutes": "x"}), "de")

@@ -22,6 +22,7 @@ from zvkdiag.consent.model import (
     FailedTry,
     Scope,
     SessionEnded,
+    SessionExpiring,
     SessionStarted,
 )
 from zvkdiag.testing.fakes_ui import AgentLoopThread
@@ -308,3 +309,25 @@ def test_audit_button_opens_the_log_with_its_verdict(
     viewer = d.ui.root.nametowidget("audit_viewer")
     assert viewer.nametowidget("verdict").cget("text") == "Protokoll unverändert (2 Einträge)."
     assert "decision" in viewer.nametowidget("body").get("1.0", "end")
+
+
+def test_idle_question_offers_continue_and_end(driver: Driver, agent_loop: AgentLoopThread):
+    request = ConsentRequest(
+        Scope.CONTINUE, ERIKA, True, {"idle_minutes": 15, "answer_seconds": 60}
+    )
+    answer = ask(agent_loop, driver, request)
+    driver.until(lambda: driver.ui.dialog is not None)
+    dialog = driver.ui.dialog
+    assert dialog is not None
+    assert dialog.allow_button.cget("text") == "Fortsetzen"
+    assert dialog.deny_button.cget("text") == "Beenden"
+    driver.click(dialog.allow_button)
+    driver.until(answer.done)
+    assert answer.result() is Decision.ALLOW
+
+
+def test_maximum_length_notice_is_shown(driver: Driver, agent_loop: AgentLoopThread):
+    show(agent_loop, driver, SessionStarted(ERIKA, engineer_verified=True))
+    show(agent_loop, driver, SessionExpiring(minutes_left=5))
+    driver.until(lambda: "endet in 5 Minuten" in driver.ui.main.notice.cget("text"))
+    assert "endet in 5 Minuten" in driver.ui.main.message_text()

@@ -122,3 +122,26 @@ def test_buttons_send_pause_and_snapshot(page: Any) -> None:
     sent = page.evaluate("window.sent")
     assert sent[1:] == [{"type": "pause", "paused": True}, {"type": "snapshot"}]
     assert page.inner_text("button >> nth=0") == "Resume"
+
+
+def test_figures_say_what_they_measure_and_go_quiet_on_a_still_screen(page: Any) -> None:
+    view = RecordingView()
+    screen = PhotoThenStill()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, drive(view, screen, 1000)).result()
+    load(page)
+    page.evaluate("() => window.deliver({type: 'rtt', ms: 3.4}, [])")
+    content, buffers = view.frames()[0]
+    page.evaluate(
+        "([c, b]) => window.deliver(c, b)",
+        [content, [base64.b64encode(b).decode() for b in buffers]],
+    )
+    stats = "document.querySelector('span[title]').textContent"
+    page.wait_for_function(f"{stats}.includes('fps')")
+    text = page.evaluate(stats)
+    assert "RTT 3 ms" in text and "/s" in text
+    # a still screen: once the last frame is older than the window, no frame rate is claimed
+    page.wait_for_function(f"{stats}.startsWith('no changes')", timeout=10_000)
+    text = page.evaluate(stats)
+    assert "fps" not in text and "RTT 3 ms" in text
+    assert "clock" in page.evaluate("document.querySelector('span[title]').title")

@@ -8,11 +8,13 @@ ipywidgets uses.  What a saved notebook would hold is the widgets' state.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import ipywidgets
 import pytest
 
+import zvkdiag
 from zvkdiag.engineer.session import RequestEvent
 from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
 from zvkdiag.widgets import ConnectPanel, ConsentFeed
@@ -79,14 +81,95 @@ def test_panel_connects_follows_the_session_and_never_keeps_the_password(
     assert panel.session is None
 
 
-def test_a_refused_session_shows_why_and_wait_times_out(relay: RelayThread) -> None:
+def test_a_refused_session_shows_why_and_wait_raises_it(relay: RelayThread) -> None:
     with AgentThread(AutoConsent(False), relay=relay.address) as agent:
         panel = ConnectPanel(relay=relay.address, engineer="Erika Muster")
         _click_connect(panel, agent, agent.password)
-        assert _until(lambda: panel.state == "failed")
+        with pytest.raises(zvkdiag.ConsentDenied):
+            panel.wait()  # no timeout: it returns as soon as the attempt failed
+        assert panel.state == "failed"
         assert panel.status.startswith("Not connected:")
-        with pytest.raises(TimeoutError, match="last attempt"):
-            panel.wait(timeout=0.2)
+        with pytest.raises(zvkdiag.ConsentDenied):
+            panel.wait()  # and again at once, for a later cell
+
+
+def test_wait_raises_peer_not_found_while_waiting(relay: RelayThread) -> None:
+    panel = ConnectPanel(relay=relay.address, engineer="Erika Muster")
+    panel.session_id = "123 456 789"
+    errors: list[BaseException] = []
+
+    def waiter() -> None:
+        try:
+            panel.wait()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=waiter, daemon=True)
+    thread.start()  # blocked in wait() before Connect, as a cell would be
+    panel.connect("abcd-efgh")
+    thread.join(30)
+    assert not thread.is_alive()
+    assert isinstance(errors[0], zvkdiag.PeerNotFound)
+
+
+def test_wait_before_connect_times_out_with_the_status(relay: RelayThread) -> None:
+    panel = ConnectPanel(relay=relay.address, engineer="Erika Muster")
+    with pytest.raises(TimeoutError, match="Enter the customer"):
+        panel.wait(timeout=0.1)
+
+
+def test_a_second_panel_takes_over_the_open_session(relay: RelayThread, agent: AgentThread) -> None:
+    first = ConnectPanel(relay=relay.address, engineer="Erika Muster")
+    _click_connect(first, agent, agent.password)
+    session = first.wait(timeout=30)
+    try:
+        assert zvkdiag.sessions() == [session]
+        second = ConnectPanel(relay=relay.address, engineer="Erika Muster")
+        _click_connect(second, agent, "wxyz-wxyz")  # the password no longer matters
+        assert second.state == "busy" and "already open" in second.status
+        second._on_custom_msg(second, {"type": "take-over"}, [])
+        assert second.wait(timeout=1) is session
+        assert second.state == "connected"
+        assert session.run(["true"]).ok
+        assert zvkdiag.sessions() == [session]
+    finally:
+        session.close()
+    assert zvkdiag.sessions() == []
+    assert _until(lambda: second.state == "closed")
+
+
+def test_a_second_panel_closes_the_open_session_and_connects_again(
+    relay: RelayThread, agent: AgentThread
+) -> None:
+    first = ConnectPanel(relay=relay.address, engineer="Erika Muster")
+    _click_connect(first, agent, agent.password)
+    old = first.wait(timeout=30)
+    old_password = agent.password
+    second = ConnectPanel(relay=relay.address, engineer="Erika Muster")
+    _click_connect(second, agent, old_password)
+    assert second.state == "busy"
+    second._on_custom_msg(second, {"type": "close-existing"}, [])
+    assert _until(lambda: second.state == "idle")
+    assert old.closed and first.state == "closed"
+    assert "new password" in second.status
+    assert zvkdiag.sessions() == []
+    _click_connect(second, agent, agent.fresh_password(old_password))
+    new = second.wait(timeout=30)
+    try:
+        assert new is not old and zvkdiag.sessions() == [new]
+    finally:
+        new.close()
+
+
+def test_connect_names_the_open_session_instead_of_dialling(
+    relay: RelayThread, agent: AgentThread
+) -> None:
+    with zvkdiag.connect(agent.session_id, agent.password, relay=relay.address, engineer="E") as s:
+        with pytest.raises(zvkdiag.AlreadyConnected, match="already open") as info:
+            zvkdiag.connect(agent.session_id, "wxyz-wxyz", relay=relay.address, engineer="E")
+        assert info.value.session is s
+    with pytest.raises(zvkdiag.AuthenticationFailed):  # closed: no longer in the way
+        zvkdiag.connect(agent.session_id, "wxyz-wxyz", relay=relay.address, engineer="E")
 
 
 def test_missing_entries_are_named_before_any_network(relay: RelayThread) -> None:

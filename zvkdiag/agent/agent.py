@@ -23,6 +23,7 @@ from zvkdiag._exchange import EngineerHello, customer_exchange
 from zvkdiag._sockio import recv_line, send_all
 from zvkdiag.agent.catalog import default_ops
 from zvkdiag.agent.lifecycle import Credentials
+from zvkdiag.agent.limits import SessionLimits
 from zvkdiag.agent.ops import OpRegistry
 from zvkdiag.agent.session import AgentSession
 from zvkdiag.agent.sshserver import (
@@ -84,6 +85,7 @@ class Agent:
         clock: Callable[[], float] = time.monotonic,
         audit_log: AuditLog | None = None,
         trust: TrustConfig | None = None,
+        limits: SessionLimits | None = None,
     ) -> None:
         if (relay is None) == (listen is None):
             raise ValueError("give exactly one of relay= or listen=")
@@ -95,6 +97,8 @@ class Agent:
         self.consent_timeout = consent_timeout
         self.audit_log = audit_log
         self.trust = trust
+        self.limits = limits or SessionLimits()
+        self._clock = clock
         self.audit: Callable[..., Any] = audit_log.record if audit_log else _no_audit
         self.creds = Credentials(codes.new_id(), clock=clock)
         self.claim: str | None = None
@@ -327,6 +331,8 @@ class Agent:
             audit=self.audit,
             records=self._records_from(self._audit_seq() + 1),
             verified=hello.verified,
+            limits=self.limits,
+            clock=self._clock,
         )
         self.session = session
         self.creds.session_started()

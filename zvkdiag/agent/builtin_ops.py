@@ -10,7 +10,7 @@ import shlex
 import signal
 from typing import Final
 
-from zvkdiag._errors import CommandTimeout, ProtocolError
+from zvkdiag._errors import CommandNotFound, CommandTimeout, ProtocolError, ZvkdiagError
 from zvkdiag.agent.ops import OpContext, OpRegistry
 from zvkdiag.consent.model import EngineerMessage, Scope
 from zvkdiag.wire.messages import write_message
@@ -22,6 +22,7 @@ MAX_OUTPUT: Final = 16 * 1024 * 1024
 DEFAULT_COMMAND_TIMEOUT: Final = 120.0
 MAX_COMMAND_TIMEOUT: Final = 3600.0
 MAX_SAY: Final = 2000
+MAX_PING: Final = 64  # bytes echoed at a time
 
 
 def _argv(ctx: OpContext) -> list[str]:
@@ -60,10 +61,13 @@ async def op_run(ctx: OpContext) -> int:
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
         )
-    except OSError as exc:
-        raise ProtocolError(
-            f"the command could not be started on the customer's PC: {exc}"
+    except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+        raise CommandNotFound(
+            f"The customer's PC has no program {argv[0]!r} that could be started"
+            f" ({exc.strerror or exc})."
         ) from exc
+    except OSError as exc:
+        raise ZvkdiagError(f"The command could not be started on the customer's PC: {exc}") from exc
     try:
         async with asyncio.timeout(timeout):
             (out, out_cut), (err, err_cut) = await asyncio.gather(
@@ -106,7 +110,21 @@ async def op_audit(ctx: OpContext) -> int:
     return 0
 
 
+async def op_ping(ctx: OpContext) -> int:
+    """Echo what arrives, so the engineer can time a round trip on their own clock.
+
+    It reads and returns only the engineer's own bytes: nothing of the customer's
+    PC is involved, so it needs no consent (and is not audited per echo).
+    """
+    await ctx.accept()
+    while data := await ctx.stdin.read(MAX_PING):
+        ctx.stdout.write(data)
+        await ctx.stdout.drain()
+    return 0
+
+
 def register_all(registry: OpRegistry) -> None:
     registry.register("run", op_run)
     registry.register("say", op_say)
     registry.register("audit", op_audit)
+    registry.register("ping", op_ping)

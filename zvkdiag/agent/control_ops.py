@@ -72,6 +72,7 @@ async def op_control(ctx: OpContext) -> int:
     started = time.monotonic()
     stop = asyncio.Event()  # set by the customer's "Steuerung beenden"
     session.controls.add(stop)
+    session.timer.view_started()  # an engineer steering is using the session
     session.show(ControlActive(True))
     ctx.audit("screen.control.start", monitor=monitor)
     try:
@@ -86,6 +87,7 @@ async def op_control(ctx: OpContext) -> int:
             watcher.close()
         backend.close()
         session.controls.discard(stop)
+        session.timer.view_ended()
         if not session.controls and not session.ended.is_set():
             session.show(ControlActive(False))
         ctx.audit(

@@ -46,6 +46,7 @@ async def op_screen(ctx: OpContext) -> int:
     if not session.streams:
         session.show(ScreenShared(True))
     session.streams.add(streamer)
+    session.timer.view_started()
     ctx.audit("screen.view.start", monitor=monitor)
     try:
         await ctx.accept()
@@ -56,6 +57,7 @@ async def op_screen(ctx: OpContext) -> int:
         )
     finally:
         session.streams.discard(streamer)
+        session.timer.view_ended()
         if not session.streams and not session.ended.is_set():  # else SessionEnded says it all
             session.show(ScreenShared(False))
         ctx.audit("screen.view.end", frames=streamer.stats.frames, bytes_sent=streamer.stats.bytes)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import platform
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import asyncssh
 
@@ -14,6 +15,7 @@ from zvkdiag._errors import ConsentDenied, ProtocolError, ZvkdiagError
 from zvkdiag._exchange import EngineerHello
 from zvkdiag._version import __version__
 from zvkdiag.agent.files import FileGrants, GrantedSFTPServer
+from zvkdiag.agent.limits import Due, SessionLimits, SessionTimer
 from zvkdiag.agent.ops import OpContext, OpRegistry
 from zvkdiag.agent.sshserver import SFTPFactory
 from zvkdiag.consent.model import (
@@ -23,12 +25,17 @@ from zvkdiag.consent.model import (
     ConsentUI,
     Decision,
     Scope,
+    SessionExpiring,
 )
 from zvkdiag.wire import requests
 
-__all__ = ["AgentSession"]
+__all__ = ["END_REASON_PREFIX", "AgentSession"]
 
 log = logging.getLogger("zvkdiag.agent")
+
+END_REASON_PREFIX: Final = "zvkdiag-end:"  # SSH disconnect text: "zvkdiag-end:idle" and so on
+LIMIT_CHECK_MAX: Final = 5.0  # seconds; the limits are re-checked at least this often
+_QUIET_OPS: Final = frozenset({"ping"})  # requests that do not count as using the session
 
 
 class AgentSession:
@@ -45,6 +52,8 @@ class AgentSession:
         audit: Callable[..., Any],
         records: Callable[[], list[dict[str, Any]]] = list,
         verified: bool = False,
+        limits: SessionLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.hello = hello
         self.ui = ui
@@ -65,6 +74,8 @@ class AgentSession:
         self._audit = audit
         self.files = FileGrants()
         self.records = records
+        self._limits, self._clock = limits or SessionLimits(), clock
+        self.timer = SessionTimer(self._limits, clock)
 
     def audit(self, kind: str, **fields: Any) -> None:
         self._audit(kind, **fields)
@@ -126,6 +137,8 @@ class AgentSession:
                 process.stderr,
                 session=self,
             )
+            if op not in _QUIET_OPS:
+                self.timer.activity()
             status = await self._dispatch(ctx)
         except ZvkdiagError as exc:
             status = await self._report(process, ctx, exc)
@@ -160,6 +173,8 @@ class AgentSession:
             raise
         self.granted = True
         self.opened.set()
+        self.timer = SessionTimer(self._limits, self._clock)  # the session counts from "yes"
+        self._spawn(self._watch_limits())
         await ctx.accept(
             agent=__version__,
             platform=platform.system().lower(),
@@ -182,6 +197,52 @@ class AgentSession:
             pass
         return 1
 
+    # -- idle question and maximum length ---------------------------------------------
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _watch_limits(self) -> None:
+        while (wait := self.timer.next_in()) is not None:
+            await asyncio.sleep(min(wait, LIMIT_CHECK_MAX))
+            for step in self.timer.due():
+                self._on_due(step)
+
+    def _on_due(self, step: Due) -> None:
+        if step is Due.ASK:
+            self._spawn(self._ask_continue())
+        elif step is Due.NOTICE:
+            self.show(SessionExpiring(round(self.timer.minutes_left())))
+            self._audit("session-expiring", minutes_left=round(self.timer.minutes_left()))
+        elif step is Due.END_IDLE:
+            self.close("idle")
+        elif step is Due.END_MAX:
+            self.close("max-length")
+
+    async def _ask_continue(self) -> None:
+        limits = self.timer.limits
+        request = ConsentRequest(
+            Scope.CONTINUE,
+            self.hello.name,
+            self.verified,
+            {"idle_minutes": limits.idle_after / 60, "answer_seconds": limits.answer_within},
+        )
+        self._audit("request", scope=request.scope.value, detail=dict(request.detail))
+        try:
+            async with asyncio.timeout(limits.answer_within + 5):
+                decision = await self.ui.ask(request, timeout=limits.answer_within)
+        except TimeoutError:
+            decision = Decision.TIMEOUT
+        self._audit("decision", scope=request.scope.value, decision=decision.value)
+        if decision is Decision.TIMEOUT:
+            self.timer.answered(keep=False)
+            self.close("idle")
+        else:
+            self.timer.answered(keep=decision.allowed)
+            if not decision.allowed:
+                self.close("customer")
+
     # -- ending ----------------------------------------------------------------
     def loop_call_close(self) -> None:
         """Close after the current reply has gone out (denial) — a short grace."""
@@ -192,9 +253,11 @@ class AgentSession:
             return
         self.end_reason = reason
         for task in list(self.tasks):
-            task.cancel()
+            if task is not asyncio.current_task():
+                task.cancel()
         if self.conn is not None:
-            self.conn.close()
+            # a code other than "by application" makes asyncssh hand the text to the engineer
+            self.conn.disconnect(asyncssh.DISC_SERVICE_NOT_AVAILABLE, END_REASON_PREFIX + reason)
 
     def connection_lost(self, exc: Exception | None) -> None:
         for streamer in list(self.streams):

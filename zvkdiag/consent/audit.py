@@ -42,6 +42,7 @@ from zvkdiag.consent.model import (
     PointerShown,
     ScreenShared,
     SessionEnded,
+    SessionExpiring,
     SessionStarted,
 )
 
@@ -362,3 +363,5 @@ def event_fields(event: AgentEvent) -> tuple[str, Record]:
             return "screen.control.state", {"active": active, "paused": paused}
         case PointerShown(position=position):
             return "screen.pointer", {"shown": position is not None}
+        case SessionExpiring(minutes_left=minutes):
+            return "session.expiring", {"minutes_left": minutes}

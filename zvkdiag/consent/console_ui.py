@@ -34,6 +34,7 @@ from zvkdiag.consent.model import (
     Scope,
     ScreenShared,
     SessionEnded,
+    SessionExpiring,
     SessionStarted,
 )
 
@@ -156,3 +157,5 @@ class ConsoleUI:
                         self._start_reader()
             case PointerShown(position=position) if position is not None:
                 self._say(text("event.pointer", self.lang))
+            case SessionExpiring(minutes_left=minutes):
+                self._say(text("notice.max_length", self.lang, minutes=minutes))

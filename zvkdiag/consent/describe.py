@@ -183,6 +183,14 @@ def _upload(detail: _Detail, lang: str) -> _Lines:
     return _file(detail, lang, direction="ask.file.to_customer")
 
 
+def _continue(detail: _Detail, lang: str) -> _Lines:
+    minutes, seconds = detail.get("idle_minutes"), detail.get("answer_seconds")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (minutes, seconds)):
+        raise ProtocolError("a continue question without its idle minutes and answer seconds")
+    shown = f"{minutes:g}".replace(".", ",") if lang == "de" else f"{minutes:g}"
+    return [text("ask.session.continue.detail", lang, minutes=shown, seconds=f"{seconds:g}")]
+
+
 def _message(detail: _Detail, lang: str) -> _Lines:
     said = detail.get("text")
     return [text("ask.message.text", lang, text=visible(said))] if isinstance(said, str) else []
@@ -200,4 +208,5 @@ _DETAIL_LINES: Mapping[Scope, Callable[[_Detail, str], _Lines]] = {
     Scope.FILE_DOWNLOAD: _download,
     Scope.FILE_UPLOAD: _upload,
     Scope.MESSAGE: _message,
+    Scope.CONTINUE: _continue,
 }

@@ -101,6 +101,18 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "button.stop_screen": "Bildschirm-Freigabe beenden",
         "event.screen_shared": "Der Techniker sieht jetzt Ihren Bildschirm.",
         "event.screen_stopped": "Der Techniker sieht Ihren Bildschirm nicht mehr.",
+        "ask.session.continue": "Wird die Fernwartung noch benötigt?",
+        "ask.session.continue.detail": (
+            "Seit {minutes} Minuten wurde nichts angefragt und Ihr Bildschirm nicht angesehen. "
+            "Ohne Antwort endet die Sitzung nach {seconds} Sekunden."
+        ),
+        "button.continue": "Fortsetzen",
+        "ended.idle": "Die Sitzung wurde beendet, weil sie nicht mehr benutzt wurde.",
+        "ended.max-length": "Die Sitzung wurde beendet: die Höchstdauer ist erreicht.",
+        "notice.max_length": (
+            "Die Sitzung endet in {minutes} Minuten (Höchstdauer erreicht). "
+            "Der Techniker kann danach eine neue Sitzung beginnen."
+        ),
         "console.stop_screen": (
             "Tippen Sie „stop“ und Enter, um die Bildschirm-Freigabe zu beenden."
         ),
@@ -212,6 +224,18 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "button.stop_screen": "Stop screen sharing",
         "event.screen_shared": "The engineer now sees your screen.",
         "event.screen_stopped": "The engineer no longer sees your screen.",
+        "ask.session.continue": "Is the remote support still needed?",
+        "ask.session.continue.detail": (
+            "Nothing has been requested and your screen has not been viewed for {minutes} "
+            "minutes. Without an answer the session ends after {seconds} seconds."
+        ),
+        "button.continue": "Continue",
+        "ended.idle": "The session was ended because it was no longer in use.",
+        "ended.max-length": "The session was ended: it reached its maximum length.",
+        "notice.max_length": (
+            "The session ends in {minutes} minutes (maximum length reached). "
+            "The engineer can start a new session afterwards."
+        ),
         "console.stop_screen": 'Type "stop" and Enter to stop screen sharing.',
         "ask.screen.control.watch": (
             "You see every action on your screen. While you use your own mouse or keyboard, "

@@ -29,6 +29,7 @@ __all__ = [
     "Scope",
     "ScreenShared",
     "SessionEnded",
+    "SessionExpiring",
     "SessionStarted",
 ]
 
@@ -50,6 +51,7 @@ class Scope(enum.StrEnum):
     FILE_DOWNLOAD = "file.download"
     FILE_UPLOAD = "file.upload"
     MESSAGE = "message"
+    CONTINUE = "session.continue"  # "still needed?" after an idle time; never a standing grant
 
 
 class Decision(enum.Enum):
@@ -103,7 +105,7 @@ class SessionStarted:
 
 @dataclass(frozen=True)
 class SessionEnded:
-    """``reason``: engineer, customer, network, denied."""
+    """``reason``: engineer, customer, network, denied, idle, max-length."""
 
     reason: str
 
@@ -143,6 +145,13 @@ class PointerShown:
     position: tuple[int, int] | None
 
 
+@dataclass(frozen=True)
+class SessionExpiring:
+    """The session's maximum length is near: it ends in ``minutes_left`` minutes."""
+
+    minutes_left: int
+
+
 AgentEvent = (
     CodeIssued
     | FailedTry
@@ -152,6 +161,7 @@ AgentEvent = (
     | ScreenShared
     | ControlActive
     | PointerShown
+    | SessionExpiring
 )
 
 

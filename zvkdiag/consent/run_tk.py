@@ -8,6 +8,7 @@ import threading
 from zvkdiag._errors import ZvkdiagError
 from zvkdiag.agent.agent import Agent
 from zvkdiag.agent.control import LateControl
+from zvkdiag.agent.limits import SessionLimits
 from zvkdiag.consent.audit import AuditLog, default_audit_path
 from zvkdiag.consent.messages import text
 from zvkdiag.trust.verify import TrustConfig
@@ -22,6 +23,7 @@ def run_with_tk(
     listen: str | None,
     consent_timeout: float,
     trust: TrustConfig | None = None,
+    limits: SessionLimits | None = None,
 ) -> int:
     from zvkdiag.consent.tk_ui import TkUI
 
@@ -39,6 +41,7 @@ def run_with_tk(
         consent_timeout=consent_timeout,
         audit_log=audit,
         trust=trust,
+        limits=limits,
     )
     control.agent = agent
 

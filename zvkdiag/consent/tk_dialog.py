@@ -71,6 +71,7 @@ class ConsentDialog:
         self.window.protocol("WM_DELETE_WINDOW", lambda: answer(Decision.DENY))
         self._body(ticket)
         self.preview = is_preview(ticket.request)
+        self._scope = ticket.request.scope
         self.countdown = tk.Label(
             self.window, name="countdown", font=fonts.normal, background=theme.BG, anchor="w"
         )
@@ -121,11 +122,11 @@ class ConsentDialog:
     def _buttons(self) -> None:
         row = tk.Frame(self.window, name="buttons", background=theme.BG)
         row.pack(fill="x", padx=14, pady=12)
-        preview = self.preview
+        allow, deny = _button_keys(self.preview, self._scope)
         self.allow_button = tk.Button(
             row,
             name="allow",
-            text=text("button.send" if preview else "button.allow", self.lang),
+            text=text(allow, self.lang),
             font=self.fonts.bold,
             width=12,
             command=lambda: self._answer(Decision.ALLOW),
@@ -133,7 +134,7 @@ class ConsentDialog:
         self.deny_button = tk.Button(
             row,
             name="deny",
-            text=text("button.dont_send" if preview else "button.deny", self.lang),
+            text=text(deny, self.lang),
             font=self.fonts.bold,
             width=12,
             command=lambda: self._answer(Decision.DENY),
@@ -157,6 +158,15 @@ class ConsentDialog:
         for after_id in (self._timer, self._tick_id):
             self.window.after_cancel(after_id)
         self.window.destroy()
+
+
+def _button_keys(preview: bool, scope: Scope) -> tuple[str, str]:
+    """Catalog keys of the yes and no buttons: the words match the question."""
+    if preview:
+        return "button.send", "button.dont_send"
+    if scope is Scope.CONTINUE:
+        return "button.continue", "button.end"
+    return "button.allow", "button.deny"
 
 
 class Indicator:

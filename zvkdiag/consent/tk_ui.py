@@ -46,6 +46,7 @@ from zvkdiag.consent.model import (
     Scope,
     ScreenShared,
     SessionEnded,
+    SessionExpiring,
     SessionStarted,
 )
 from zvkdiag.consent.tk_dialog import ConsentDialog, Indicator
@@ -307,6 +308,10 @@ class TkUI:
                     self.frame.hide()
             case PointerShown(position=position):
                 self.marker.show(position)
+            case SessionExpiring(minutes_left=minutes):
+                notice = text("notice.max_length", lang, minutes=minutes)
+                self.main.set_notice(notice, warning=True)
+                self.main.add_message(notice)
 
     def _code_notice(self, reason: str) -> None:
         if reason == "failed-tries":
@@ -356,7 +361,8 @@ def _settle_text(future: asyncio.Future[str], value: str) -> None:
 
 def _ended_key(reason: str) -> str:
     key = f"ended.{reason}"
-    return key if reason in {"engineer", "customer", "network", "denied"} else "status.ended"
+    known = {"engineer", "customer", "network", "denied", "idle", "max-length"}
+    return key if reason in known else "status.ended"
 
 
 def _deliver(

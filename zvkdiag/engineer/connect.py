@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from zvkdiag._errors import (
+    AlreadyConnected,
     ConsentDenied,
     ZvkdiagError,
 )
+from zvkdiag.engineer import registry
 from zvkdiag.engineer.dial import Identity, Target, dial_customer
 from zvkdiag.engineer.loopthread import LoopThread
 from zvkdiag.wire import codes
@@ -40,6 +42,7 @@ async def _open_session(
         conn.close()
         raise
     chan.close()
+    registry.register(session)
     session.info = {k: v for k, v in chan.header.items() if k != "ok"}
     if case is not None:
         session.case = case
@@ -47,13 +50,20 @@ async def _open_session(
     return session
 
 
-def _target(session_id: str, password: str, relay: str | None, direct: str | None) -> Target:
+def _target(
+    session_id: str, password: str, relay: str | None, direct: str | None, engineer: str
+) -> Target:
+    if not isinstance(engineer, str) or not engineer.strip():
+        raise ValueError("engineer= must be your name as the customer will see it (not empty)")
     if (relay is None) == (direct is None):
         raise ValueError("give exactly one of relay='HOST:PORT' or direct='HOST:PORT'")
     address = relay if relay is not None else direct
     assert address is not None
+    normalised = codes.normalise_id(session_id)
+    if (open_session := registry.find(normalised)) is not None:
+        raise AlreadyConnected(open_session)
     return Target(
-        codes.normalise_id(session_id),
+        normalised,
         codes.normalise_password(password),
         address,
         via_relay=relay is not None,
@@ -79,7 +89,8 @@ def connect(
     relay, direct
         ``HOST:PORT`` of the relay, or of the agent itself in direct mode (exactly one).
     engineer
-        Your name as the customer will see it in the consent dialog.
+        Your name as the customer will see it in the consent dialog; an empty
+        or blank name raises ``ValueError`` before anything goes on the network.
     identity
         Path of your private key; its ``-cert.pub`` (``zvkdiag ca issue``) proves your
         name to customers whose program trusts the organisation's CA.
@@ -89,10 +100,13 @@ def connect(
 
     Raises
     ------
+    AlreadyConnected
+        This process already has an open session to that customer
+        (``exc.session``): use it, or close it and connect with the new password.
     InvalidCode, ConnectError, PeerNotFound, AuthenticationFailed, TamperingDetected,
     ConsentDenied, SessionClosed
     """
-    target = _target(session_id, password, relay, direct)
+    target = _target(session_id, password, relay, direct, engineer)
     lt = LoopThread()
     try:
         return lt.call(_open_session(target, engineer, lt, case, identity))
@@ -112,7 +126,7 @@ async def connect_async(
     identity: str | None = None,
 ) -> Session:
     """The async twin of ``connect`` (the session still runs on its own loop thread)."""
-    target = _target(session_id, password, relay, direct)
+    target = _target(session_id, password, relay, direct, engineer)
     lt = LoopThread()
     try:
         return await lt.acall(_open_session(target, engineer, lt, case, identity))

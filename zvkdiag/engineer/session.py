@@ -12,6 +12,8 @@ import itertools
 import json
 import logging
 import os
+import shlex
+import warnings
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +30,7 @@ from zvkdiag._errors import (
     TamperingDetected,
     ZvkdiagError,
 )
+from zvkdiag.engineer import registry
 from zvkdiag.engineer.dial import Watcher
 from zvkdiag.engineer.loopthread import LoopThread
 from zvkdiag.wire import codes, requests
@@ -53,6 +56,7 @@ __all__ = ["CommandResult", "OpChannel", "RequestEvent", "Session"]
 
 log = logging.getLogger("zvkdiag.engineer")
 MAX_OUTPUT: Final = 16 * 1024 * 1024 + 16
+COMMAND_OUTPUT_LIMIT: Final = "16 MiB"  # the agent's cut per stream (builtin_ops.MAX_OUTPUT)
 
 
 class Session:
@@ -94,12 +98,18 @@ class Session:
 
     async def _wait_lost(self) -> None:
         await self._conn.wait_closed()
+        registry.unregister(self)
         if not self._closed_by_us:
-            self._lost = "The customer ended the session, or the connection was lost."
+            self._lost = lost_message(self._watcher.lost if self._watcher else None)
             if self.case is not None:
                 self.case.close()  # what was collected (and mirrored) so far stays in it
         for cb in list(self.on_close):
             cb("engineer" if self._closed_by_us else "peer")
+
+    @property
+    def end_reason(self) -> str | None:
+        """Why the other side ended the session (None while open, or when we closed it)."""
+        return self._lost
 
     @property
     def closed(self) -> bool:
@@ -119,6 +129,16 @@ class Session:
     # -- requests ---------------------------------------------------------------
     async def open_op(self, op: str, **params: Any) -> OpChannel:
         """Open one request channel and return it once the agent answered OK."""
+        return await self._open_op(op, params)
+
+    async def open_quiet_op(self, op: str) -> OpChannel:
+        """Open a request channel that widgets do not list (the RTT echo of a screen view)."""
+        self._check()
+        header, process = await self._ask(requests.format_request(op, {}))
+        requests.raise_for_header(header)
+        return OpChannel(header, process)
+
+    async def _open_op(self, op: str, params: dict[str, Any]) -> OpChannel:
         self._check()
         command = requests.format_request(op, params)
         seq, summary = next(self._seq), summarise(op, params)
@@ -172,6 +192,11 @@ class Session:
             raise SessionClosed(f"The session broke: {exc}") from exc
 
     async def arun(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandResult:
+        result = await self._run(argv, timeout)
+        _warn_if_truncated(result)
+        return result
+
+    async def _run(self, argv: Sequence[str], timeout: float | None) -> CommandResult:
         argv = [str(a) for a in argv]
         if not argv:
             raise ValueError("argv must name a command")
@@ -318,6 +343,7 @@ class Session:
         await self._finish_case()
         already = self.closed
         self._closed_by_us = True
+        registry.unregister(self)
         if already:
             return
         self._conn.close()
@@ -339,8 +365,13 @@ class Session:
         """Run a command on the customer's PC after they allowed it (shown verbatim).
 
         ``argv`` is a list; no shell is involved.  Returns stdout, stderr, exit status.
+        Each of stdout and stderr is cut after 16 MiB: ``result.truncated`` is then
+        True and a ``UserWarning`` names the limit.  Raises ``CommandNotFound`` when
+        the customer's PC has no such program (where a shell would give status 127).
         """
-        return self._sync(self.arun(argv, timeout=timeout))  # type: ignore[no-any-return]
+        result: CommandResult = self._sync(self._run(argv, timeout))
+        _warn_if_truncated(result, stacklevel=3)  # in the caller's thread, at the caller's line
+        return result
 
     def monitors(self) -> list[dict[str, Any]]:
         """The customer's monitors (index 0 spans all of them)."""
@@ -459,11 +490,14 @@ class Session:
         """Copy one file to the customer's PC (into ``remote_dir``); returns its final path."""
         return self._sync(self.aupload(local, remote_dir, progress=progress))  # type: ignore[no-any-return]
 
-    def close(self) -> None:
+    def close(self, *, timeout: float | None = None) -> None:
         """End the session; the customer's indicator disappears, their password changes."""
+        registry.unregister(self)
         if not self._lt.loop.is_closed():
-            self._lt.call(self.aclose())
-            self._lt.stop()
+            try:
+                self._lt.call(self.aclose(), timeout)
+            finally:
+                self._lt.stop()
 
     def call(self, coro: Any, timeout: float | None = None) -> Any:
         """Run one of this session's coroutines from synchronous code."""
@@ -486,3 +520,38 @@ class Session:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._lt.acall(self.aclose())
         self._lt.stop()
+
+
+_END_REASON_PREFIX: Final = "zvkdiag-end:"  # the agent's SSH disconnect text (agent.session)
+_END_MESSAGES: Final = {
+    "idle": (
+        "The customer's program ended the session after its idle time: nothing was requested"
+        ' and the screen was not viewed, and nobody answered "Wird die Fernwartung noch'
+        ' benötigt?" (idle timeout).'
+    ),
+    "max-length": (
+        "The customer's program ended the session: it reached the maximum session length set there."
+    ),
+    "customer": "The customer ended the session.",
+}
+
+
+def lost_message(exc: Exception | None) -> str:
+    """The engineer's words for why the connection ended, from the agent's disconnect text."""
+    reason = getattr(exc, "reason", "")
+    if isinstance(reason, str) and reason.startswith(_END_REASON_PREFIX):
+        known = _END_MESSAGES.get(reason.removeprefix(_END_REASON_PREFIX))
+        if known:
+            return known
+    return "The customer ended the session, or the connection was lost."
+
+
+def _warn_if_truncated(result: CommandResult, stacklevel: int = 3) -> None:
+    if result.truncated:
+        warnings.warn(
+            f"The output of {shlex.join(result.argv)} was longer than {COMMAND_OUTPUT_LIMIT};"
+            f" only the first {COMMAND_OUTPUT_LIMIT} of stdout and of stderr arrived"
+            " (result.truncated is True).",
+            UserWarning,
+            stacklevel=stacklevel,
+        )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
+import asyncssh
 from PIL import Image
 
+from zvkdiag._errors import ProtocolError, ZvkdiagError
 from zvkdiag.screen import MAX_FRAME_BYTES, ReceivedFrame, ScreenReceiver
 from zvkdiag.wire.messages import read_message, write_message
 
@@ -14,7 +19,10 @@ if TYPE_CHECKING:
     from zvkdiag.engineer.session import OpChannel, Session
     from zvkdiag.widgets.screen import ScreenView
 
-__all__ = ["frames", "monitors", "open_view", "screenshot"]
+__all__ = ["frames", "measure_rtt", "monitors", "open_view", "screenshot"]
+
+RTT_INTERVAL: Final = 2.0  # seconds between two round-trip measurements of a live view
+PING_BYTES: Final = 8
 
 
 def _pipes(
@@ -59,7 +67,34 @@ async def open_view(session: Session, monitor: int, view: ScreenView) -> None:
     chan = await session.open_op("screen", monitor=monitor)
     receiver = ScreenReceiver()
     view.connect(receiver)
+    rtt = asyncio.ensure_future(measure_rtt(session, view.show_rtt))
     try:
         await receiver.run(*_pipes(chan))
+    finally:
+        rtt.cancel()
+        chan.close()
+
+
+async def measure_rtt(session: Session, report: Callable[[float], None]) -> None:
+    """Time an echo to the customer's agent and back, on this computer's clock only.
+
+    Reports seconds every ``RTT_INTERVAL`` until cancelled; an agent without the
+    ``ping`` op, or a session going down, just ends the measurements.
+    """
+    try:
+        chan = await session.open_quiet_op("ping")
+    except ZvkdiagError:
+        return
+    try:
+        while True:
+            token = os.urandom(PING_BYTES)
+            started = time.monotonic()
+            chan.writer.write(token)
+            if await chan.reader.readexactly(PING_BYTES) != token:
+                raise ProtocolError("the round-trip echo came back changed")
+            report(time.monotonic() - started)
+            await asyncio.sleep(RTT_INTERVAL)
+    except (asyncssh.Error, OSError, asyncio.IncompleteReadError, ProtocolError):
+        return
     finally:
         chan.close()

@@ -82,14 +82,17 @@ class LabServer:
                 time.sleep(POLL_INTERVAL)
         raise ZvkdiagError(f"JupyterLab did not answer within {timeout:.0f} s; see {self.log_path}")
 
-    def stop(self) -> None:
-        """End the server (it shuts its kernels down on SIGTERM)."""
+    def stop(self, grace: float = STOP_TIMEOUT) -> None:
+        """End the server and its kernels (SIGTERM to every group, SIGKILL after ``grace``).
+
+        The server shuts idle kernels down on SIGTERM; a kernel busy in a cell
+        may not go in time, and it lives in a session of its own, so the whole
+        process tree is ended, not just the server.
+        """
+        from zvkdiag._proctree import end_tree
+
         if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+            end_tree(self.proc.pid, grace=grace)
         self.proc.wait()
 
     def __enter__(self) -> Self:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["FixedClock"]
+__all__ = ["FixedClock", "ManualMonotonic"]
 
 
 class FixedClock:
@@ -48,3 +48,19 @@ def _aware_utc(when: datetime) -> datetime:
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValueError("FixedClock needs an aware datetime, e.g. datetime(..., tzinfo=UTC)")
     return when.astimezone(UTC)
+
+
+class ManualMonotonic:
+    """A ``time.monotonic`` stand-in: seconds that pass only when :meth:`advance` says so."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self._now = start
+
+    def __call__(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> float:
+        if seconds < 0:
+            raise ValueError("a monotonic clock only moves forward")
+        self._now += seconds
+        return self._now

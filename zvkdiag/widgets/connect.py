@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anywidget
 import traitlets
 
-from zvkdiag._errors import ZvkdiagError
+from zvkdiag._errors import AlreadyConnected, ZvkdiagError
 from zvkdiag.widgets._routing import answer_on_frontend_subshell
 from zvkdiag.widgets.feed import ConsentFeed
 
@@ -50,6 +50,7 @@ ENV_ENGINEER: Final = "ZVKDIAG_ENGINEER"
 ENV_DEMO_ID: Final = "ZVKDIAG_DEMO_ID"
 ENV_DEMO_PASSWORD: Final = "ZVKDIAG_DEMO_PASSWORD"
 ENV_DEMO_CREDENTIALS: Final = "ZVKDIAG_DEMO_CREDENTIALS"
+PRESET_ROTATION_WAIT: Final = 10.0  # seconds for the demo's agent to show its next password
 
 Connector = Callable[..., "Session"]
 
@@ -58,7 +59,7 @@ Connector = Callable[..., "Session"]
 class Status:
     """What the status line shows: ``state`` (for colour and buttons) and ``text``."""
 
-    state: str  # idle | connecting | connected | closed | failed
+    state: str  # idle | connecting | connected | closed | failed | busy
     text: str
 
 
@@ -92,14 +93,33 @@ def after_request(session: Session, event: RequestEvent) -> Status:
             return Status("connected", f"{base} Failed: {event.summary}: {event.message}")
 
 
-def closed(by: str) -> Status:
+def closed(by: str, why: str | None = None) -> Status:
     if by == "engineer":
         return Status("closed", "Closed: you ended the session.")
-    return Status("closed", "Closed: the customer ended the session, or the connection was lost.")
+    return Status(
+        "closed", f"Closed: {why or 'the customer ended the session, or the connection was lost.'}"
+    )
 
 
 def failed(exc: BaseException) -> Status:
     return Status("failed", f"Not connected: {exc}")
+
+
+def busy(session: Session) -> Status:
+    """A session to the same customer is already open in this kernel: the user chooses."""
+    return Status(
+        "busy",
+        f"A session to {_shown_id(session.session_id)} is already open in this kernel."
+        " Take it over, or close it and connect again (the customer then has a new password).",
+    )
+
+
+def closed_existing(session_id: str) -> Status:
+    return Status(
+        "idle",
+        f"The earlier session to {_shown_id(session_id)} is closed. The customer's program"
+        " now shows a new password: enter it and press Connect.",
+    )
 
 
 def _shown_id(session_id: str) -> str:
@@ -142,7 +162,11 @@ class ConnectPanel(anywidget.AnyWidget):
     Notes
     -----
     Press Connect, then run ``s = panel.wait()``: it blocks until the customer
-    allowed the session (status line and feed keep updating meanwhile).
+    allowed the session (status line and feed keep updating meanwhile), and
+    raises the attempt's error as soon as it failed.  When this kernel already
+    has a session open to the same ID, the panel offers to take it over
+    (:meth:`take_over`) or to close it and connect again (:meth:`close_existing`);
+    it never opens a second one or leaves the first without a handle.
     """
 
     _esm = pathlib.Path(__file__).parent / "static" / "connect.js"
@@ -181,6 +205,7 @@ class ConnectPanel(anywidget.AnyWidget):
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._attempt: threading.Thread | None = None
+        self._existing: Session | None = None
         self.feed = ConsentFeed()
         self.on_msg(self._on_custom_msg)
         answer_on_frontend_subshell(self)
@@ -201,23 +226,74 @@ class ConnectPanel(anywidget.AnyWidget):
     def wait(self, timeout: float | None = None) -> Session:
         """Block until a session is open and return it.
 
-        A failed attempt (wrong password, the customer said no) shows on the
-        status line and the wait goes on until ``timeout``; interrupt the
-        kernel, correct the entry and press Connect again.
+        Raises the panel's error (``PeerNotFound``, ``AuthenticationFailed``,
+        ``ConsentDenied``, ``ValueError`` for a missing entry, …) as soon as
+        the attempt has failed, or at once when the last attempt failed;
+        correct the entry, press Connect again and wait again.  Before the
+        first Connect, while connecting, and while the panel asks what to do
+        with an open session to the same ID, it waits (``TimeoutError`` after
+        ``timeout`` seconds).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._ready:
             while (session := self.session) is None:
+                if self.state == "failed" and self._error is not None:
+                    raise self._error
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
-                    why = f" (last attempt: {self._error})" if self._error else ""
-                    raise TimeoutError(f"No session within {timeout} s{why}.")
+                    raise TimeoutError(f"No session within {timeout} s ({self.status}).")
                 self._ready.wait(left)
         return session
 
     def connect(self, password: str | None = None) -> None:
         """Press Connect from Python (``password`` defaults to the demo's); returns at once."""
         self._start(password or "", self.session_id, self.reference, self.engineer, self.relay)
+
+    def take_over(self) -> Session | None:
+        """Use the session to the same ID that is already open in this kernel."""
+        with self._lock:
+            existing, self._existing = self._existing, None
+            if existing is None or existing.closed:
+                self._fail(ValueError("That session has ended meanwhile; press Connect again."))
+                return None
+        self._opened(existing)
+        return existing
+
+    def close_existing(self) -> None:
+        """Close the open session to the same ID, then connect again (on a worker thread).
+
+        Closing changes the customer's password: in the demo the panel picks up
+        the new one and connects again; otherwise it asks for it.
+        """
+        with self._lock:
+            existing, self._existing = self._existing, None
+            if existing is None:
+                return
+            self._show(Status("connecting", "Closing the earlier session…"))
+        threading.Thread(
+            target=self._reconnect_after, args=(existing,), name="zvkdiag-close", daemon=True
+        ).start()
+
+    def _reconnect_after(self, existing: Session) -> None:
+        _, before = preset_credentials()
+        with contextlib.suppress(ZvkdiagError):  # going down anyway: closed either way
+            existing.close()
+        fresh = self._fresh_preset(existing.session_id, before)
+        with self._ready:
+            self._show(closed_existing(existing.session_id))
+            self._ready.notify_all()
+        if fresh:
+            self._start(fresh, self.session_id, self.reference, self.engineer, self.relay)
+
+    def _fresh_preset(self, session_id: str, before: str) -> str:
+        """The demo's next password once it replaced ``before`` (empty outside the demo)."""
+        deadline = time.monotonic() + PRESET_ROTATION_WAIT
+        while before and time.monotonic() < deadline:
+            fresh = self._preset_password(session_id)
+            if fresh and fresh != before:
+                return fresh
+            time.sleep(0.05)
+        return ""
 
     def disconnect(self) -> None:
         """End the session (on a worker thread; the status line follows)."""
@@ -241,6 +317,10 @@ class ConnectPanel(anywidget.AnyWidget):
             )
         elif kind == "disconnect":
             self.disconnect()
+        elif kind == "take-over":
+            self.take_over()
+        elif kind == "close-existing":
+            self.close_existing()
 
     # -- connecting ------------------------------------------------------------------------
 
@@ -248,7 +328,7 @@ class ConnectPanel(anywidget.AnyWidget):
         self, password: str, session_id: str, reference: str, engineer: str, relay: str
     ) -> None:
         with self._lock:
-            if self.state == "connecting" or self.session is not None:
+            if self.state in ("connecting", "busy") or self.session is not None:
                 return  # one session per panel at a time
             self.set_trait("session_id", session_id.strip())
             self.set_trait("reference", reference.strip())
@@ -257,7 +337,10 @@ class ConnectPanel(anywidget.AnyWidget):
             password = password.strip() or self._preset_password(self.session_id)
             problem = self._missing(password)
             if problem:
-                self._show(Status("failed", problem))
+                self._fail(ValueError(problem), Status("failed", problem))
+                return
+            if (existing := self._open_to(self.session_id)) is not None:
+                self._ask_about(existing)
                 return
             self._show(connecting(self.session_id, self.relay))
             self._attempt = threading.Thread(
@@ -290,14 +373,39 @@ class ConnectPanel(anywidget.AnyWidget):
         try:
             case = self._case_for(reference, engineer)
             session = self._connect(session_id, password, relay=relay, engineer=engineer, case=case)
+        except AlreadyConnected as exc:  # opened elsewhere since Connect was pressed
+            with self._lock:
+                self._ask_about(exc.session)
+            return
         except Exception as exc:  # every failure is shown; unexpected ones logged too
             if not isinstance(exc, ZvkdiagError | ValueError):
                 log.exception("connecting failed")
             with self._lock:
-                self._error = exc
-                self._show(failed(exc))
+                self._fail(exc)
             return
         self._opened(session)
+
+    def _fail(self, exc: BaseException, status: Status | None = None) -> None:
+        """Show why the attempt failed and wake ``wait`` (caller holds the lock)."""
+        self._error = exc
+        self._show(status or failed(exc))
+        self._ready.notify_all()
+
+    def _ask_about(self, existing: Session) -> None:
+        """Offer take-over or close-and-reconnect (caller holds the lock)."""
+        self._existing = existing
+        self._show(busy(existing))
+        self._ready.notify_all()
+
+    @staticmethod
+    def _open_to(session_id: str) -> Session | None:
+        from zvkdiag.engineer import registry
+        from zvkdiag.wire import codes
+
+        try:
+            return registry.find(codes.normalise_id(session_id))
+        except ZvkdiagError:
+            return None  # not an ID at all: the attempt itself says so
 
     def _connect(self, session_id: str, password: str, **kwargs: Any) -> Session:
         if self._connector is not None:
@@ -320,22 +428,23 @@ class ConnectPanel(anywidget.AnyWidget):
         self.feed.add(RequestEvent(1, "session", "session", "allowed"))
         self.feed.attach(session)
         session.listeners.append(lambda event: self._on_request(session, event))
-        session.on_close.append(self._on_close)
+        session.on_close.append(lambda by: self._on_close(by, session))
         with self._ready:
             self._session, self._error = session, None
             self._show(connected(session))
             self._ready.notify_all()
         if session.closed:  # ended before on_close was in place
-            self._on_close("peer")
+            self._on_close("peer", session)
 
     def _on_request(self, session: Session, event: RequestEvent) -> None:
         with self._lock:
             if self._session is session and not session.closed:
                 self._show(after_request(session, event))
 
-    def _on_close(self, by: str) -> None:
+    def _on_close(self, by: str, session: Session) -> None:
         with self._lock:
-            self._show(closed(by))
+            self._show(closed(by, session.end_reason))
+            self._ready.notify_all()
 
     def _show(self, status: Status) -> None:
         """Set state and text together (caller holds the lock; any thread)."""

@@ -64,7 +64,12 @@ class ViewerLink(Protocol):
 
 
 class ScreenView(anywidget.AnyWidget):
-    """Live view of the customer's screen with fps, latency, bandwidth, pause and snapshot.
+    """Live view of the customer's screen with fps, bandwidth, round trip, pause and snapshot.
+
+    The figures: frames per second and bandwidth of the frames that arrived in
+    the last second ("no changes" while the screen is still), and the round
+    trip to the customer's PC and back ("RTT"), measured on the engineer's
+    clock alone (an echo on the session every few seconds).
 
     Parameters
     ----------
@@ -86,6 +91,7 @@ class ScreenView(anywidget.AnyWidget):
         self.frames_shown = 0
         self.acked_seq = 0
         self.paused = False
+        self.rtt: float | None = None
         self.on_msg(self._on_custom_msg)
         answer_on_frontend_subshell(self)  # acks keep flowing while a cell blocks
 
@@ -107,6 +113,11 @@ class ScreenView(anywidget.AnyWidget):
         content, buffers = browser_message(got.frame, canvas, wire_bytes=got.wire_bytes)
         self._to_browser(content, buffers)
         self.frames_shown += 1
+
+    def show_rtt(self, seconds: float) -> None:
+        """The round trip engineer → customer → engineer, timed on this computer's clock."""
+        self.rtt = seconds
+        self._to_browser({"type": "rtt", "ms": round(seconds * 1000, 1)}, [])
 
     def snapshot(self) -> Image.Image:
         """The current picture (lossless), without storing it anywhere."""

@@ -12,6 +12,7 @@ import json
 from typing import Any, Final
 
 from zvkdiag._errors import (
+    CommandNotFound,
     CommandTimeout,
     ConsentDenied,
     ProtocolError,
@@ -71,6 +72,7 @@ _KINDS: Final[dict[type[ZvkdiagError], str]] = {
     ConsentDenied: "consent-denied",
     UnknownProbe: "unknown-probe",
     CommandTimeout: "command-timeout",
+    CommandNotFound: "command-not-found",
     TransferError: "transfer",
     ProtocolError: "protocol",
 }
@@ -110,6 +112,8 @@ def raise_for_header(header: dict[str, Any]) -> None:
         raise UnknownProbe(str(header.get("name", "")), _strings(header.get("suggestions")))
     if kind == "command-timeout":
         raise CommandTimeout(message)
+    if kind == "command-not-found":
+        raise CommandNotFound(message)
     if kind == "transfer":
         raise TransferError(message)
     if kind == "protocol":

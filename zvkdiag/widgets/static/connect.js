@@ -4,7 +4,9 @@
 // status (the status line), password_preset (the demo supplied a password).
 // The password is NOT a trait: it goes to the kernel once, in the custom
 // message {type: "connect", password, ...}, and the input is cleared at once.
-// {type: "disconnect"} ends the session.
+// {type: "disconnect"} ends the session.  In state "busy" (this kernel already
+// has a session open to that ID) {type: "take-over"} uses that session and
+// {type: "close-existing"} closes it and connects again.
 
 function el(tag, attrs = {}, text = "") {
   const node = document.createElement(tag);
@@ -42,6 +44,12 @@ function render({ model, el: root }) {
   const connect = el("button", { name: "connect", type: "button" }, "Connect");
   const disconnect = el("button", { name: "disconnect", type: "button" }, "Disconnect");
   const status = el("div", { className: "zvk-status" });
+  const takeOver = el("button", { name: "take-over", type: "button" }, "Take over");
+  const closeExisting = el(
+    "button",
+    { name: "close-existing", type: "button" },
+    "Close it and connect again",
+  );
 
   const row1 = el("div", { className: "zvk-row" });
   row1.append(field("Customer ID", inputs.session_id), field("Password", password));
@@ -52,7 +60,7 @@ function render({ model, el: root }) {
     field("Relay", inputs.relay),
   );
   const row3 = el("div", { className: "zvk-row" });
-  row3.append(connect, disconnect);
+  row3.append(connect, disconnect, takeOver, closeExisting);
   box.append(row1, row2, row3, status);
   root.append(box);
 
@@ -68,7 +76,8 @@ function render({ model, el: root }) {
     status.textContent = model.get("status");
     status.dataset.state = state;
     box.dataset.state = state;
-    const busy = state === "connecting" || state === "connected";
+    const busy = state === "connecting" || state === "connected" || state === "busy";
+    takeOver.hidden = closeExisting.hidden = state !== "busy";
     connect.disabled = busy;
     disconnect.disabled = state !== "connected";
     for (const input of [...Object.values(inputs), password]) input.disabled = busy;
@@ -96,6 +105,8 @@ function render({ model, el: root }) {
     if (event.key === "Enter") sendConnect();
   });
   disconnect.addEventListener("click", () => model.send({ type: "disconnect" }));
+  takeOver.addEventListener("click", () => model.send({ type: "take-over" }));
+  closeExisting.addEventListener("click", () => model.send({ type: "close-existing" }));
   update();
   return () => {
     for (const [name, fn] of handlers) model.off(name, fn);

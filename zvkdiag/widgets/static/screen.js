@@ -7,6 +7,8 @@
 // Messages to the kernel: {type: "ack", seq} (every frame up to seq is drawn),
 // {type: "reset"} starts a new stream (seqs begin again).
 // {type: "pause", paused}, {type: "snapshot"}, {type: "ready"} (send me the whole picture).
+// {type: "rtt", ms} from the kernel: the round trip to the customer's PC, timed on the
+// engineer's clock alone (frame timestamps come from the customer's clock: never compared).
 
 const ACK_DELAY_MS = 100; // longest an ack waits for more frames to join it
 const STATS_WINDOW_MS = 1000;
@@ -38,11 +40,19 @@ function formatRate(bytesPerSecond) {
   return `${(bytesPerSecond / 1e3).toFixed(1)} KB/s`;
 }
 
-function median(values) {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
+// The figures of the last STATS_WINDOW_MS: samples are {t, bytes} of frames that changed
+// something; rttMs is the latest echo round trip (null before the first).
+function statsText(samples, rttMs) {
+  const rtt = rttMs === null ? "RTT –" : `RTT ${Math.round(rttMs)} ms`;
+  if (samples.length === 0) return `no changes · 0 KB/s · ${rtt}`;
+  const bytes = samples.reduce((sum, s) => sum + s.bytes, 0);
+  const fps = (samples.length * 1000) / STATS_WINDOW_MS;
+  return `${Math.round(fps)} fps · ${formatRate(bytes)} · ${rtt}`;
 }
+
+const STATS_TITLE =
+  "fps and bandwidth: frames that changed the picture in the last second. " +
+  "RTT: round trip engineer → customer's PC → engineer, timed on this computer's clock.";
 
 function render({ model, el: host }) {
   const root = el("div", { className: "zvk-screen" });
@@ -52,7 +62,7 @@ function render({ model, el: host }) {
   const title = el("strong", {}, model.get("title"));
   const pauseButton = el("button", { type: "button" }, "Pause");
   const snapButton = el("button", { type: "button" }, "Snapshot");
-  const stats = el("span", {}, "waiting for the first frame…");
+  const stats = el("span", { title: STATS_TITLE }, "waiting for the first frame…");
   const status = el("span");
   status.style.color = "#666";
   const canvas = el("canvas");
@@ -68,7 +78,9 @@ function render({ model, el: host }) {
   let ackedSeq = 0;
   let ackTimer = null;
   let paused = false;
-  const samples = []; // {t, bytes, latency}
+  const samples = []; // {t, bytes}
+  let rttMs = null;
+  let firstFrame = false;
 
   function sendAck() {
     if (ackTimer !== null) {
@@ -104,12 +116,17 @@ function render({ model, el: host }) {
       }
     });
     drawnSeq = Math.max(drawnSeq, msg.seq);
-    if (msg.wire > 0) {
-      samples.push({ t: performance.now(), bytes: msg.wire, latency: Date.now() - msg.ts * 1000 });
+    firstFrame = true;
+    if (msg.wire > 0 && msg.tiles.length > 0) {
+      samples.push({ t: performance.now(), bytes: msg.wire });
     }
   }
 
   function onMessage(msg, buffers) {
+    if (msg.type === "rtt") {
+      rttMs = msg.ms;
+      return;
+    }
     if (msg.type === "status") {
       status.textContent = msg.text;
       return;
@@ -139,11 +156,7 @@ function render({ model, el: host }) {
       stats.textContent = "paused";
       return;
     }
-    if (samples.length === 0) return;
-    const bytes = samples.reduce((sum, s) => sum + s.bytes, 0);
-    const latency = median(samples.map((s) => s.latency));
-    stats.textContent =
-      `${samples.length} fps · ${Math.round(latency)} ms · ${formatRate(bytes)}`;
+    if (firstFrame) stats.textContent = statsText(samples, rttMs);
   }
 
   pauseButton.addEventListener("click", () => {
