@@ -10,7 +10,6 @@ from zvkdiag.control.x11 import X11Input
 
 from .conftest import GERMAN, Target, held_down
 
-
 _ticks = itertools.count()
 
 
