@@ -20,6 +20,7 @@ const FAKE_CTRL_MS = 5; // Windows sends ControlLeft this close before AltRight 
 const WHEEL_LINES_PER_STEP = 3;
 const WHEEL_PIXELS_PER_STEP = 100;
 const MAX_WHEEL_STEPS = 50;
+const BUTTON_BITS = [[1, 1], [4, 2], [2, 3]]; // PointerEvent.buttons bit → X button (left, middle, right)
 const CONTROL_LABELS = {
   request: "Steuerung anfragen · Request control",
   giveBack: "Steuerung zurückgeben · Give back control",
@@ -269,6 +270,20 @@ function remoteControl(model, root, canvas) {
     }
   }
 
+  // Send the buttons whose state differs from what the customer's side holds.
+  function pointerButtons(e) {
+    const [x, y] = screenPoint(canvas, e);
+    const events = [{ t: "move", x, y }];
+    for (const [bit, b] of BUTTON_BITS) {
+      const isDown = (e.buttons & bit) !== 0;
+      if (isDown === pressed.has(b)) continue;
+      if (isDown) pressed.add(b);
+      else pressed.delete(b);
+      events.push({ t: "button", b, down: isDown });
+    }
+    batcher.send(events);
+  }
+
   function release() {
     pressed.clear();
     keys.releaseAll();
@@ -288,26 +303,24 @@ function remoteControl(model, root, canvas) {
       swallow(e);
       keys.keyup(e);
     },
+    // Pointer events carry fractional positions (mouse events only whole CSS
+    // pixels, which is two screen pixels on a half-size canvas).
     pointerdown(e) {
-      if (controlling) canvas.setPointerCapture(e.pointerId);
+      if (!controlling) return;
+      swallow(e); // also keeps JupyterLab from selecting or dragging the cell
+      canvas.focus({ preventScroll: true });
+      canvas.setPointerCapture(e.pointerId);
+      pointerButtons(e);
     },
     pointermove(e) {
-      if (controlling) batcher.move(...screenPoint(canvas, e));
+      if (!controlling) return;
+      if (e.button >= 0) pointerButtons(e); // a second button pressed or let go mid-drag
+      else batcher.move(...screenPoint(canvas, e));
     },
-    mousedown(e) {
-      if (!controlling || e.button > 2) return;
+    pointerup(e) {
+      if (!controlling) return;
       swallow(e);
-      canvas.focus({ preventScroll: true });
-      const [x, y] = screenPoint(canvas, e);
-      pressed.add(e.button + 1);
-      batcher.send([{ t: "move", x, y }, { t: "button", b: e.button + 1, down: true }]);
-    },
-    mouseup(e) {
-      if (!controlling || !pressed.has(e.button + 1)) return;
-      swallow(e);
-      const [x, y] = screenPoint(canvas, e);
-      pressed.delete(e.button + 1);
-      batcher.send([{ t: "move", x, y }, { t: "button", b: e.button + 1, down: false }]);
+      pointerButtons(e);
     },
     contextmenu(e) {
       if (controlling) swallow(e);
