@@ -46,6 +46,11 @@ class Target:
             got = self.text()
         return got
 
+    def wheel(self) -> tuple[int, int]:
+        """Wheel steps the field got so far: (up, down)."""
+        up, down = self._ask("wheel").split()
+        return int(up), int(down)
+
     def clear(self) -> None:
         assert self._ask("clear") == "cleared"
 

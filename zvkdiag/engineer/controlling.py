@@ -84,6 +84,11 @@ class Control:
     def active(self) -> bool:
         return self._ended is None and not self._session.closed
 
+    @property
+    def ended(self) -> str | None:
+        """Why control ended (for the engineer to read), or None while it lasts."""
+        return self._ended
+
     # -- the channel -------------------------------------------------------------------------
     async def _read_status(self) -> None:
         try:

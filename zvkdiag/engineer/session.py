@@ -385,9 +385,12 @@ class Session:
         """The live screen as a notebook widget: fps, latency, bandwidth, pause, snapshot.
 
         The customer is asked once to allow ``screen.view``; "snapshot" stores a
-        lossless PNG in the session's case when one is attached.
+        lossless PNG in the session's case when one is attached.  "Request
+        control" asks for ``screen.control``; then mouse and keyboard in the
+        focused canvas act on the customer's screen until "give back".
         """
         from zvkdiag.engineer.viewing import open_view
+        from zvkdiag.engineer.widget_control import ControlLink
         from zvkdiag.widgets.screen import ScreenView
 
         self._check()
@@ -398,7 +401,9 @@ class Session:
                 case.add_screenshot(image)
 
         view = ScreenView(
-            on_snapshot=snapshot if case is not None else None, title=f"Monitor {monitor}"
+            on_snapshot=snapshot if case is not None else None,
+            title=f"Monitor {monitor}",
+            control=ControlLink(self, monitor),
         )
         self._views.add(self._lt.submit(open_view(self, monitor, view)))
         return view

@@ -22,6 +22,13 @@ Wiring (the lead's ``Session.screen()``)::
     view.connect(receiver)
     session.spawn(receiver.run(read, write))  # on the session loop
     return view
+
+Remote control: ``ScreenView(control=link)`` shows "request control" and
+"give back" buttons.  The browser's ``{"type": "control", "want": bool}`` and
+``{"type": "input", "events": [...]}`` (wire form of
+``zvkdiag.control.events``) go to the link as they are; the link runs them on
+the session loop and reports each state back through ``show_control``, which
+sends ``{"type": "control_state", "state", "text"}`` to the browser.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import logging
 import pathlib
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anywidget
 import traitlets
@@ -41,7 +48,10 @@ from zvkdiag.screen.reassemble import Canvas
 from zvkdiag.screen.receiver import ReceivedFrame
 from zvkdiag.widgets._routing import answer_on_frontend_subshell
 
-__all__ = ["ScreenView", "ViewerLink"]
+if TYPE_CHECKING:
+    from zvkdiag.engineer.widget_control import ControlState
+
+__all__ = ["ControlPort", "ScreenView", "ViewerLink"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +73,17 @@ class ViewerLink(Protocol):
     def snapshot(self) -> Image.Image: ...
 
 
+class ControlPort(Protocol):
+    """What the widget hands remote-control messages to (``ControlLink``); thread-safe."""
+
+    state: ControlState
+    on_state: Callable[[ControlState], None] | None
+
+    def want(self, want: bool) -> None: ...
+
+    def send(self, events: object) -> None: ...
+
+
 class ScreenView(anywidget.AnyWidget):
     """Live view of the customer's screen with fps, bandwidth, round trip, pause and snapshot.
 
@@ -78,14 +99,27 @@ class ScreenView(anywidget.AnyWidget):
         "snapshot"; the session connects it to the case store.
     title
         Shown above the picture (e.g. the customer's monitor name).
+    control
+        Where requests for remote control and input go; without it the
+        widget only watches.
     """
 
     _esm = pathlib.Path(__file__).parent / "static" / "screen.js"
     title = traitlets.Unicode("").tag(sync=True)
+    controllable = traitlets.Bool(False).tag(sync=True)
 
-    def __init__(self, *, on_snapshot: SnapshotCallback | None = None, title: str = "") -> None:
-        super().__init__(title=title)
+    def __init__(
+        self,
+        *,
+        on_snapshot: SnapshotCallback | None = None,
+        title: str = "",
+        control: ControlPort | None = None,
+    ) -> None:
+        super().__init__(title=title, controllable=control is not None)
         self._on_snapshot = on_snapshot
+        self._control = control
+        if control is not None:
+            control.on_state = self.show_control
         self._link: ViewerLink | None = None
         self._send_lock = threading.Lock()
         self.frames_shown = 0
@@ -119,6 +153,10 @@ class ScreenView(anywidget.AnyWidget):
         self.rtt = seconds
         self._to_browser({"type": "rtt", "ms": round(seconds * 1000, 1)}, [])
 
+    def show_control(self, state: ControlState) -> None:
+        """Show the remote-control state (thread-safe; the link calls it on its loop)."""
+        self._to_browser({"type": "control_state", "state": state.state, "text": state.text}, [])
+
     def snapshot(self) -> Image.Image:
         """The current picture (lossless), without storing it anywhere."""
         if self._link is None:
@@ -142,6 +180,18 @@ class ScreenView(anywidget.AnyWidget):
             self._take_snapshot()
         elif kind == "ready" and link is not None:
             self._repaint(link)
+        if kind in ("control", "input", "ready") and self._control is not None:
+            self._on_control_msg(kind, content)
+
+    def _on_control_msg(self, kind: str, content: dict[str, Any]) -> None:
+        control = self._control
+        assert control is not None
+        if kind == "control":
+            control.want(content.get("want") is True)
+        elif kind == "input":
+            control.send(content.get("events"))
+        else:
+            self.show_control(control.state)
 
     def _take_snapshot(self) -> None:
         try:
@@ -168,4 +218,5 @@ class ScreenView(anywidget.AnyWidget):
     def __repr__(self) -> str:
         state = "connected" if self._link is not None else "not connected"
         pause = ", paused" if self.paused else ""
-        return f"<ScreenView {state}{pause}, {self.frames_shown} frames shown>"
+        control = f", control {self._control.state.state}" if self._control is not None else ""
+        return f"<ScreenView {state}{pause}{control}, {self.frames_shown} frames shown>"

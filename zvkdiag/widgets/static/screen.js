@@ -9,9 +9,42 @@
 // {type: "pause", paused}, {type: "snapshot"}, {type: "ready"} (send me the whole picture).
 // {type: "rtt", ms} from the kernel: the round trip to the customer's PC, timed on the
 // engineer's clock alone (frame timestamps come from the customer's clock: never compared).
+//
+// Remote control (when the model's "controllable" is true): to the kernel
+// {type: "control", want} and {type: "input", events: [...]} (the wire form of
+// zvkdiag.control.events); from the kernel {type: "control_state", state, text}
+// with state off | asking | on | paused | denied.  Each drawn frame fires a
+// "zvk:drawn" event on the canvas (detail: {seq, t}) for measurements.
 
 const ACK_DELAY_MS = 100; // longest an ack waits for more frames to join it
 const STATS_WINDOW_MS = 1000;
+const FAKE_CTRL_MS = 5; // Windows sends ControlLeft this close before AltRight (AltGr)
+const WHEEL_LINES_PER_STEP = 3;
+const WHEEL_PIXELS_PER_STEP = 100;
+const MAX_WHEEL_STEPS = 50;
+const BUTTON_BITS = [[1, 1], [4, 2], [2, 3]]; // PointerEvent.buttons bit → X button (left, middle, right)
+const CONTROL_LABELS = {
+  request: "Steuerung anfragen · Request control",
+  giveBack: "Steuerung zurückgeben · Give back control",
+};
+const SPECIAL_KEYS = [
+  ["Strg+Alt+Entf · Ctrl+Alt+Del", ["Control_L", "Alt_L", "Delete"]],
+  ["Windows/Super", ["Super_L"]],
+  ["Alt+Tab", ["Alt_L", "Tab"]],
+  ["Strg+W · Ctrl+W", ["Control_L", "w"]],
+  ["Strg+Esc · Ctrl+Esc", ["Control_L", "Escape"]],
+];
+// Which event flag says a modifier key is still down (to re-sync from each event).
+const MODIFIER_FLAGS = {
+  ShiftLeft: (e) => e.shiftKey,
+  ShiftRight: (e) => e.shiftKey,
+  ControlLeft: (e) => e.ctrlKey,
+  ControlRight: (e) => e.ctrlKey,
+  AltLeft: (e) => e.altKey,
+  AltRight: (e) => e.altKey || e.getModifierState("AltGraph"),
+  MetaLeft: (e) => e.metaKey,
+  MetaRight: (e) => e.metaKey,
+};
 
 function el(tag, attrs = {}, text = "") {
   const node = document.createElement(tag);
@@ -53,6 +86,288 @@ function statsText(samples, rttMs) {
 const STATS_TITLE =
   "fps and bandwidth: frames that changed the picture in the last second. " +
   "RTT: round trip engineer → customer's PC → engineer, timed on this computer's clock.";
+// -- remote control ------------------------------------------------------------------
+
+// Input to the kernel: moves wait for the next animation frame (the last one
+// wins), everything else goes at once, after the move that came before it.
+function inputBatcher(model) {
+  let move = null;
+  let frame = null;
+  function send(events) {
+    if (frame !== null) {
+      cancelAnimationFrame(frame);
+      frame = null;
+    }
+    const batch = move === null ? events : [move, ...events];
+    move = null;
+    if (batch.length) model.send({ type: "input", events: batch });
+  }
+  return {
+    move(x, y) {
+      move = { t: "move", x, y };
+      if (frame === null) frame = requestAnimationFrame(() => send([]));
+    },
+    send,
+    dispose() {
+      if (frame !== null) cancelAnimationFrame(frame);
+    },
+  };
+}
+
+// Pixels of the customer's monitor under a mouse event, at any CSS size of the canvas.
+function screenPoint(canvas, e) {
+  const r = canvas.getBoundingClientRect();
+  const cs = getComputedStyle(canvas);
+  const px = (name) => parseFloat(cs[name]) || 0;
+  const left = r.left + px("borderLeftWidth") + px("paddingLeft");
+  const top = r.top + px("borderTopWidth") + px("paddingTop");
+  const width = r.width - px("borderLeftWidth") - px("paddingLeft") - px("borderRightWidth") - px("paddingRight");
+  const height = r.height - px("borderTopWidth") - px("paddingTop") - px("borderBottomWidth") - px("paddingBottom");
+  const clamp = (v, n) => Math.min(n - 1, Math.max(0, Math.floor(v)));
+  return [
+    clamp(((e.clientX - left) * canvas.width) / width, canvas.width),
+    clamp(((e.clientY - top) * canvas.height) / height, canvas.height),
+  ];
+}
+
+// Wheel events to whole steps: a notch is 3 lines, 100 pixels or a page;
+// touchpads' small pixel deltas add up until they make a step.
+function wheelSteps() {
+  let accX = 0;
+  let accY = 0;
+  function add(acc, delta, unit) {
+    if (delta !== 0 && acc !== 0 && Math.sign(delta) !== Math.sign(acc)) acc = 0;
+    return acc + delta / unit;
+  }
+  return (e) => {
+    const unit =
+      e.deltaMode === WheelEvent.DOM_DELTA_LINE ? WHEEL_LINES_PER_STEP
+      : e.deltaMode === WheelEvent.DOM_DELTA_PAGE ? 1
+      : WHEEL_PIXELS_PER_STEP;
+    accX = add(accX, e.deltaX, unit);
+    accY = add(accY, e.deltaY, unit);
+    const limit = (v) => Math.max(-MAX_WHEEL_STEPS, Math.min(MAX_WHEEL_STEPS, v));
+    const dx = limit(Math.trunc(accX));
+    const dy = limit(Math.trunc(accY));
+    accX -= Math.trunc(accX);
+    accY -= Math.trunc(accY);
+    return [dx, dy];
+  };
+}
+
+// Keys as physical positions.  Modifiers are re-synced from each event's flags;
+// the ControlLeft that Windows sends right before AltRight (AltGr) is dropped.
+function keyboard(send) {
+  const down = new Set();
+  let pendingCtrl = null; // {t, timer}: a ControlLeft that may be AltGr's fake one
+  let fakeCtrl = false;
+
+  function key(code, isDown) {
+    if (isDown) down.add(code);
+    else down.delete(code);
+    return { t: "key", code, down: isDown };
+  }
+  function flushCtrl() {
+    if (pendingCtrl === null) return;
+    clearTimeout(pendingCtrl.timer);
+    pendingCtrl = null;
+    send([key("ControlLeft", true)]);
+  }
+  function resync(e) {
+    const ups = [];
+    for (const code of [...down]) {
+      const held = MODIFIER_FLAGS[code];
+      if (held && code !== e.code && !held(e)) ups.push(key(code, false));
+    }
+    return ups;
+  }
+  function keydown(e) {
+    if (!e.code) return;
+    if (e.code === "ControlLeft" && !down.has("ControlLeft")) {
+      flushCtrl();
+      const ups = resync(e);
+      if (ups.length) send(ups);
+      pendingCtrl = { t: e.timeStamp, timer: setTimeout(flushCtrl, FAKE_CTRL_MS) };
+      return;
+    }
+    if (e.code === "AltRight" && pendingCtrl && e.timeStamp - pendingCtrl.t <= FAKE_CTRL_MS) {
+      clearTimeout(pendingCtrl.timer);
+      pendingCtrl = null;
+      fakeCtrl = true;
+    } else {
+      flushCtrl();
+    }
+    // a repeat goes out as one more key-down: the agent makes it release + press
+    send([...resync(e), key(e.code, true)]);
+  }
+  function keyup(e) {
+    if (!e.code) return;
+    if (e.code === "ControlLeft" && fakeCtrl) {
+      fakeCtrl = false;
+      return;
+    }
+    flushCtrl();
+    const events = resync(e);
+    if (down.has(e.code)) events.push(key(e.code, false));
+    if (events.length) send(events);
+  }
+  function releaseAll() {
+    if (pendingCtrl !== null) clearTimeout(pendingCtrl.timer);
+    pendingCtrl = null;
+    fakeCtrl = false;
+    down.clear();
+    send([{ t: "release" }]);
+  }
+  return { keydown, keyup, releaseAll };
+}
+
+function specialKeysMenu(send) {
+  const select = el("select", { className: "zvk-special-keys", title: "Sondertasten · special keys" });
+  select.append(el("option", { value: "" }, "Sondertasten · special keys …"));
+  SPECIAL_KEYS.forEach(([label], i) => select.append(el("option", { value: String(i) }, label)));
+  select.addEventListener("change", () => {
+    const names = SPECIAL_KEYS[Number(select.value)]?.[1];
+    select.value = "";
+    if (!names) return;
+    const downs = names.map((name) => ({ t: "keysym", name, down: true }));
+    const ups = [...names].reverse().map((name) => ({ t: "keysym", name, down: false }));
+    send([...downs, ...ups]);
+  });
+  return select;
+}
+
+// Buttons, the state badge, the special-keys menu and the canvas' input
+// handlers; returns {show(state, text), dispose()}.
+function remoteControl(model, root, canvas) {
+  if (!model.get("controllable")) return { show() {}, dispose() {} };
+  const bar = el("div", { className: "zvk-control" });
+  bar.style.cssText = "display: flex; gap: 8px; align-items: center; margin-bottom: 4px;";
+  const requestButton = el("button", { type: "button", name: "control-request" }, CONTROL_LABELS.request);
+  const giveButton = el("button", { type: "button", name: "control-give-back" }, CONTROL_LABELS.giveBack);
+  const badge = el("span", { className: "zvk-control-state" });
+  badge.style.cssText = "padding: 2px 6px; border-radius: 3px; font-weight: bold;";
+  const batcher = inputBatcher(model);
+  const keys = keyboard(batcher.send);
+  const steps = wheelSteps();
+  const menu = specialKeysMenu(batcher.send);
+  bar.append(requestButton, giveButton, badge, menu);
+  root.insertBefore(bar, canvas);
+
+  let controlling = false;
+  const pressed = new Set(); // mouse buttons down, 1..3
+
+  function show(state, text) {
+    const wasControlling = controlling;
+    controlling = state === "on" || state === "paused";
+    badge.dataset.state = state;
+    badge.textContent = text;
+    const colours = { on: "#c62828", paused: "#ef6c00", asking: "#1565c0", denied: "#6a1b9a" };
+    badge.style.background = colours[state] || "#e0e0e0";
+    badge.style.color = colours[state] ? "#fff" : "#333";
+    requestButton.disabled = controlling || state === "asking";
+    giveButton.disabled = !(controlling || state === "asking");
+    menu.disabled = !controlling;
+    canvas.style.outline = controlling ? "3px solid #c62828" : "";
+    if (controlling) {
+      canvas.tabIndex = 0;
+      canvas.setAttribute("data-lm-suppress-shortcuts", "true");
+      if (!wasControlling) canvas.focus({ preventScroll: true });
+    } else {
+      canvas.removeAttribute("tabindex");
+      canvas.removeAttribute("data-lm-suppress-shortcuts");
+      if (wasControlling) release();
+    }
+  }
+
+  // Send the buttons whose state differs from what the customer's side holds.
+  function pointerButtons(e) {
+    const [x, y] = screenPoint(canvas, e);
+    const events = [{ t: "move", x, y }];
+    for (const [bit, b] of BUTTON_BITS) {
+      const isDown = (e.buttons & bit) !== 0;
+      if (isDown === pressed.has(b)) continue;
+      if (isDown) pressed.add(b);
+      else pressed.delete(b);
+      events.push({ t: "button", b, down: isDown });
+    }
+    batcher.send(events);
+  }
+
+  function release() {
+    pressed.clear();
+    keys.releaseAll();
+  }
+  function swallow(e) {
+    e.preventDefault();
+    e.stopPropagation();
+  }
+  const handlers = {
+    keydown(e) {
+      if (!controlling) return;
+      swallow(e);
+      keys.keydown(e);
+    },
+    keyup(e) {
+      if (!controlling) return;
+      swallow(e);
+      keys.keyup(e);
+    },
+    // Pointer events carry fractional positions (mouse events only whole CSS
+    // pixels, which is two screen pixels on a half-size canvas).
+    pointerdown(e) {
+      if (!controlling) return;
+      swallow(e); // also keeps JupyterLab from selecting or dragging the cell
+      canvas.focus({ preventScroll: true });
+      canvas.setPointerCapture(e.pointerId);
+      pointerButtons(e);
+    },
+    pointermove(e) {
+      if (!controlling) return;
+      if (e.button >= 0) pointerButtons(e); // a second button pressed or let go mid-drag
+      else batcher.move(...screenPoint(canvas, e));
+    },
+    pointerup(e) {
+      if (!controlling) return;
+      swallow(e);
+      pointerButtons(e);
+    },
+    contextmenu(e) {
+      if (controlling) swallow(e);
+    },
+    wheel(e) {
+      if (!controlling) return;
+      swallow(e);
+      if (e.ctrlKey) return; // a pinch, not a wheel: the customer's zoom stays as it is
+      const [dx, dy] = steps(e);
+      if (dx || dy) batcher.send([{ t: "wheel", dx, dy }]);
+    },
+    blur() {
+      if (controlling) release();
+    },
+  };
+  const onHide = (e) => {
+    if (controlling && (e.type === "pagehide" || document.visibilityState === "hidden")) release();
+  };
+  for (const [name, fn] of Object.entries(handlers)) {
+    canvas.addEventListener(name, fn, name === "wheel" ? { passive: false } : undefined);
+  }
+  window.addEventListener("pagehide", onHide);
+  document.addEventListener("visibilitychange", onHide);
+  requestButton.addEventListener("click", () => model.send({ type: "control", want: true }));
+  giveButton.addEventListener("click", () => model.send({ type: "control", want: false }));
+  show("off", "Keine Steuerung · not controlling");
+
+  return {
+    show,
+    dispose() {
+      if (controlling) release();
+      for (const [name, fn] of Object.entries(handlers)) canvas.removeEventListener(name, fn);
+      window.removeEventListener("pagehide", onHide);
+      document.removeEventListener("visibilitychange", onHide);
+      batcher.dispose();
+    },
+  };
+}
 
 function render({ model, el: host }) {
   const root = el("div", { className: "zvk-screen" });
@@ -71,6 +386,7 @@ function render({ model, el: host }) {
   bar.append(title, pauseButton, snapButton, stats, status);
   root.append(bar, canvas);
   host.append(root);
+  const remote = remoteControl(model, root, canvas);
 
   let queue = Promise.resolve();
   let pending = 0;
@@ -116,6 +432,7 @@ function render({ model, el: host }) {
       }
     });
     drawnSeq = Math.max(drawnSeq, msg.seq);
+    canvas.dispatchEvent(new CustomEvent("zvk:drawn", { detail: { seq: msg.seq, t: performance.now() } }));
     firstFrame = true;
     if (msg.wire > 0 && msg.tiles.length > 0) {
       samples.push({ t: performance.now(), bytes: msg.wire });
@@ -125,6 +442,10 @@ function render({ model, el: host }) {
   function onMessage(msg, buffers) {
     if (msg.type === "rtt") {
       rttMs = msg.ms;
+      return;
+    }
+    if (msg.type === "control_state") {
+      remote.show(msg.state, msg.text);
       return;
     }
     if (msg.type === "status") {
@@ -183,6 +504,7 @@ function render({ model, el: host }) {
     if (ackTimer !== null) clearTimeout(ackTimer);
     model.off("msg:custom", onMessage);
     model.off("change:title", onTitle);
+    remote.dispose();
   };
 }
 
