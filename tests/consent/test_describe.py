@@ -98,6 +98,8 @@ def test_every_scope_has_a_description_in_both_languages():
         Scope.FILE_UPLOAD: {"path": "/tmp/a", "size": 1},
         Scope.SCREEN_VIEW: {"monitor": 1},
         Scope.MESSAGE: {"text": "Hallo"},
+        Scope.CLIPBOARD_SEND: {"text": "Hallo"},
+        Scope.CLIPBOARD_GET: {"text": ""},
     }
     for scope in set(Scope) - {Scope.CONTINUE}:
         for lang in ("de", "en"):
