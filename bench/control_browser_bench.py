@@ -17,6 +17,12 @@ SSH channel through the relay, XTEST, Tk drawing, capture, encoding, the way
 back, decoding and drawing.  The compositor's next frame (up to one display
 refresh) comes on top.  No assertions: figures only.
 
+The total is split into three legs by wall clock (one machine, one clock):
+key event → the agent injects it (websocket, kernel, SSH through the relay),
+→ the capture that shows it (the customer's program draws, DAMAGE, capture),
+→ drawn in the canvas (encode, the way back, kernel, browser).  The agent
+runs in this process, so its ``Injector.apply`` is wrapped to note the time.
+
 Run: ``.venv/bin/python bench/control_browser_bench.py [--keys 20] [--gap 0.4]``
 """
 
@@ -74,6 +80,7 @@ PROBE: Final = """([sel, area]) => {
   const same = (a, b) => { for (let i = 0; i < a.length; i += 4) {
     if (a[i] !== b[i] || a[i + 1] !== b[i + 1] || a[i + 2] !== b[i + 2]) return false; }
     return true; };
+  const epoch = (t) => (performance.timeOrigin + t) / 1000;
   window.zvkProbe = { waiting: null, results: [] };
   canvas.parentElement.addEventListener('keydown', (e) => {
     if (e.target === canvas) window.zvkProbe.waiting = { t0: e.timeStamp, before: grab() };
@@ -81,10 +88,29 @@ PROBE: Final = """([sel, area]) => {
   canvas.addEventListener('zvk:drawn', (e) => {
     const w8 = window.zvkProbe.waiting;
     if (w8 === null || same(w8.before, grab())) return;
-    window.zvkProbe.results.push(e.detail.t - w8.t0);
+    window.zvkProbe.results.push({
+      ms: e.detail.t - w8.t0, key: epoch(w8.t0), captured: e.detail.ts, drawn: epoch(e.detail.t),
+    });
     window.zvkProbe.waiting = null;
   });
 }"""
+
+
+def _record_injections() -> list[float]:
+    """Wall-clock times at which the agent (in this process) injects a batch with a key-down."""
+    from zvkdiag.control import injector
+    from zvkdiag.control.events import InputEvent, Key
+
+    times: list[float] = []
+    original = injector.Injector.apply
+
+    def apply(self: injector.Injector, events: list[InputEvent]) -> None:
+        if any(isinstance(e, Key) and e.down for e in events):
+            times.append(time.time())
+        original(self, events)
+
+    injector.Injector.apply = apply  # type: ignore[method-assign]
+    return times
 
 
 def _notebook(folder: Path, agent: AgentThread, relay: RelayThread) -> str:
@@ -114,7 +140,7 @@ def _kernel_idle(page: Any, lab: LabServer) -> None:
     raise RuntimeError("the notebook's kernel did not start")
 
 
-def _drive(page: Any, lab: LabServer, name: str, keys: int, gap: float) -> list[float]:
+def _drive(page: Any, lab: LabServer, name: str, keys: int, gap: float) -> list[dict[str, float]]:
     page.goto(lab.notebook_url(name))
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=UI_TIMEOUT_MS)
     _kernel_idle(page, lab)
@@ -134,13 +160,14 @@ def _drive(page: Any, lab: LabServer, name: str, keys: int, gap: float) -> list[
         page.wait_for_timeout(gap * 1000)
         if i == 1:
             page.evaluate("() => { window.zvkProbe.results = []; }")
-    results: list[float] = page.evaluate("() => window.zvkProbe.results")
+    results: list[dict[str, float]] = page.evaluate("() => window.zvkProbe.results")
     return results
 
 
-def run(keys: int, gap: float) -> list[float]:
+def run(keys: int, gap: float) -> tuple[list[dict[str, float]], list[float]]:
     from playwright.sync_api import sync_playwright
 
+    injected = _record_injections()
     with tempfile.TemporaryDirectory(prefix="zvkdiag-control-bench-") as tmp:
         root = Path(tmp)
         os.environ["XDG_DATA_HOME"] = str(root / "xdg-data")  # the agent's audit log
@@ -181,12 +208,36 @@ def run(keys: int, gap: float) -> list[float]:
                             viewport={"width": 1280, "height": 1000},
                         )
                         try:
-                            return _drive(context.new_page(), lab, name, keys, gap)
+                            page = context.new_page()
+                            return _drive(page, lab, name, keys, gap), injected
                         finally:
                             context.close()
             finally:
                 tk.kill()
                 tk.wait()
+
+
+def _stats(values: list[float]) -> str:
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+    return f"median {statistics.median(ordered):6.1f} ms   p90 {p90:6.1f} ms"
+
+
+def _split(results: list[dict[str, float]], injected: list[float]) -> dict[str, list[float]]:
+    """Each key's time into three legs, by wall clock (browser, agent and capture share it)."""
+    legs: dict[str, list[float]] = {
+        "key -> injected": [],
+        "injected -> captured": [],
+        "captured -> drawn": [],
+    }
+    for r in results:
+        inject = next((t for t in injected if t >= r["key"] - 0.002), None)
+        if inject is None or not r["key"] - 0.002 <= inject <= r["captured"] + 0.002:
+            continue
+        legs["key -> injected"].append((inject - r["key"]) * 1e3)
+        legs["injected -> captured"].append((r["captured"] - inject) * 1e3)
+        legs["captured -> drawn"].append((r["drawn"] - r["captured"]) * 1e3)
+    return legs
 
 
 def main() -> None:
@@ -195,15 +246,18 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.4, help="seconds between keys")
     args = parser.parse_args()
     started = time.monotonic()
-    results = sorted(run(args.keys, args.gap))
+    results, injected = run(args.keys, args.gap)
     if not results:
         sys.exit("no key showed up on the canvas")
-    p90 = results[min(len(results) - 1, round(0.9 * (len(results) - 1)))]
-    print(f"browser key -> changed frame drawn in the canvas, {len(results)}/{args.keys} keys:")
-    print(f"  median {statistics.median(results):.1f} ms   p90 {p90:.1f} ms")
-    print(f"  min {results[0]:.1f} ms   max {results[-1]:.1f} ms")
-    print("  all: " + " ".join(f"{r:.0f}" for r in results))
-    print(f"({time.monotonic() - started:.0f} s in all)")
+    total = sorted(r["ms"] for r in results)
+    print(f"browser key -> changed frame drawn in the canvas, {len(total)}/{args.keys} keys:")
+    print(f"  {'total':22} {_stats(total)}   (min {total[0]:.1f}, max {total[-1]:.1f})")
+    print("  all: " + " ".join(f"{t:.0f}" for t in total))
+    for leg, values in _split(results, injected).items():
+        if values:
+            print(f"  {leg:22} {_stats(values)}   ({len(values)} keys)")
+    load = os.getloadavg()
+    print(f"({time.monotonic() - started:.0f} s in all; load average {load[0]:.2f})")
 
 
 if __name__ == "__main__":
