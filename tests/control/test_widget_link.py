@@ -13,6 +13,7 @@ from typing import Any
 import zvkdiag
 from zvkdiag.engineer.widget_control import ControlLink
 from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
+from zvkdiag.testing.xinput import CustomerDevice
 from zvkdiag.widgets.screen import ScreenView
 
 from .conftest import Target, held_down
@@ -87,4 +88,43 @@ def test_a_refusal_shows_as_denied(target: Target, relay: RelayThread) -> None:
         assert _until(lambda: view.states()[-1:] == ["denied"]), view.states()
         view.from_browser({"type": "input", "events": _tap("KeyX")})
         time.sleep(0.3)
+        assert target.text() == ""
+
+
+def test_the_customers_own_mouse_shows_as_paused(target: Target, relay: RelayThread) -> None:
+    with (
+        AgentThread(AutoConsent(), relay=relay.address) as a,
+        zvkdiag.connect(a.session_id, a.password, relay=relay.address, engineer="E") as s,
+    ):
+        view = RecordingView(control=ControlLink(s, 0))
+        view.from_browser({"type": "control", "want": True})
+        assert _until(lambda: view.states()[-1:] == ["on"]), view.states()
+        with CustomerDevice(target.display) as hand:
+            for x in range(100, 200, 10):
+                hand.move(x, 100)
+                time.sleep(0.02)
+            assert _until(lambda: "paused" in view.states(), 5), view.states()
+        assert _until(lambda: view.states()[-1:] == ["on"], 5), view.states()  # after ~1 s
+        texts = [c["text"] for c in view.sent if c.get("state") == "paused"]
+        assert "Kunde bedient selbst" in texts[0]
+
+
+def test_giving_back_while_the_customer_is_asked_ends_off(
+    target: Target, relay: RelayThread
+) -> None:
+    ui = AutoConsent(delay=0.5)
+    with (
+        AgentThread(ui, relay=relay.address) as a,
+        zvkdiag.connect(a.session_id, a.password, relay=relay.address, engineer="E") as s,
+    ):
+        link = ControlLink(s, 0)
+        view = RecordingView(control=link)
+        view.from_browser({"type": "control", "want": True})
+        assert _until(lambda: view.states()[-1:] == ["asking"])
+        view.from_browser({"type": "control", "want": False})
+        assert _until(lambda: any(r.scope.value == "screen.control" for r in ui.requests))
+        time.sleep(1.0)  # the customer's "yes" arrives after the engineer gave back
+        assert view.states()[-1] == "off" and link.control is None
+        view.from_browser({"type": "input", "events": _tap("KeyX")})
+        assert _until(lambda: link.dropped_inactive == 1)
         assert target.text() == ""

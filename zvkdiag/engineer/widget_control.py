@@ -75,6 +75,7 @@ class ControlLink:
         self.dropped_flood = 0
         """Batches dropped because MAX_QUEUED_BATCHES were already waiting."""
         self._asking = False
+        self._wanted = False
         self._queue: asyncio.Queue[list[InputEvent]] | None = None
         self._pump_task: asyncio.Task[None] | None = None
 
@@ -125,6 +126,7 @@ class ControlLink:
     async def _take(self) -> None:
         from zvkdiag.engineer.controlling import open_control
 
+        self._wanted = True
         if self._asking or (self.control is not None and self.control.active):
             return
         self._asking = True
@@ -139,6 +141,10 @@ class ControlLink:
             return
         finally:
             self._asking = False
+        if not self._wanted:  # given back while the customer was being asked
+            await control.arelease()
+            self._set(_state("off"))
+            return
         self.control = control
         self._queue = asyncio.Queue(MAX_QUEUED_BATCHES)
         self._set(_state("on"))
@@ -164,10 +170,13 @@ class ControlLink:
                 self.control = None
                 self._queue = None
                 reason = control.ended or reason
+                if reason is None and self._session.closed:
+                    reason = "The session has ended."
                 await control.arelease()
                 self._set(_state("off", reason))
 
     async def _give_back(self) -> None:
+        self._wanted = False
         control, self.control, self._queue = self.control, None, None
         if control is not None:
             await control.arelease()

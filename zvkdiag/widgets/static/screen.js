@@ -14,7 +14,8 @@
 // {type: "control", want} and {type: "input", events: [...]} (the wire form of
 // zvkdiag.control.events); from the kernel {type: "control_state", state, text}
 // with state off | asking | on | paused | denied.  Each drawn frame fires a
-// "zvk:drawn" event on the canvas (detail: {seq, t}) for measurements.
+// "zvk:drawn" event on the canvas (detail: {seq, t, ts}: performance.now() after
+// drawing, the capture time) for measurements.
 
 const ACK_DELAY_MS = 100; // longest an ack waits for more frames to join it
 const STATS_WINDOW_MS = 1000;
@@ -432,7 +433,8 @@ function render({ model, el: host }) {
       }
     });
     drawnSeq = Math.max(drawnSeq, msg.seq);
-    canvas.dispatchEvent(new CustomEvent("zvk:drawn", { detail: { seq: msg.seq, t: performance.now() } }));
+    const drawn = { seq: msg.seq, t: performance.now(), ts: msg.ts };
+    canvas.dispatchEvent(new CustomEvent("zvk:drawn", { detail: drawn }));
     firstFrame = true;
     if (msg.wire > 0 && msg.tiles.length > 0) {
       samples.push({ t: performance.now(), bytes: msg.wire });
