@@ -196,7 +196,8 @@ async def op_clipboard_get(ctx: OpContext) -> int:
     clipboard = _session(ctx).clipboard
     if clipboard is None:
         raise ProtocolError("the customer's program has no clipboard access in this UI")
-    current = (await clipboard.get_text())[: MAX_CLIPBOARD // 4]
+    # at most 64 KiB leave; what the customer is shown is exactly what is sent
+    current = (await clipboard.get_text()).encode()[:MAX_CLIPBOARD].decode("utf-8", "ignore")
     await ctx.require(ctx.request(Scope.CLIPBOARD_GET, text=current))
     ctx.audit("clipboard.get", chars=len(current))
     await ctx.accept()

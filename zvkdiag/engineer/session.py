@@ -434,7 +434,9 @@ class Session:
         from zvkdiag.control.events import MAX_CLIPBOARD
 
         if not isinstance(text, str) or len(text.encode()) > MAX_CLIPBOARD:
-            raise ValueError(f"clipboard text is a str of at most {MAX_CLIPBOARD} bytes")
+            raise ValueError(
+                f"clipboard text is a str of at most 64 KiB ({MAX_CLIPBOARD} bytes of UTF-8)"
+            )
         self._sync(self._op_done("clipboard.send", text=text))
 
     def clipboard_get(self) -> str:

@@ -21,9 +21,25 @@ from zvkdiag.engineer.loopthread import LoopThread
 from zvkdiag.relay.server import Relay, RelayConfig, start_relay
 from zvkdiag.wire import codes
 
-__all__ = ["AgentThread", "AutoConsent", "RelayThread"]
+__all__ = ["AgentThread", "AutoConsent", "MemoryClipboard", "RelayThread"]
 
 Rule = Callable[[ConsentRequest], "Decision | bool"]
+
+
+class MemoryClipboard:
+    """A clipboard that lives in memory: the customer's clipboard for tests without a display.
+
+    The real one is the Tk window's (``zvkdiag.consent.tk_ui.TkClipboard``).
+    """
+
+    def __init__(self, text: str = "") -> None:
+        self.text = text
+
+    async def get_text(self) -> str:
+        return self.text
+
+    async def set_text(self, value: str) -> None:
+        self.text = value
 
 
 class AutoConsent:
@@ -42,6 +58,7 @@ class AutoConsent:
         self.requests: list[ConsentRequest] = []
         self.events: list[AgentEvent] = []
         self.changed = threading.Condition()
+        self.clipboard = MemoryClipboard()
 
     def _decide(self, request: ConsentRequest) -> Decision:
         scope = request.scope.value
