@@ -100,6 +100,40 @@ def zvkdiag_latency(relay: str, keys: int) -> Stats:
     return Stats(tuple(samples))
 
 
+def _held(display: str) -> bool:
+    from Xlib import display as xdisplay
+
+    d = xdisplay.Display(display)
+    try:
+        return any(d.query_keymap()) or bool(d.screen().root.query_pointer().mask & 0x1F00)
+    finally:
+        d.close()
+
+
+def revocation_times(relay: str, display: str, times: int) -> Stats:
+    """From the customer's "Steuerung beenden" to nothing held on the X server."""
+    from zvkdiag.consent.model import Scope
+    from zvkdiag.control.events import Button, Key, Move
+
+    samples = []
+    with (
+        AgentThread(relay=relay) as a,
+        zvkdiag.connect(a.session_id, a.password, relay=relay, engineer="Bench") as s,
+    ):
+        for _ in range(times):
+            c = s.control()
+            s.call(c.asend([Move(900, 900), Button(1, True), Key("ShiftLeft", True)]))
+            while not _held(display):
+                time.sleep(0.001)
+            t0 = time.perf_counter()
+            a.agent.revoke(Scope.SCREEN_CONTROL)
+            while _held(display):
+                time.sleep(0.0005)
+            samples.append(time.perf_counter() - t0)
+            c.release()
+    return Stats(tuple(samples))
+
+
 def x11vnc_latency(keys: int, opts: str) -> tuple[float, float]:
     done = subprocess.run(
         [sys.executable, str(HARNESS), "--keys", str(keys), f"--x11vnc-opts={opts}"],
@@ -161,6 +195,7 @@ def main() -> None:
         ours = zvkdiag_latency(relay.address, a.keys)
         term.kill()
         ours_cps, xdo_cps, ours_ok, xdo_ok = typing_rates(relay.address, env)
+        revoked = revocation_times(relay.address, server.display, 10)
     print(f"key -> first changed frame, {len(ours.samples)} keys")
     print("| | median ms | p90 ms | median ratio to x11vnc -nonap |")
     print("|---|---|---|---|")
@@ -172,6 +207,11 @@ def main() -> None:
     print(f"type_text 200 chars: {ours_cps:.0f} chars/s (exact: {ours_ok}); ", end="")
     print(f"xdotool type --delay 0: {xdo_cps:.0f} chars/s (exact: {xdo_ok}); ", end="")
     print(f"ratio {ours_cps / xdo_cps:.2f}x")
+    print(
+        f"revocation to nothing held: median {revoked.median_ms:.1f} ms, "
+        f"p90 {revoked.p90_ms:.1f} ms, max {max(revoked.samples) * 1e3:.1f} ms "
+        f"({len(revoked.samples)} revocations, each with a button and Shift held)"
+    )
 
 
 if __name__ == "__main__":

@@ -246,6 +246,9 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.4, help="seconds between keys")
     args = parser.parse_args()
     started = time.monotonic()
+    from control_bench import x11vnc_latency  # the shared harness's RFB client, same run
+
+    vnc = {opts or "defaults": x11vnc_latency(args.keys, opts) for opts in ("", "-nonap")}
     results, injected = run(args.keys, args.gap)
     if not results:
         sys.exit("no key showed up on the canvas")
@@ -256,6 +259,10 @@ def main() -> None:
     for leg, values in _split(results, injected).items():
         if values:
             print(f"  {leg:22} {_stats(values)}   ({len(values)} keys)")
+    for name, (median, p90) in vnc.items():
+        print(f"  x11vnc {name:15} median {median:6.1f} ms   p90 {p90:6.1f} ms")
+    ratio = statistics.median(total) / vnc["-nonap"][0]
+    print(f"  ratio of medians, browser canvas / x11vnc -nonap: {ratio:.2f}x")
     load = os.getloadavg()
     print(f"({time.monotonic() - started:.0f} s in all; load average {load[0]:.2f})")
 

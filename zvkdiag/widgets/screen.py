@@ -46,6 +46,7 @@ from PIL import Image
 from zvkdiag.screen.browser import browser_message, repaint_message
 from zvkdiag.screen.reassemble import Canvas
 from zvkdiag.screen.receiver import ReceivedFrame
+from zvkdiag.widgets._quiet import quiet_busy_status
 from zvkdiag.widgets._routing import answer_on_frontend_subshell
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ class ScreenView(anywidget.AnyWidget):
         self.rtt: float | None = None
         self.on_msg(self._on_custom_msg)
         answer_on_frontend_subshell(self)  # acks keep flowing while a cell blocks
+        quiet_busy_status(self)  # keys and acks do not redraw JupyterLab's kernel status
 
     def connect(self, link: ViewerLink) -> None:
         """Show ``link``'s stream here; the link gets this view as its sink."""

@@ -58,7 +58,10 @@ function bytesOf(view) {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
-async function decodeTile(tile, buffer) {
+// JPEG decodes off the main thread (a promise of an ImageBitmap); lossless pixels are
+// an ImageData at once, put with putImageData in the same task: no wait for a decode
+// task on the way from a keystroke to its picture.
+function decodeTile(tile, buffer) {
   const [, , w, h, kind] = tile;
   if (kind === "copy") return null; // drawn from the canvas itself, in frame order
   const bytes = bytesOf(buffer);
@@ -66,7 +69,7 @@ async function decodeTile(tile, buffer) {
     return createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
   }
   const clamped = new Uint8ClampedArray(bytes.buffer, bytes.byteOffset, w * h * 4);
-  return createImageBitmap(new ImageData(clamped, w, h));
+  return new ImageData(clamped, w, h);
 }
 
 function formatRate(bytesPerSecond) {
@@ -422,14 +425,20 @@ function render({ model, el: host }) {
       canvas.width = msg.w;
       canvas.height = msg.h;
     }
-    const bitmaps = await Promise.all(msg.tiles.map((t, i) => decodeTile(t, buffers[i])));
+    const decoded = msg.tiles.map((t, i) => decodeTile(t, buffers[i]));
+    const pictures = decoded.some((d) => d instanceof Promise)
+      ? await Promise.all(decoded)
+      : decoded;
     msg.tiles.forEach((t, i) => {
       const [x, y, w, h, kind, sx, sy] = t;
+      const picture = pictures[i];
       if (kind === "copy") {
         ctx.drawImage(canvas, sx, sy, w, h, x, y, w, h);
+      } else if (picture instanceof ImageData) {
+        ctx.putImageData(picture, x, y);
       } else {
-        ctx.drawImage(bitmaps[i], x, y);
-        bitmaps[i].close();
+        ctx.drawImage(picture, x, y);
+        picture.close();
       }
     });
     drawnSeq = Math.max(drawnSeq, msg.seq);
