@@ -128,3 +128,35 @@ def test_giving_back_while_the_customer_is_asked_ends_off(
         view.from_browser({"type": "input", "events": _tap("KeyX")})
         assert _until(lambda: link.dropped_inactive == 1)
         assert target.text() == ""
+
+
+def test_zeigen_moves_the_marker_and_never_clicks(target: Target, relay: RelayThread) -> None:
+    from zvkdiag.consent.model import PointerShown
+
+    ui = AutoConsent()
+    with (
+        AgentThread(ui, relay=relay.address) as a,
+        zvkdiag.connect(a.session_id, a.password, relay=relay.address, engineer="E") as s,
+    ):
+        view = RecordingView(control=ControlLink(s, 0))
+        for x in range(100, 400, 10):  # a pointer sweep: the newest position wins
+            view.from_browser({"type": "point", "x": x, "y": 50})
+        assert ui.wait_for(lambda: PointerShown((390, 50)) in ui.events)
+        view.from_browser({"type": "point"})  # pointer left the canvas
+        assert ui.wait_for(lambda: ui.events[-1] == PointerShown(None))
+        view.from_browser({"type": "point", "x": 5000, "y": 1})
+        assert _until(lambda: any("Zeigen" in c.get("text", "") for c in view.sent))
+    shown = [e for e in ui.events if isinstance(e, PointerShown)]
+    assert len(shown) < 30, "moves are coalesced, not one request each"
+    assert target.text() == "" and held_down(target.display) == ([], 0)
+
+
+def test_zeigen_refused_is_said(target: Target, relay: RelayThread) -> None:
+    ui = AutoConsent(deny={"screen.point"})
+    with (
+        AgentThread(ui, relay=relay.address) as a,
+        zvkdiag.connect(a.session_id, a.password, relay=relay.address, engineer="E") as s,
+    ):
+        view = RecordingView(control=ControlLink(s, 0))
+        view.from_browser({"type": "point", "x": 10, "y": 10})
+        assert _until(lambda: any("declined" in c.get("text", "") for c in view.sent)), view.sent

@@ -233,3 +233,41 @@ def test_special_keys_menu_sends_keysyms(page: Any) -> None:
         ("Control_L", False),
     ]
     assert page.input_value("select.zvk-special-keys") == ""
+
+
+def _points(page: Any) -> list[dict[str, Any]]:
+    sent = page.evaluate("() => window.sent.splice(0)")
+    return [{k: v for k, v in m.items() if k != "type"} for m in sent if m["type"] == "point"]
+
+
+SWEEP = """() => {
+  const canvas = document.querySelector('canvas');
+  const r = canvas.getBoundingClientRect();
+  for (let i = 0; i < 20; i++) {
+    canvas.dispatchEvent(new PointerEvent('pointermove',
+      {clientX: r.left + 20 + i, clientY: r.top + 30, bubbles: true}));
+  }
+  return [(39 * canvas.width) / r.width, (30 * canvas.height) / r.height];
+}"""
+
+
+def test_zeigen_sends_positions_throttled_and_hides_on_leave(page: Any) -> None:
+    page.evaluate(SWEEP)
+    assert _points(page) == []  # off: the pointer over the canvas points at nothing
+    page.click("button[name=point]")
+    _points(page)
+    page.wait_for_timeout(150)  # the click's own pointer move is past the throttle
+    _points(page)
+    ex, ey = page.evaluate(SWEEP)  # 20 moves within one task
+    page.wait_for_timeout(250)
+    points = _points(page)
+    assert len(points) == 2, points  # the first at once, the newest after the interval
+    assert abs(points[-1]["x"] - ex) <= 1 and abs(points[-1]["y"] - ey) <= 1
+    page.evaluate(
+        "() => document.querySelector('canvas').dispatchEvent(new PointerEvent('pointerleave'))"
+    )
+    assert _points(page) == [{}]  # hidden when the pointer leaves the picture
+    _controlling(page)
+    page.evaluate(SWEEP)
+    page.wait_for_timeout(150)
+    assert _points(page) == [], "while controlling the mouse acts instead"

@@ -78,6 +78,11 @@ class ControlLink:
         self._wanted = False
         self._queue: asyncio.Queue[list[InputEvent]] | None = None
         self._pump_task: asyncio.Task[None] | None = None
+        self._point_at: tuple[int, int] | None = None
+        self._pointing = False
+        self._point_task: asyncio.Task[None] | None = None
+        self.on_note: Callable[[str], None] | None = None
+        """Called with a line for the engineer (a refused "Zeigen", for example)."""
 
     def __repr__(self) -> str:
         return f"<ControlLink monitor {self.monitor} {self.state.state}>"
@@ -99,6 +104,31 @@ class ControlLink:
             self.dropped_inactive += 1
             return
         loop.call_soon_threadsafe(self._enqueue, batch)
+
+    def point(self, at: tuple[int, int] | None) -> None:
+        """Show the customer a marker at ``at`` (monitor pixels), or hide it; the latest wins."""
+        loop = self._session._lt.loop
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(self._point_on_loop, at)
+
+    def _point_on_loop(self, at: tuple[int, int] | None) -> None:
+        self._point_at = at
+        if not self._pointing:  # one sender at a time; it picks up the newest position
+            self._pointing = True
+            self._point_task = asyncio.ensure_future(self._send_points())
+
+    async def _send_points(self) -> None:
+        sent: object = ...
+        try:
+            while self._point_at != sent:
+                sent = at = self._point_at
+                params = {"at": list(at) if at is not None else None}
+                await self._session._op_done("screen.point", monitor=self.monitor, **params)
+        except ZvkdiagError as exc:  # denied, outside the monitor, session gone: say so
+            if self.on_note is not None:
+                self.on_note(f"Zeigen: {exc}")
+        finally:
+            self._pointing = False
 
     def _on_loop(self, coro: object) -> None:
         if self._session._lt.loop.is_closed():

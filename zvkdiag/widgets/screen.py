@@ -79,10 +79,13 @@ class ControlPort(Protocol):
 
     state: ControlState
     on_state: Callable[[ControlState], None] | None
+    on_note: Callable[[str], None] | None
 
     def want(self, want: bool) -> None: ...
 
     def send(self, events: object) -> None: ...
+
+    def point(self, at: tuple[int, int] | None) -> None: ...
 
 
 class ScreenView(anywidget.AnyWidget):
@@ -121,6 +124,7 @@ class ScreenView(anywidget.AnyWidget):
         self._control = control
         if control is not None:
             control.on_state = self.show_control
+            control.on_note = lambda line: self._to_browser({"type": "status", "text": line}, [])
         self._link: ViewerLink | None = None
         self._send_lock = threading.Lock()
         self.frames_shown = 0
@@ -182,6 +186,10 @@ class ScreenView(anywidget.AnyWidget):
             self._take_snapshot()
         elif kind == "ready" and link is not None:
             self._repaint(link)
+        if kind == "point" and self._control is not None:
+            x, y = content.get("x"), content.get("y")
+            ok = isinstance(x, int) and isinstance(y, int)
+            self._control.point((x, y) if ok else None)  # type: ignore[arg-type]
         if kind in ("control", "input", "ready") and self._control is not None:
             self._on_control_msg(kind, content)
 

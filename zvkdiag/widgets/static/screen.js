@@ -27,7 +27,9 @@ const BUTTON_BITS = [[1, 1], [4, 2], [2, 3]]; // PointerEvent.buttons bit → X 
 const CONTROL_LABELS = {
   request: "Steuerung anfragen · Request control",
   giveBack: "Steuerung zurückgeben · Give back control",
+  point: "Zeigen · Point",
 };
+const POINT_INTERVAL_MS = 100; // at most ten marker moves a second (each is one request)
 const SPECIAL_KEYS = [
   ["Strg+Alt+Entf · Ctrl+Alt+Del", ["Control_L", "Alt_L", "Delete"]],
   ["Windows/Super", ["Super_L"]],
@@ -240,6 +242,51 @@ function specialKeysMenu(send) {
   return select;
 }
 
+// The "Zeigen" toggle: while on (and not controlling), the pointer over the canvas
+// moves a marker on the customer's screen ({type: "point", x, y}; {type: "point"}
+// hides it).  It only draws there; nothing is clicked.
+function pointing(model, canvas, isControlling) {
+  const button = el("button", { type: "button", name: "point" }, CONTROL_LABELS.point);
+  button.setAttribute("aria-pressed", "false");
+  let on = false;
+  let last = 0;
+  let waiting = null;
+  function send(content) {
+    last = performance.now();
+    model.send({ type: "point", ...content });
+  }
+  function move(e) {
+    if (!on || isControlling()) return;
+    const [x, y] = screenPoint(canvas, e);
+    const wait = POINT_INTERVAL_MS - (performance.now() - last);
+    if (waiting !== null) clearTimeout(waiting);
+    waiting = wait > 0 ? setTimeout(() => ((waiting = null), send({ x, y })), wait) : null;
+    if (wait <= 0) send({ x, y });
+  }
+  function hide() {
+    if (waiting !== null) clearTimeout(waiting);
+    waiting = null;
+    send({});
+  }
+  button.addEventListener("click", () => {
+    on = !on;
+    button.setAttribute("aria-pressed", String(on));
+    button.style.fontWeight = on ? "bold" : "";
+    if (!on) hide();
+  });
+  canvas.addEventListener("pointermove", move);
+  const leave = () => on && hide();
+  canvas.addEventListener("pointerleave", leave);
+  return {
+    button,
+    dispose() {
+      canvas.removeEventListener("pointermove", move);
+      canvas.removeEventListener("pointerleave", leave);
+      if (waiting !== null) clearTimeout(waiting);
+    },
+  };
+}
+
 // Buttons, the state badge, the special-keys menu and the canvas' input
 // handlers; returns {show(state, text), dispose()}.
 function remoteControl(model, root, canvas) {
@@ -254,7 +301,8 @@ function remoteControl(model, root, canvas) {
   const keys = keyboard(batcher.send);
   const steps = wheelSteps();
   const menu = specialKeysMenu(batcher.send);
-  bar.append(requestButton, giveButton, badge, menu);
+  const pointer = pointing(model, canvas, () => controlling);
+  bar.append(requestButton, giveButton, badge, menu, pointer.button);
   root.insertBefore(bar, canvas);
 
   let controlling = false;
@@ -369,6 +417,7 @@ function remoteControl(model, root, canvas) {
       window.removeEventListener("pagehide", onHide);
       document.removeEventListener("visibilitychange", onHide);
       batcher.dispose();
+      pointer.dispose();
     },
   };
 }
