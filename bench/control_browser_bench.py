@@ -2,7 +2,8 @@
 
 One run, everything on this machine and on loopback: an Xvfb 1024x768 with a
 German layout and a Tk text field at its top left (the customer's screen),
-the relay and the customer agent (auto-answering consent UI) in this process,
+the relay and the customer agent (auto-answering consent UI) in processes of
+their own, as on ZVK's server and the customer's PC,
 JupyterLab as a child process, headless Debian Chromium driven by Playwright.
 A notebook cell connects through the relay and shows ``s.screen()``; the
 script presses "request control", then a key in the focused canvas every
@@ -21,7 +22,7 @@ The total is split into three legs by wall clock (one machine, one clock):
 key event → the agent injects it (websocket, kernel, SSH through the relay),
 → the capture that shows it (the customer's program draws, DAMAGE, capture),
 → drawn in the canvas (encode, the way back, kernel, browser).  The agent
-runs in this process, so its ``Injector.apply`` is wrapped to note the time.
+process wraps its ``Injector.apply`` to note the time and reports it at the end.
 
 Run: ``.venv/bin/python bench/control_browser_bench.py [--keys 20] [--gap 0.4]``
 """
@@ -29,6 +30,7 @@ Run: ``.venv/bin/python bench/control_browser_bench.py [--keys 20] [--gap 0.4]``
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -39,9 +41,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import nbformat
+from _common import start_relay
 
 from zvkdiag.jupyter.launch import LabServer, start_lab
-from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
 from zvkdiag.testing.xvfb import xvfb
 
 CHROMIUM: Final = "/usr/bin/chromium"
@@ -96,30 +98,63 @@ PROBE: Final = """([sel, area]) => {
 }"""
 
 
-def _record_injections() -> list[float]:
-    """Wall-clock times at which the agent (in this process) injects a batch with a key-down."""
-    from zvkdiag.control import injector
-    from zvkdiag.control.events import InputEvent, Key
+AGENT = """
+import json, sys, time
+from zvkdiag.control import injector
+from zvkdiag.control.events import Key
+from zvkdiag.testing.fakes import AgentThread, AutoConsent
 
-    times: list[float] = []
-    original = injector.Injector.apply
+times = []
+original = injector.Injector.apply
 
-    def apply(self: injector.Injector, events: list[InputEvent]) -> None:
-        if any(isinstance(e, Key) and e.down for e in events):
-            times.append(time.time())
-        original(self, events)
+def apply(self, events):
+    if any(isinstance(e, Key) and e.down for e in events):
+        times.append(time.time())
+    original(self, events)
 
-    injector.Injector.apply = apply  # type: ignore[method-assign]
-    return times
+injector.Injector.apply = apply
+with AgentThread(AutoConsent(), relay=sys.argv[1]) as agent:
+    print(agent.session_id, agent.password, flush=True)
+    sys.stdin.read()
+print(json.dumps(times), flush=True)
+"""
 
 
-def _notebook(folder: Path, agent: AgentThread, relay: RelayThread) -> str:
+class AgentProcess:
+    """The customer's agent in a process of its own (as on the customer's PC), noting when it
+    injects a batch with a key-down (wall clock, one machine)."""
+
+    def __init__(self, relay: str, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-W", "ignore", "-c", AGENT, relay],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.session_id, self.password = self.proc.stdout.readline().split()
+
+    def finish(self) -> list[float]:
+        out, _ = self.proc.communicate(timeout=30)
+        return [float(t) for t in json.loads(out.strip().splitlines()[-1])]
+
+    def __enter__(self) -> AgentProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _notebook(folder: Path, agent: AgentProcess, relay: str) -> str:
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_code_cell(
             "import zvkdiag\n"
             f"s = zvkdiag.connect({agent.session_id!r}, {agent.password!r}, "
-            f"relay={relay.address!r}, engineer='Bench')\nview = s.screen()\nview"
+            f"relay={relay!r}, engineer='Bench')\nview = s.screen()\nview"
         )
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
@@ -167,7 +202,6 @@ def _drive(page: Any, lab: LabServer, name: str, keys: int, gap: float) -> list[
 def run(keys: int, gap: float) -> tuple[list[dict[str, float]], list[float]]:
     from playwright.sync_api import sync_playwright
 
-    injected = _record_injections()
     with tempfile.TemporaryDirectory(prefix="zvkdiag-control-bench-") as tmp:
         root = Path(tmp)
         os.environ["XDG_DATA_HOME"] = str(root / "xdg-data")  # the agent's audit log
@@ -183,13 +217,10 @@ def run(keys: int, gap: float) -> tuple[list[dict[str, float]], list[float]]:
             )
             try:
                 assert tk.stdout is not None and tk.stdout.readline().strip() == "shown"
-                with (
-                    RelayThread() as relay,
-                    AgentThread(AutoConsent(), relay=relay.address) as agent,
-                ):
+                with start_relay() as relay, AgentProcess(relay.address, x.env()) as agent:
                     folder = root / "notebooks"
                     folder.mkdir()
-                    name = _notebook(folder, agent, relay)
+                    name = _notebook(folder, agent, relay.address)
                     env = {
                         "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
                         "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
@@ -209,9 +240,10 @@ def run(keys: int, gap: float) -> tuple[list[dict[str, float]], list[float]]:
                         )
                         try:
                             page = context.new_page()
-                            return _drive(page, lab, name, keys, gap), injected
+                            results = _drive(page, lab, name, keys, gap)
                         finally:
                             context.close()
+                    return results, agent.finish()
             finally:
                 tk.kill()
                 tk.wait()
