@@ -30,11 +30,16 @@ class XServer:
 
 
 @contextmanager
-def xvfb(width: int = 1920, height: int = 1080, depth: int = 24) -> Iterator[XServer]:
+def xvfb(
+    width: int = 1920, height: int = 1080, depth: int = 24, *, own_session: bool = False
+) -> Iterator[XServer]:
     """Start Xvfb, let it pick a free display (``-displayfd``), stop it afterwards.
 
     Xvfb reports the display on a pipe, not a file: it writes the number and the
     newline separately, and a file would share its offset with our reads.
+    ``own_session`` keeps a terminal's Ctrl-C from reaching it: a program with
+    a window on it (the demo) then tears down in order instead of losing its
+    X connection, which ends an Xlib client on the spot.
     """
     if shutil.which("Xvfb") is None:
         raise RuntimeError("Xvfb is not installed (apt-get install xvfb)")
@@ -58,6 +63,7 @@ def xvfb(width: int = 1920, height: int = 1080, depth: int = 24) -> Iterator[XSe
                     pass_fds=(write_end,),
                     stdout=subprocess.DEVNULL,
                     stderr=log,
+                    start_new_session=own_session,
                 )
             finally:
                 os.close(write_end)
