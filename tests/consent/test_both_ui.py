@@ -67,3 +67,14 @@ def test_events_go_to_both() -> None:
     uis = [Answering(Decision.ALLOW), Answering(Decision.ALLOW)]
     BothUIs(uis[0], uis[1]).show(SessionEnded("engineer"))
     assert uis[0].events == uis[1].events == [SessionEnded("engineer")]
+
+
+def test_the_clipboard_is_the_one_ui_that_has_it() -> None:
+    from zvkdiag.consent.both_ui import BothUIs
+    from zvkdiag.testing.fakes import AutoConsent, MemoryClipboard
+
+    without = AutoConsent()
+    without.clipboard = None  # type: ignore[assignment]  # a console has none
+    with_one = AutoConsent()
+    both = BothUIs(without, with_one)
+    assert isinstance(both.clipboard, MemoryClipboard) and both.clipboard is with_one.clipboard

@@ -72,3 +72,32 @@ def test_stop_between_questions_revokes_but_is_an_answer_during_one(
 
     assert asyncio.run(scenario()) is Decision.DENY
     assert control.calls == [("revoke", Scope.SCREEN_VIEW)]
+
+
+def test_stop_ends_control_first_then_the_view(keyboard: tuple[TextIO, TextIO]) -> None:
+    from zvkdiag.consent.model import ControlActive
+
+    inp, typed = keyboard
+    out = io.StringIO()
+    control = RecordingControl()
+    ui = ConsoleUI("de", out=out, inp=inp, control=control)
+
+    async def scenario() -> None:
+        ui.show(ScreenShared(True))
+        ui.show(ControlActive(True))
+        assert text("event.control_started", "de") in out.getvalue()
+        assert text("console.stop_control", "de") in out.getvalue()
+        type_line(typed, "stop")
+        assert await asyncio.to_thread(control.wait_for, "revoke", WAIT)
+        ui.show(ControlActive(False))  # the agent reports control has ended
+        type_line(typed, "stop")
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while len(control.calls) < 2 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        typed.close()
+        for thread in reader_threads():
+            await asyncio.to_thread(thread.join, WAIT)
+
+    asyncio.run(scenario())
+    assert control.calls == [("revoke", Scope.SCREEN_CONTROL), ("revoke", Scope.SCREEN_VIEW)]
+    assert text("event.control_stopped", "de") in out.getvalue()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from zvkdiag.consent.model import (
     DEFAULT_TIMEOUT,
     AgentEvent,
+    Clipboard,
     ConsentRequest,
     ConsentUI,
     Decision,
@@ -50,6 +51,8 @@ class BothUIs:
     ) -> None:
         self.uis = (first, second)
         self._tell = (tell_first, tell_second)
+        clipboards = [getattr(ui, "clipboard", None) for ui in self.uis]
+        self.clipboard: Clipboard | None = next((c for c in clipboards if c is not None), None)
 
     async def ask(self, request: ConsentRequest, *, timeout: float = DEFAULT_TIMEOUT) -> Decision:
         tasks = [asyncio.ensure_future(ui.ask(request, timeout=timeout)) for ui in self.uis]
