@@ -94,6 +94,7 @@ def test_stop_ends_control_first_then_the_view(keyboard: tuple[TextIO, TextIO]) 
         typed.close()  # the reader sees "stop" before the end of input
         for thread in reader_threads():
             await asyncio.to_thread(thread.join, WAIT)
+        await asyncio.sleep(0)  # the lines the reader handed over are taken now
 
     asyncio.run(scenario())
     assert control.calls == [("revoke", Scope.SCREEN_CONTROL), ("revoke", Scope.SCREEN_VIEW)]
