@@ -65,8 +65,12 @@ async def _standing(ctx: OpContext, scope: Scope, **detail: object) -> None:
 async def op_control(ctx: OpContext) -> int:
     monitor, screen = _monitor(ctx)
     session = _session(ctx)
-    await _standing(ctx, Scope.SCREEN_CONTROL, monitor=monitor)
-    backend = open_backend()
+    backend = open_backend()  # first: never ask the customer for what cannot work here
+    try:
+        await _standing(ctx, Scope.SCREEN_CONTROL, monitor=monitor)
+    except BaseException:
+        backend.close()
+        raise
     injector = Injector(backend, screen, clock=time.monotonic)
     watcher = open_watcher()
     started = time.monotonic()

@@ -15,6 +15,7 @@ from zvkdiag._errors import (
     CommandNotFound,
     CommandTimeout,
     ConsentDenied,
+    ControlUnavailable,
     ProtocolError,
     SessionClosed,
     TransferError,
@@ -73,6 +74,7 @@ _KINDS: Final[dict[type[ZvkdiagError], str]] = {
     UnknownProbe: "unknown-probe",
     CommandTimeout: "command-timeout",
     CommandNotFound: "command-not-found",
+    ControlUnavailable: "control-unavailable",
     TransferError: "transfer",
     ProtocolError: "protocol",
 }
@@ -114,6 +116,8 @@ def raise_for_header(header: dict[str, Any]) -> None:
         raise CommandTimeout(message)
     if kind == "command-not-found":
         raise CommandNotFound(message)
+    if kind == "control-unavailable":
+        raise ControlUnavailable(message)
     if kind == "transfer":
         raise TransferError(message)
     if kind == "protocol":
