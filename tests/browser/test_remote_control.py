@@ -11,7 +11,6 @@ and whether JupyterLab acted on any of the keys.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import SCREEN_COLOUR  # same folder
-from control.conftest import TARGET, Target, held_down  # tests/control
+from control.conftest import Target, held_down, running_target  # tests/control
 from test_blocking_cell import _open_and_run_first_cell, _view_cell
 from test_quickstart import UI_TIMEOUT_MS
 from Xlib import display as xdisplay
@@ -106,20 +105,8 @@ def display_env(german_x: XServer) -> dict[str, str]:
 
 @pytest.fixture
 def tk_target(german_x: XServer) -> Iterator[Target]:
-    proc = subprocess.Popen(
-        [sys.executable, str(TARGET)],
-        env={**german_x.env(), "LANG": "C.UTF-8"},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "shown"
-        yield Target(german_x, proc)
-    finally:
-        proc.kill()
-        proc.wait()
+    with running_target(german_x) as target:
+        yield target
 
 
 def _until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,13 +75,12 @@ def german_screen() -> Iterator[XServer]:
         yield server
 
 
-@pytest.fixture
-def target(german_screen: XServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Target]:
-    monkeypatch.setenv("DISPLAY", german_screen.display)
-    monkeypatch.setenv("LANG", "C.UTF-8")
+@contextmanager
+def running_target(screen: XServer) -> Iterator[Target]:
+    """The Tk text field on ``screen``, focused, until the block ends."""
     proc = subprocess.Popen(
         [sys.executable, str(TARGET)],
-        env={**german_screen.env(), "LANG": "C.UTF-8"},
+        env={**screen.env(), "LANG": "C.UTF-8"},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -88,7 +88,15 @@ def target(german_screen: XServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "shown"
-        yield Target(german_screen, proc)
+        yield Target(screen, proc)
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture
+def target(german_screen: XServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Target]:
+    monkeypatch.setenv("DISPLAY", german_screen.display)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    with running_target(german_screen) as t:
+        yield t
