@@ -7,6 +7,7 @@ the boundary with ``raise ... from exc`` so the cause stays visible::
     ZvkdiagError
     ├── InvalidCode            the ID or password cannot be one zvkdiag issued
     ├── ConnectError           the relay or agent address could not be reached
+    │   └── RelayBackoff       the relay holds back tries for now (``retry_after`` seconds)
     ├── PeerNotFound           the relay knows no customer with that ID
     ├── AuthenticationFailed   the password was wrong (``tries_left`` says how often more)
     ├── ProtocolError          the peer or something in between sent what v1 does not allow
@@ -45,6 +46,7 @@ __all__ = [
     "InvalidParameter",
     "PeerNotFound",
     "ProtocolError",
+    "RelayBackoff",
     "SessionClosed",
     "SessionNotOpen",
     "TamperingDetected",
@@ -68,6 +70,20 @@ class ConnectError(ZvkdiagError):
     def __init__(self, message: str, *, address: str) -> None:
         super().__init__(message)
         self.address = address
+
+
+class RelayBackoff(ConnectError):
+    """The relay refuses tries from this address for ``retry_after`` more seconds.
+
+    It does so after failed passwords for the same ID (``reason`` ``backoff``)
+    or after too many IDs nobody holds (``reason`` ``rate-limited``); waiting
+    that long and trying again is all it takes.
+    """
+
+    def __init__(self, message: str, *, address: str, retry_after: float, reason: str) -> None:
+        super().__init__(message, address=address)
+        self.retry_after = retry_after
+        self.reason = reason
 
 
 class PeerNotFound(ZvkdiagError):

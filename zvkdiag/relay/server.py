@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from typing import Final
 
 from zvkdiag._errors import ProtocolError
-from zvkdiag.relay.state import (
+from zvkdiag.relay.limits import (
+    ADDRESS_ALLOWANCE,
     BACKOFF_BASE,
-    MAX_OFFERS,
+    LOOKUP_BURST,
+    LOOKUP_RATE,
     AddressLimiter,
     FailureBackoff,
-    PairingState,
+    LookupLimiter,
 )
+from zvkdiag.relay.state import MAX_OFFERS, PairingState
 from zvkdiag.wire import handshake
 
 __all__ = ["HANDSHAKE_TIMEOUT", "Relay", "RelayConfig", "start_relay"]
@@ -43,6 +46,9 @@ class RelayConfig:
     max_offers: int = MAX_OFFERS
     max_per_address: int = MAX_PER_ADDRESS
     backoff_base: float = BACKOFF_BASE
+    address_allowance: int = ADDRESS_ALLOWANCE
+    lookup_rate: float = LOOKUP_RATE
+    lookup_burst: float = LOOKUP_BURST
 
 
 class Relay:
@@ -52,7 +58,10 @@ class Relay:
         self.config = config or RelayConfig()
         self.state = PairingState(max_offers=self.config.max_offers)
         self.limiter = AddressLimiter(self.config.max_per_address)
-        self.backoff = FailureBackoff(base=self.config.backoff_base)
+        self.backoff = FailureBackoff(
+            base=self.config.backoff_base, address_allowance=self.config.address_allowance
+        )
+        self.lookups = LookupLimiter(rate=self.config.lookup_rate, burst=self.config.lookup_burst)
         self.waiting: dict[str, list[_Conn]] = {}
 
     def protocol(self) -> _Conn:
@@ -118,10 +127,11 @@ class _Conn(asyncio.Protocol):
             if self.session_id:
                 self.relay.state.session_ended(self.session_id)
             engineer = self if self.is_engineer else self.peer
+            sid = self.session_id or ""
             if self.moved + self.peer.moved < FAILED_PAIR_BYTES:
-                self.relay.backoff.failed(engineer.address)
+                self.relay.backoff.failed(engineer.address, sid)
             else:
-                self.relay.backoff.succeeded(engineer.address)
+                self.relay.backoff.succeeded(engineer.address, sid)
             self.peer.phase = "ending"
             self.peer.close()
         self.phase = "closed"
@@ -130,9 +140,9 @@ class _Conn(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str, retry_after: float | None = None) -> None:
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(handshake.format_err(reason))
+            self.transport.write(handshake.format_err(reason, retry_after))
         self.close()
 
     # -- data -------------------------------------------------------------
@@ -159,25 +169,32 @@ class _Conn(asyncio.Protocol):
         except ProtocolError:
             self._fail(handshake.ERR_BAD_REQUEST)
             return
-        delay = self.relay.backoff.delay(self.address)
-        if isinstance(request, handshake.Connect) and delay > 0:
-            self.phase = "delayed"  # a source that failed recently waits before it may try again
-            if self.timer:
-                self.timer.cancel()
-            self.timer = asyncio.get_running_loop().call_later(delay, self._resume, request)
+        if isinstance(request, handshake.Connect) and self._held_back(request.session_id):
             return
         self._decide(request)
 
-    def _resume(self, request: handshake.Connect) -> None:
-        if self.phase == "delayed" and self.transport and not self.transport.is_closing():
-            self.phase = "handshake"
-            self._arm(self.relay.config.handshake_timeout)
-            self._decide(request)
+    def _held_back(self, sid: str) -> bool:
+        """Refuse at once, with the seconds to wait, a try this address may not make yet.
+
+        Answering at once (instead of stalling the connection) lets the engineer's
+        side say how long to wait, and never runs into its connect timeout.
+        """
+        wait = self.relay.backoff.wait(self.address, sid)
+        if wait > 0:
+            self._fail(handshake.ERR_BACKOFF, wait)
+            return True
+        wait = self.relay.lookups.wait(self.address)
+        if wait > 0:
+            self._fail(handshake.ERR_RATE_LIMITED, wait)
+            return True
+        return False
 
     def _decide(self, request: handshake.Offer | handshake.Connect) -> None:
         d = self.relay.state.handle(self, request)
         assert self.transport is not None
         if d.kind == "err":
+            if d.reason == handshake.ERR_UNKNOWN_ID:
+                self.relay.lookups.wrong(self.address)
             self._fail(d.reason or handshake.ERR_BAD_REQUEST)
         elif d.kind == "offered":
             assert d.session_id and d.claim

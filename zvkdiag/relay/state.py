@@ -21,12 +21,9 @@ from zvkdiag.wire import codes, handshake
 from zvkdiag.wire.handshake import Connect, Offer
 
 __all__ = [
-    "BACKOFF_MAX",
     "QUARANTINE",
     "RESERVATION_TTL",
-    "AddressLimiter",
     "Decision",
-    "FailureBackoff",
     "PairingState",
 ]
 
@@ -143,61 +140,3 @@ class PairingState:
             del self._reserved[sid]
             self._released[sid] = now + QUARANTINE
         self._released = {s: t for s, t in self._released.items() if t > now}
-
-
-BACKOFF_BASE: Final = 1.0
-BACKOFF_MAX: Final = 60.0
-BACKOFF_FORGET: Final = 600.0
-
-
-@dataclass
-class FailureBackoff:
-    """Slows repeated failed attempts from one source address exponentially.
-
-    The relay cannot read the PAKE, but a pairing that ends before SSH could
-    have started (a few hundred bytes) is a failed or aborted try.  The n-th
-    such try within ``BACKOFF_FORGET`` seconds makes the next CONNECT from that
-    address wait ``BACKOFF_BASE * 2**(n-1)`` seconds, at most ``BACKOFF_MAX``.
-    """
-
-    clock: Callable[[], float] = time.monotonic
-    base: float = BACKOFF_BASE
-    _failures: dict[str, tuple[int, float]] = field(default_factory=dict)
-
-    def failed(self, address: str) -> None:
-        count, last = self._failures.get(address, (0, 0.0))
-        now = self.clock()
-        if now - last > BACKOFF_FORGET:
-            count = 0
-        self._failures[address] = (count + 1, now)
-        if len(self._failures) > 100_000:  # bounded: forget the oldest half
-            keep = sorted(self._failures.items(), key=lambda kv: kv[1][1])[50_000:]
-            self._failures = dict(keep)
-
-    def delay(self, address: str) -> float:
-        count, last = self._failures.get(address, (0, 0.0))
-        if count == 0 or self.clock() - last > BACKOFF_FORGET:
-            return 0.0
-        return float(min(self.base * 2 ** (count - 1), BACKOFF_MAX))
-
-    def succeeded(self, address: str) -> None:
-        self._failures.pop(address, None)
-
-
-@dataclass
-class AddressLimiter:
-    """Caps concurrent connections per source address."""
-
-    limit: int
-    _count: Counter[str] = field(default_factory=Counter)
-
-    def acquire(self, address: str) -> bool:
-        if self._count[address] >= self.limit:
-            return False
-        self._count[address] += 1
-        return True
-
-    def release(self, address: str) -> None:
-        self._count[address] -= 1
-        if self._count[address] <= 0:
-            del self._count[address]
