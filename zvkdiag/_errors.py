@@ -22,7 +22,8 @@ the boundary with ``raise ... from exc`` so the cause stays visible::
     ├── InvalidParameter       a probe parameter is unknown or out of bounds (``parameter``)
     ├── TransferError          a file transfer failed or was refused
     ├── ControlUnavailable     remote control cannot work on this desktop (Wayland, no display)
-    └── CaseStoreError         a case folder or table is missing or invalid
+    ├── CaseStoreError         a case folder or table is missing or invalid
+    └── RelaySetupError        the relay cannot start as configured (``path`` names the file)
 
 ``SessionClosed`` (the other side broke it) and ``SessionNotOpen`` (we closed
 it) are kept apart on purpose, as trio does with ``BrokenResourceError`` and
@@ -47,6 +48,7 @@ __all__ = [
     "PeerNotFound",
     "ProtocolError",
     "RelayBackoff",
+    "RelaySetupError",
     "SessionClosed",
     "SessionNotOpen",
     "TamperingDetected",
@@ -185,3 +187,14 @@ class TransferError(ZvkdiagError):
 
 class CaseStoreError(ZvkdiagError):
     """A case folder, table or query in the case store is missing or invalid."""
+
+
+class RelaySetupError(ZvkdiagError):
+    """The relay cannot start (or reload) as configured: a file, an address, a shard map.
+
+    ``path`` names the file at fault when there is one.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path

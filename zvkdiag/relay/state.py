@@ -4,7 +4,11 @@ An ID is *reserved* for the customer who got it, proven by a claim token, for
 as long as that customer keeps offering or is in a session, and for
 ``RESERVATION_TTL`` after; then it is *released* into a quarantine of
 ``QUARANTINE`` seconds during which no new customer gets it.  A *live offer*
-is one customer connection waiting for an engineer.
+is one customer connection waiting for an engineer.  A re-offer of an ID this
+relay does not know (it was restarted, or took over from a draining one) is
+taken back under the claim it brings: relays share no state.  Whoever guesses
+an unreserved ID first only gets an ID nobody can authenticate to (the PAKE
+needs the password).  While *draining* every request is refused.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class PairingState:
     _reserved: dict[str, _Reservation] = field(default_factory=dict)
     _released: dict[str, float] = field(default_factory=dict)
     outcomes: Counter[str] = field(default_factory=Counter)
+    draining: bool = False
     _next_sweep: float = 0.0
 
     @property
@@ -70,6 +75,8 @@ class PairingState:
 
     def handle(self, conn: Hashable, request: Offer | Connect) -> Decision:
         self._expire()
+        if self.draining:  # the successor on the same port takes offers and engineers
+            return Decision("err", reason=handshake.ERR_DRAINING)
         if isinstance(request, Connect):
             return self._connect(request.session_id)
         return self._offer(conn, request)
@@ -83,6 +90,10 @@ class PairingState:
         else:
             sid, claim = req.session_id, req.claim or ""
             res = self._reserved.get(sid)
+            if res is None and sid not in self._released:
+                # a customer of a restarted relay (or of this relay's predecessor on the
+                # same port) re-offers: take it back under its ID and claim
+                res = self._reserved[sid] = _Reservation(claim, 0.0)
             if res is None or not hmac.compare_digest(res.claim, claim):
                 return Decision("err", reason=handshake.ERR_CLAIM)
             if sid in self._offers:
