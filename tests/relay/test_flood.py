@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import zvkdiag
+from zvkdiag.relay.metrics import RelayMetrics
 from zvkdiag.relay.server import RelayConfig
 from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
 
@@ -19,6 +20,7 @@ def test_wrong_id_flood_is_rate_limited_and_a_real_pair_is_served_meanwhile() ->
         RelayThread(config) as relay,
         AgentThread(AutoConsent(), relay=relay.address) as agent,
     ):
+        metrics = RelayMetrics(relay.relay)
         replies: list[str] = []
 
         def flood() -> None:
@@ -42,3 +44,10 @@ def test_wrong_id_flood_is_rate_limited_and_a_real_pair_is_served_meanwhile() ->
         assert replies.count("unknown-id") == 20
         assert replies.count("rate-limited") == FLOOD - 20
         assert served >= 1
+
+        def rejected(reason: str) -> float | None:
+            return metrics.registry.get_sample_value(
+                "zvkdiag_relay_rejections_total", {"reason": reason}
+            )
+
+        assert rejected("unknown_id") == 20 and rejected("rate_limit") == FLOOD - 20
