@@ -59,6 +59,10 @@ def _no_audit(kind: str, **fields: Any) -> None:
     return None
 
 
+class _RelayDraining(SessionClosed):
+    """The relay shuts down gracefully; its successor on the same address takes the offer."""
+
+
 def parse_address(text: str, default_port: int = 8340) -> tuple[str, int]:
     """``host:port``, ``[v6]:port`` or ``host``."""
     host, sep, port = text.rpartition(":")
@@ -244,7 +248,9 @@ class Agent:
                 await self._wait_paired(sock)
                 await self._attempt(sock)
             except (OSError, ZvkdiagError) as exc:
-                delay = RELAY_RETRY[min(failures, len(RELAY_RETRY) - 1)]
+                # a draining relay hands over to its successor on the same port: at once
+                handover = isinstance(exc, _RelayDraining) and failures == 0
+                delay = 0.0 if handover else RELAY_RETRY[min(failures, len(RELAY_RETRY) - 1)]
                 failures += 1
                 log.info("relay: %s; offering again in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
@@ -272,6 +278,8 @@ class Agent:
             sock.close()
             if reply.reason == handshake.ERR_CLAIM:  # the relay forgot us: start afresh
                 self.claim, self._announced_id = None, None
+            if reply.reason == handshake.ERR_DRAINING:
+                raise _RelayDraining("the relay is draining")
             raise SessionClosed(f"the relay refused the offer: {reply.reason}")
         if reply.kind != "id" or not reply.session_id:
             sock.close()
@@ -290,6 +298,8 @@ class Agent:
             raise
         if reply.kind != "paired":
             sock.close()
+            if reply.reason == handshake.ERR_DRAINING:
+                raise _RelayDraining("the relay is draining")
             raise SessionClosed(f"the relay ended the offer: {reply.reason}")
 
     # -- one attempt: PAKE, then SSH -------------------------------------------------
