@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         help="SO_REUSEPORT: a successor may bind the same port while this relay drains",
     )
     r.add_argument(
+        "--shard",
+        type=int,
+        choices=range(1, 10),
+        metavar="N",
+        help="hand out IDs starting with N (1-9); engineers find the relay by that digit",
+    )
+    r.add_argument(
         "--drain-timeout",
         type=float,
         default=None,
@@ -190,6 +197,7 @@ def _relay(args: argparse.Namespace) -> int:
             ("pair_rate", args.pair_rate),
             ("total_rate", args.total_rate),
             ("drain_timeout", args.drain_timeout),
+            ("shard", args.shard),
         )
         if v
     }

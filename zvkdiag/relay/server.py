@@ -30,7 +30,7 @@ from zvkdiag.relay.limits import (
 )
 from zvkdiag.relay.records import Outcome, PairingRecord
 from zvkdiag.relay.state import MAX_OFFERS, PairingState
-from zvkdiag.wire import handshake
+from zvkdiag.wire import codes, handshake
 
 __all__ = ["HANDSHAKE_TIMEOUT", "Relay", "RelayConfig", "start_relay"]
 
@@ -50,7 +50,10 @@ Sink = Callable[[PairingRecord], None]
 
 @dataclass(frozen=True)
 class RelayConfig:
-    """The relay's limits; ``pair_rate`` and ``total_rate`` (bytes/s) are off at 0."""
+    """The relay's limits; ``pair_rate`` and ``total_rate`` (bytes/s) are off at 0.
+
+    ``shard`` (1-9) is the first digit of every ID this relay hands out.
+    """
 
     handshake_timeout: float = HANDSHAKE_TIMEOUT
     connect_wait: float = CONNECT_WAIT
@@ -64,6 +67,7 @@ class RelayConfig:
     pair_rate: float = 0.0
     total_rate: float = 0.0
     drain_timeout: float = DRAIN_TIMEOUT
+    shard: int | None = None
 
 
 def _bucket(rate: float) -> TokenBucket | None:
@@ -75,7 +79,10 @@ class Relay:
 
     def __init__(self, config: RelayConfig | None = None) -> None:
         self.config = config or RelayConfig()
-        self.state = PairingState(max_offers=self.config.max_offers)
+        shard = self.config.shard
+        self.state = PairingState(
+            max_offers=self.config.max_offers, shard=shard, new_id=lambda: codes.new_id(shard)
+        )
         self.limiter = AddressLimiter(self.config.max_per_address)
         self.backoff = FailureBackoff(
             base=self.config.backoff_base, address_allowance=self.config.address_allowance

@@ -61,6 +61,7 @@ class PairingState:
     clock: Callable[[], float] = time.monotonic
     max_offers: int = MAX_OFFERS
     new_id: Callable[[], str] = codes.new_id
+    shard: int | None = None  # IDs of other shards are never handed out nor taken back
     _offers: dict[str, Hashable] = field(default_factory=dict)
     _offer_ids: dict[Hashable, str] = field(default_factory=dict)
     _reserved: dict[str, _Reservation] = field(default_factory=dict)
@@ -90,7 +91,7 @@ class PairingState:
         else:
             sid, claim = req.session_id, req.claim or ""
             res = self._reserved.get(sid)
-            if res is None and sid not in self._released:
+            if res is None and sid not in self._released and self._ours(sid):
                 # a customer of a restarted relay (or of this relay's predecessor on the
                 # same port) re-offers: take it back under its ID and claim
                 res = self._reserved[sid] = _Reservation(claim, 0.0)
@@ -127,6 +128,9 @@ class PairingState:
         if res is not None:
             res.in_session = False
             res.expires = self.clock() + RESERVATION_TTL
+
+    def _ours(self, sid: str) -> bool:
+        return self.shard is None or sid[0] == str(self.shard)
 
     def is_reserved(self, sid: str) -> bool:
         return sid in self._reserved
