@@ -179,8 +179,8 @@ def _rate(text: str) -> float:
 
 
 def _relay(args: argparse.Namespace) -> int:
+    from zvkdiag._address import parse_address
     from zvkdiag._errors import ZvkdiagError
-    from zvkdiag.agent.agent import parse_address
     from zvkdiag.relay.run import RelayOptions, serve
     from zvkdiag.relay.server import RelayConfig
     from zvkdiag.relay.tls import TlsFiles

@@ -18,6 +18,7 @@ from typing import Any, Final, TextIO
 
 import asyncssh
 
+from zvkdiag._address import parse_address
 from zvkdiag._errors import AuthenticationFailed, ProtocolError, SessionClosed, ZvkdiagError
 from zvkdiag._exchange import EngineerHello, customer_exchange
 from zvkdiag._sockio import recv_line, send_all
@@ -61,17 +62,6 @@ def _no_audit(kind: str, **fields: Any) -> None:
 
 class _RelayDraining(SessionClosed):
     """The relay shuts down gracefully; its successor on the same address takes the offer."""
-
-
-def parse_address(text: str, default_port: int = 8340) -> tuple[str, int]:
-    """``host:port``, ``[v6]:port`` or ``host``."""
-    host, sep, port = text.rpartition(":")
-    if not sep or "]" in port:
-        return text.strip("[]"), default_port
-    try:
-        return host.strip("[]"), int(port)
-    except ValueError:
-        raise ZvkdiagError(f"{text!r} is not a HOST:PORT address") from None
 
 
 class Agent:

@@ -10,6 +10,7 @@ from typing import Final
 
 import asyncssh
 
+from zvkdiag._address import parse_address
 from zvkdiag._errors import (
     ConnectError,
     PeerNotFound,
@@ -20,7 +21,7 @@ from zvkdiag._errors import (
 )
 from zvkdiag._exchange import EngineerHello, engineer_exchange
 from zvkdiag._sockio import recv_line, send_all
-from zvkdiag.agent.agent import KEEPALIVE_COUNT, KEEPALIVE_INTERVAL, parse_address
+from zvkdiag.agent.agent import KEEPALIVE_COUNT, KEEPALIVE_INTERVAL
 from zvkdiag.agent.sshserver import CHANNEL_MAX_PACKET, CHANNEL_WINDOW, ENCRYPTION_ALGS
 from zvkdiag.wire import handshake
 

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from zvkdiag._address import parse_address
 from zvkdiag._errors import ConnectError, ZvkdiagError, _spaced
-from zvkdiag.agent.agent import parse_address
 
 __all__ = ["RelaySpec", "ShardMap", "relay_address"]
 
