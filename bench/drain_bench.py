@@ -12,7 +12,9 @@ Setup
   gets SIGTERM (drain); at ``--seconds`` the pairs end and A exits.
 
 Reported: sessions cut (a stream that ended or broke before the end), offers
-refused (no ID: ``ERR``, reset or refused connection), offers answered by A and
+refused (no ID: ``ERR``, reset or refused connection; an ``ERR draining`` is
+followed by one immediate re-offer, as the agent does, and counted apart as
+"sent on"), offers answered by A and
 by B after the SIGTERM, time from SIGTERM to A's ``Relay draining`` line (its
 listener closed: from here only B takes offers) and from the pairs' end to A's
 exit.  Traffic only on 127.0.0.1.
@@ -127,10 +129,11 @@ async def stream(
 class Offers:
     by_shard: dict[str, list[float]] = field(default_factory=lambda: {"1": [], "2": []})
     refused: list[tuple[float, str]] = field(default_factory=list)
+    redirected: list[float] = field(default_factory=list)
 
 
 async def offers(port: int, every: float, end: float, out: Offers) -> None:
-    async def one() -> None:
+    async def one(again: bool = True) -> None:
         at = time.monotonic()
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -142,6 +145,9 @@ async def offers(port: int, every: float, end: float, out: Offers) -> None:
             return
         if reply.startswith(b"ID "):
             out.by_shard[chr(reply[3])].append(at)
+        elif reply == b"ERR draining\n" and again:
+            out.redirected.append(at)  # what the agent does: offer again at once
+            await one(again=False)
         else:
             out.refused.append((at, reply.decode().strip()))
 
@@ -186,9 +192,10 @@ async def run(args: argparse.Namespace) -> list[list[str]]:
             f"{t_paired:.1f}",
             f"{sum(not ok for ok in intact)}",
             f"{len(out.refused)}",
+            f"{len(out.redirected)}",
             f"{sum(t > sigterm for t in out.by_shard['1'])} / {len(after)}",
             f"{sum(t > sigterm for t in out.by_shard['2'])}",
-            f"{sum(map(len, out.by_shard.values())) + len(out.refused)}",
+            f"{sum(map(len, out.by_shard.values())) + len(out.refused) - len(out.redirected)}",
             f"{(draining - sigterm) * 1e3:.0f}",
             f"{(drained - ended) * 1e3:.0f}",
             f"{old.proc.returncode}",
@@ -214,6 +221,7 @@ def main() -> None:
         "pairing s",
         "sessions cut",
         "offers refused",
+        "offers sent on (ERR draining, re-offered at once)",
         "offers to A after SIGTERM / after its listener closed",
         "offers to B after SIGTERM",
         "offers made",
