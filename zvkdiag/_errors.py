@@ -77,9 +77,11 @@ class ConnectError(ZvkdiagError):
 class RelayBackoff(ConnectError):
     """The relay refuses tries from this address for ``retry_after`` more seconds.
 
-    It does so after failed passwords for the same ID (``reason`` ``backoff``)
-    or after too many IDs nobody holds (``reason`` ``rate-limited``); waiting
-    that long and trying again is all it takes.
+    It does so after failed passwords for the same ID (``reason`` ``backoff``),
+    after too many IDs nobody holds (``reason`` ``rate-limited``), or while it
+    is being replaced (``reason`` ``draining``, ``retry_after`` 0: the
+    engineer's side already tried its successor once); waiting that long and
+    trying again is all it takes.
     """
 
     def __init__(self, message: str, *, address: str, retry_after: float, reason: str) -> None:

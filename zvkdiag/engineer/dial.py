@@ -78,6 +78,8 @@ async def _pair(sock: socket.socket, target: Target) -> None:
         )
     if reply.kind == "err" and reply.retry_after is not None:
         raise _held_back(target, reply.reason or "", reply.retry_after)
+    if reply.kind == "err" and reply.reason == handshake.ERR_DRAINING:
+        raise _held_back(target, handshake.ERR_DRAINING, 0.0)  # its successor is on the port
     if reply.kind == "err":
         raise ConnectError(
             f"The relay at {target.address} refused: {reply.reason}.", address=target.address
@@ -87,7 +89,9 @@ async def _pair(sock: socket.socket, target: Target) -> None:
 
 def _held_back(target: Target, reason: str, seconds: float) -> RelayBackoff:
     wait = f"{max(1, math.ceil(seconds))} s"
-    if reason == handshake.ERR_RATE_LIMITED:
+    if reason == handshake.ERR_DRAINING:
+        text = f"The relay at {target.address} is being restarted: connect again in a moment."
+    elif reason == handshake.ERR_RATE_LIMITED:
         text = (
             f"Too many IDs that no customer holds were tried from your network: wait {wait}, "
             "check the ID with the customer, then connect again."
