@@ -16,6 +16,7 @@ from cryptography.x509.oid import NameOID
 from zvkdiag.testing.procs import Proc
 
 from ._client import dial, pair, recv_exactly
+from ._scrape import Samples, scrape_until, value
 
 
 def _cert(name: str) -> tuple[bytes, bytes, bytes]:
@@ -77,7 +78,9 @@ def test_sighup_reloads_the_certificate_and_the_old_session_keeps_streaming(
     relay = spawn(
         "relay", "--listen", "127.0.0.1:0",
         "--cert", str(tmp_path / "relay.crt"), "--key", str(tmp_path / "relay.key"),
+        "--metrics", "127.0.0.1:0",
     )  # fmt: skip
+    url = relay.expect(r"Metrics on (\S+)").group(1)
     address = relay.expect(r"Relay listening on (\S+)").group(1)
     assert _served_cert(address) == a_der
     cust, eng, _ = pair(address, tls=_client())
@@ -102,6 +105,13 @@ def test_sighup_reloads_the_certificate_and_the_old_session_keeps_streaming(
     assert _served_cert(address) == b_der
     for s in (cust, eng, cust2, eng2):
         s.close()
+
+    def conns(samples: Samples, result: str) -> float:
+        return value(samples, "zvkdiag_relay_connections_total", transport="tls", result=result)
+
+    # the pair under A streamed; the one under B moved 3 bytes: a failed try to the relay
+    samples = scrape_until(url, lambda x: conns(x, "paired") + conns(x, "failed_try") == 4)
+    assert conns(samples, "paired") == 2 and conns(samples, "failed_try") == 2
     relay.stop()
     assert relay.proc.stderr is not None
     err = relay.proc.stderr.read()
