@@ -58,9 +58,9 @@ def _log_sink(options: RelayOptions) -> Callable[[PairingRecord], None]:
 
     def text(record: PairingRecord) -> None:
         pairings.info(
-            "%s %s id=%s bytes=%d/%d",
+            "%s%s id=%s bytes=%d/%d",
             record.outcome,
-            record.reason or "",
+            f" ({record.reason})" if record.reason else "",
             hasher(record.session_id) if record.session_id else "-",
             record.bytes_to_engineer,
             record.bytes_to_customer,

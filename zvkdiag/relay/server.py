@@ -409,7 +409,7 @@ class _Conn(asyncio.Protocol):
                 conn.timer.cancel()
             assert conn.transport is not None
             conn.transport.write(handshake.PAIRED)
-        log.info("paired id=%s engineer=%d customer=%d", sid, self.cid, customer.cid)
+        log.info("paired engineer=%d customer=%d", self.cid, customer.cid)  # IDs stay out of logs
         for conn in (self, customer):
             if conn.buffer and conn.peer and conn.peer.transport:
                 conn.peer.transport.write(bytes(conn.buffer))
