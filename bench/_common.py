@@ -38,6 +38,7 @@ __all__ = [
 PYTHON: Final = sys.executable
 RELAY_START_TIMEOUT: Final = 10.0
 _LISTENING = re.compile(r"Relay listening on (\S+):(\d+)")
+_METRICS = re.compile(r"Metrics on (\S+)")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class RelayProcess:
 
     proc: subprocess.Popen[str]
     address: str
+    metrics_url: str = ""
 
     @property
     def host(self) -> str:
@@ -133,6 +135,9 @@ def start_relay(*extra: str, nofile: int = 0) -> Iterator[RelayProcess]:
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
+        if metrics := _METRICS.search(line):
+            relay.metrics_url = metrics[1]
+            line = proc.stdout.readline()
         match = _LISTENING.search(line)
         if match is None:
             raise RuntimeError(f"relay did not start: {line!r}")

@@ -34,13 +34,16 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Final
 
 from _common import PYTHON, free_port, machine, raise_nofile, rss_kib, start_relay, table
 
 CHUNK: Final = 64 * 1024
+TAIL_TIMEOUT: Final = 30.0  # reading what is still on the way after the window
 PER_ADDRESS: Final = 50
 NOFILE: Final = 20_000
 COMMAND: Final = ".venv/bin/python bench/load_bench.py"
@@ -141,43 +144,58 @@ async def worker(args: argparse.Namespace) -> None:
     counts = await asyncio.gather(
         *(_stream(w, r, stop) for w, r in pairs if r is not None), return_exceptions=True
     )
-    moved = sum(c for c in counts if isinstance(c, int))
+    moved = sum(c[1] for c in counts if isinstance(c, tuple))
+    written = sum(c[0] for c in counts if isinstance(c, tuple))
+    read_all = sum(c[2] for c in counts if isinstance(c, tuple))
     stream_errors = sum(isinstance(c, BaseException) for c in counts)
     for c in counts:
         if isinstance(c, BaseException):
             print(f"stream error: {c!r}", file=sys.stderr)
             break
-    print(json.dumps({"bytes": moved, "stream_errors": stream_errors}), flush=True)
+    print(
+        json.dumps(
+            {"bytes": moved, "written": written, "read": read_all, "stream_errors": stream_errors}
+        ),
+        flush=True,
+    )
     if server is not None:
         server.close()
 
 
-async def _stream(writer: object, reader: object, stop: float) -> int:
+async def _stream(writer: object, reader: object, stop: float) -> tuple[int, int, int]:
+    """(bytes written by the customer, read by the engineer before ``stop``, read in all)."""
     assert isinstance(writer, asyncio.StreamWriter) and isinstance(reader, asyncio.StreamReader)
 
-    async def write() -> None:
-        block = bytes(CHUNK)
+    async def write() -> int:
+        block, sent = bytes(CHUNK), 0
         while time.monotonic() < stop:
             writer.write(block)
+            sent += len(block)
             await writer.drain()
+        writer.write_eof()  # the reader reads the tail to EOF: every byte is accounted for
+        return sent
 
-    async def read() -> int:
-        got = 0
-        while time.monotonic() < stop:
+    async def read() -> tuple[int, int]:
+        """(bytes read before ``stop``, all bytes read until EOF: what was written)."""
+        window = total = 0
+        while True:
             try:
                 data = await asyncio.wait_for(
-                    reader.read(1 << 20), max(0.01, stop - time.monotonic())
+                    reader.read(1 << 20), TAIL_TIMEOUT + max(0.0, stop - time.monotonic())
                 )
             except TimeoutError:
                 break
             if not data:
                 break
-            got += len(data)
-        return got
+            total += len(data)
+            if time.monotonic() < stop:
+                window += len(data)
+        return window, total
 
-    _, got = await asyncio.gather(write(), read())
+    sent, (got, total) = await asyncio.gather(write(), read())
     writer.close()
-    return got
+    await writer.wait_closed()
+    return sent, got, total
 
 
 # -- the driver -----------------------------------------------------------------------------------
@@ -219,9 +237,63 @@ def _rss(middle: Middle) -> int:
     return sum(_tree_rss(pid) for pid in {pid for _, _, pid in middle[1]})
 
 
-def run_middle(middle: Middle, args: argparse.Namespace) -> list[str]:
+def _cpu_ns(pid: int) -> tuple[int, int]:
+    """(main thread, other threads) CPU time of ``pid`` in ns, from schedstat (the relay's
+    only other thread is the /metrics server)."""
+    main = other = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            ns = int((task / "schedstat").read_text().split()[0])
+            if task.name == str(pid):
+                main += ns
+            else:
+                other += ns
+    return main, other
+
+
+class Scraper(threading.Thread):
+    """GET /metrics every second; keep each scrape's wall time and size."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.times, self.sizes = url, [], []  # type: ignore[var-annotated]
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(1.0):
+            t0 = time.perf_counter()
+            body = _get(self.url)
+            self.times.append(time.perf_counter() - t0)
+            self.sizes.append(len(body))
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return bytes(resp.read())
+
+
+def _samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (x.name, tuple(sorted(x.labels.items()))): x.value
+        for fam in text_string_to_metric_families(_get(url).decode())
+        for x in fam.samples
+    }
+
+
+RESULT: dict[str, object] = {}
+
+
+def run_middle(
+    middle: Middle, args: argparse.Namespace, metrics_url: str = "", label: str = ""
+) -> list[str]:
     mode, ports = middle
+    relay_pid = ports[0][2]
     loop = asyncio.new_event_loop()
+    scraper = Scraper(metrics_url) if metrics_url else None
+    if scraper:
+        scraper.start()
     before = _rss(middle)
     idle, idle_errors = loop.run_until_complete(
         idle_offers("127.0.0.1", ports[0][0], args.offers, mode == "relay")
@@ -233,9 +305,16 @@ def run_middle(middle: Middle, args: argparse.Namespace) -> list[str]:
         p.stdin.write("GO\n")  # type: ignore[union-attr]
         p.stdin.flush()  # type: ignore[union-attr]
     start, peak = time.monotonic(), 0
+    cpu0 = _cpu_ns(relay_pid) if mode == "relay" else (0, 0)
+    scrapes0 = (len(scraper.times), cpu0[1]) if scraper else (0, 0)
     while time.monotonic() - start < args.seconds:
         peak = max(peak, _rss(middle))
         time.sleep(0.5)
+    cpu1 = _cpu_ns(relay_pid) if mode == "relay" else (0, 0)
+    if scraper:
+        RESULT["scrapes_streaming"] = len(scraper.times) - scrapes0[0]
+        RESULT["scrape_cpu_ns_streaming"] = cpu1[1] - scrapes0[1]
+    relay_cpu = (sum(cpu1) - sum(cpu0)) / 1e9 / args.seconds
     done = [json.loads(p.stdout.readline()) for p in procs]  # type: ignore[union-attr]
     for p in procs:
         p.wait(60)
@@ -246,14 +325,47 @@ def run_middle(middle: Middle, args: argparse.Namespace) -> list[str]:
     moved = sum(d["bytes"] for d in done)
     streams = sum(r["ready"] for r in ready)
     errors = idle_errors + sum(r["errors"] for r in ready) + sum(d["stream_errors"] for d in done)
+    if sum(d["written"] for d in done) != sum(d["read"] for d in done):
+        errors += 1  # a byte written was never read
+    if scraper:
+        scraper.halt.set()
+        scraper.join()
+        RESULT["scraper"] = scraper
+        RESULT["expected"] = {
+            ("zvkdiag_relay_connections_total", (("result", "paired"), ("transport", "tcp"))): (
+                2 * streams
+            ),
+            ("zvkdiag_relay_connections_total", (("result", "lonely"), ("transport", "tcp"))): (
+                args.offers - idle_errors
+            ),
+            ("zvkdiag_relay_bytes_total", (("direction", "to_engineer"),)): sum(
+                d["written"] for d in done
+            ),
+            ("zvkdiag_relay_bytes_total", (("direction", "to_customer"),)): 0,
+            ("zvkdiag_relay_pairing_wait_seconds_count", ()): streams,
+            ("zvkdiag_relay_session_duration_seconds_count", ()): streams,
+            ("zvkdiag_relay_pairs_active", ()): 0,
+            ("zvkdiag_relay_offers_waiting", ()): 0,
+            ("zvkdiag_relay_rejections_total", (("reason", "bad_handshake"),)): 0,
+        }
+        deadline = time.monotonic() + 15
+        while True:
+            got = _samples(metrics_url)
+            if all(got.get(k) == v for k, v in RESULT["expected"].items()):  # type: ignore[attr-defined]
+                break
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        RESULT["scraped"] = got
     return [
-        mode,
+        label or mode,
         f"{args.offers - idle_errors:,}",
         f"{streams:,}",
         f"{moved / args.seconds / 1e6:,.0f}",
         f"{before / 1024:.0f}",
         f"{with_offers / 1024:.0f}",
         f"{peak / 1024:.0f}",
+        f"{relay_cpu * 100:.0f}" if mode == "relay" else "-",
         str(errors),
     ]
 
@@ -296,18 +408,28 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--block", type=int, default=20)
     parser.add_argument("--sink-port", type=int, default=0)
+    parser.add_argument(
+        "--metrics", action="store_true", help="a second relay row with /metrics scraped every 1 s"
+    )
+    parser.add_argument("--no-socat", action="store_true", help="skip the socat row")
     args = parser.parse_args()
     if args.worker:
         args.mode, args.host = args.worker, "127.0.0.1"
         asyncio.run(worker(args))
         return
     raise_nofile(NOFILE)
-    print(f"{COMMAND} --pairs {args.pairs} --offers {args.offers} --seconds {args.seconds}")
+    flags = (" --metrics" if args.metrics else "") + (" --no-socat" if args.no_socat else "")
+    print(f"{COMMAND} --pairs {args.pairs} --offers {args.offers} --seconds {args.seconds}{flags}")
     print(f"({machine()})\n")
     with start_relay(nofile=NOFILE) as relay:
         ports = [(relay.port, 0, relay.pid)] * args.workers
         rows = [run_middle(("relay", ports), args)]
-    rows.append(socat_row(args))
+    if args.metrics:
+        with start_relay("--metrics", "127.0.0.1:0", nofile=NOFILE) as relay:
+            ports = [(relay.port, 0, relay.pid)] * args.workers
+            rows.append(run_middle(("relay", ports), args, relay.metrics_url, "relay + /metrics"))
+    if not args.no_socat:
+        rows.append(socat_row(args))
     header = [
         "middle",
         "idle offers",
@@ -316,9 +438,33 @@ def main() -> None:
         "RSS start MiB",
         "RSS +idle MiB",
         "RSS peak streaming MiB",
+        "relay CPU %",
         "errors",
     ]
     print(table(header, rows))
+    if args.metrics:
+        _metrics_report(args)
+
+
+def _metrics_report(args: argparse.Namespace) -> None:
+    scraper = RESULT["scraper"]
+    assert isinstance(scraper, Scraper)
+    times = sorted(scraper.times)
+    n = int(RESULT["scrapes_streaming"])  # type: ignore[call-overload]
+    cpu_ms = int(RESULT["scrape_cpu_ns_streaming"]) / 1e6 / max(1, n)  # type: ignore[call-overload]
+    print(
+        f"\n/metrics: {len(times)} scrapes, wall ms median {times[len(times) // 2] * 1e3:.1f} "
+        f"max {times[-1] * 1e3:.1f}, {scraper.sizes[-1]:,} bytes; the relay's metrics thread "
+        f"spent {cpu_ms:.2f} ms CPU per scrape while streaming ({n} scrapes, schedstat)\n"
+    )
+    expected, got = RESULT["expected"], RESULT["scraped"]
+    assert isinstance(expected, dict) and isinstance(got, dict)
+    rows = []
+    for (name, labels), want in expected.items():
+        have = got.get((name, labels))
+        label = ",".join(f"{k}={v}" for k, v in labels)
+        rows.append([f"{name}{{{label}}}", f"{want:,}", f"{have:,.0f}", str(have == want)])
+    print(table(["counter", "the load did", "/metrics says", "match"], rows))
 
 
 if __name__ == "__main__":

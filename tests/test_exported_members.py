@@ -16,6 +16,7 @@ EXPECTED = {
     "InvalidParameter",
     "PeerNotFound",
     "ProtocolError",
+    "RelayBackoff",
     "Session",
     "SessionClosed",
     "SessionNotOpen",

@@ -7,6 +7,7 @@ the boundary with ``raise ... from exc`` so the cause stays visible::
     ZvkdiagError
     ├── InvalidCode            the ID or password cannot be one zvkdiag issued
     ├── ConnectError           the relay or agent address could not be reached
+    │   └── RelayBackoff       the relay holds back tries for now (``retry_after`` seconds)
     ├── PeerNotFound           the relay knows no customer with that ID
     ├── AuthenticationFailed   the password was wrong (``tries_left`` says how often more)
     ├── ProtocolError          the peer or something in between sent what v1 does not allow
@@ -21,7 +22,8 @@ the boundary with ``raise ... from exc`` so the cause stays visible::
     ├── InvalidParameter       a probe parameter is unknown or out of bounds (``parameter``)
     ├── TransferError          a file transfer failed or was refused
     ├── ControlUnavailable     remote control cannot work on this desktop (Wayland, no display)
-    └── CaseStoreError         a case folder or table is missing or invalid
+    ├── CaseStoreError         a case folder or table is missing or invalid
+    └── RelaySetupError        the relay cannot start as configured (``path`` names the file)
 
 ``SessionClosed`` (the other side broke it) and ``SessionNotOpen`` (we closed
 it) are kept apart on purpose, as trio does with ``BrokenResourceError`` and
@@ -45,6 +47,8 @@ __all__ = [
     "InvalidParameter",
     "PeerNotFound",
     "ProtocolError",
+    "RelayBackoff",
+    "RelaySetupError",
     "SessionClosed",
     "SessionNotOpen",
     "TamperingDetected",
@@ -68,6 +72,22 @@ class ConnectError(ZvkdiagError):
     def __init__(self, message: str, *, address: str) -> None:
         super().__init__(message)
         self.address = address
+
+
+class RelayBackoff(ConnectError):
+    """The relay refuses tries from this address for ``retry_after`` more seconds.
+
+    It does so after failed passwords for the same ID (``reason`` ``backoff``),
+    after too many IDs nobody holds (``reason`` ``rate-limited``), or while it
+    is being replaced (``reason`` ``draining``, ``retry_after`` 0: the
+    engineer's side already tried its successor once); waiting that long and
+    trying again is all it takes.
+    """
+
+    def __init__(self, message: str, *, address: str, retry_after: float, reason: str) -> None:
+        super().__init__(message, address=address)
+        self.retry_after = retry_after
+        self.reason = reason
 
 
 class PeerNotFound(ZvkdiagError):
@@ -169,3 +189,14 @@ class TransferError(ZvkdiagError):
 
 class CaseStoreError(ZvkdiagError):
     """A case folder, table or query in the case store is missing or invalid."""
+
+
+class RelaySetupError(ZvkdiagError):
+    """The relay cannot start (or reload) as configured: a file, an address, a shard map.
+
+    ``path`` names the file at fault when there is one.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path

@@ -31,6 +31,44 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--max-per-address", type=int, default=None, help="cap on connections per source address"
     )
+    r.add_argument(
+        "--metrics", metavar="HOST:PORT", help="serve Prometheus /metrics there (own address)"
+    )
+    r.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: one JSON object per finished pairing on stderr (IDs hashed, daily key)",
+    )
+    r.add_argument(
+        "--blur-addresses", action="store_true", help="log client networks (/24, /48) only"
+    )
+    r.add_argument(
+        "--pair-rate", type=_rate, default=0.0, help="bytes/s per pair, e.g. 4M (default: no cap)"
+    )
+    r.add_argument(
+        "--total-rate", type=_rate, default=0.0, help="bytes/s over all pairs (default: no cap)"
+    )
+    r.add_argument("--cert", help="TLS on the port: certificate chain (PEM); SIGHUP reloads")
+    r.add_argument("--key", help="TLS on the port: private key (PEM, unencrypted)")
+    r.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="SO_REUSEPORT: a successor may bind the same port while this relay drains",
+    )
+    r.add_argument(
+        "--shard",
+        type=int,
+        choices=range(1, 10),
+        metavar="N",
+        help="hand out IDs starting with N (1-9); engineers find the relay by that digit",
+    )
+    r.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=None,
+        help="seconds SIGTERM waits for live pairs before cutting them (default 8 h)",
+    )
 
     q = sub.add_parser(
         "quicksupport", help="the customer's program: show ID and password, ask before every step"
@@ -129,31 +167,55 @@ def _trust(args: argparse.Namespace) -> Any:
     return TrustConfig.load(args.ca_key, args.revoked)
 
 
-def _relay(args: argparse.Namespace) -> int:
-    from zvkdiag.agent.agent import parse_address
-    from zvkdiag.relay.server import RelayConfig, start_relay
+def _rate(text: str) -> float:
+    """``2M`` -> 2_000_000 bytes/s (k, M, G are powers of 1000)."""
+    units = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a rate in bytes/s: {text!r}") from None
 
+
+def _relay(args: argparse.Namespace) -> int:
+    from zvkdiag._address import parse_address
+    from zvkdiag._errors import ZvkdiagError
+    from zvkdiag.relay.run import RelayOptions, serve
+    from zvkdiag.relay.server import RelayConfig
+    from zvkdiag.relay.tls import TlsFiles
+
+    if bool(args.cert) != bool(args.key):
+        print("zvkdiag relay: give both --cert and --key for TLS", file=sys.stderr)
+        return 2
     host, port = parse_address(args.listen)
     overrides = {
         k: v
-        for k, v in (("max_offers", args.max_offers), ("max_per_address", args.max_per_address))
+        for k, v in (
+            ("max_offers", args.max_offers),
+            ("max_per_address", args.max_per_address),
+            ("pair_rate", args.pair_rate),
+            ("total_rate", args.total_rate),
+            ("drain_timeout", args.drain_timeout),
+            ("shard", args.shard),
+        )
         if v
     }
-    config = RelayConfig(**overrides)
-
-    async def serve() -> None:
-        _, server = await start_relay(host, port, config=config)
-        name = server.sockets[0].getsockname()
-        print(f"Relay listening on {name[0]}:{name[1]}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        async with server:
-            await stop.wait()
-
-    asyncio.run(serve())
-    return 0
+    options = RelayOptions(
+        host,
+        port,
+        RelayConfig(**overrides),
+        metrics=parse_address(args.metrics, 9340) if args.metrics else None,
+        log_format=args.log_format,
+        blur_addresses=args.blur_addresses,
+        tls=TlsFiles(args.cert, args.key) if args.cert else None,
+        reuse_port=args.reuse_port,
+    )
+    try:
+        return asyncio.run(serve(options))
+    except ZvkdiagError as exc:
+        print(f"zvkdiag relay: {exc}", file=sys.stderr)
+        return 1
 
 
 def _quicksupport(args: argparse.Namespace) -> int:

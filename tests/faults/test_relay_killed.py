@@ -53,15 +53,6 @@ def _notice_times(predicates: dict[str, Callable[[], bool]], timeout: float) -> 
     return seen
 
 
-def _seconds_until(predicate: Callable[[], bool], timeout: float) -> float:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            return float("inf")
-        time.sleep(0.02)
-    return time.monotonic() - start
-
-
 def _session_with_probe(
     agent: AgentThread, address: str, tmp_path: Path
 ) -> tuple[zvkdiag.Session, CaseStore, str]:
@@ -82,8 +73,16 @@ def _sides(s: zvkdiag.Session, ui: AutoConsent) -> dict[str, Callable[[], bool]]
     }
 
 
-def _ids_seen(agent: AgentThread) -> int:
-    return sum(line.startswith("ID: ") for line in agent.out.lines())
+def _connect_once_offered(agent: AgentThread, address: str) -> zvkdiag.Session:
+    """Connect as soon as the agent's re-offer reached the (new) relay."""
+    deadline = time.monotonic() + REOFFER_TIMEOUT
+    while True:
+        try:
+            return zvkdiag.connect(agent.session_id, agent.password, relay=address, engineer="E")
+        except (zvkdiag.PeerNotFound, zvkdiag.ConnectError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def test_relay_killed_mid_session(relay_proc: list[Proc], tmp_path: Path) -> None:
@@ -91,7 +90,7 @@ def test_relay_killed_mid_session(relay_proc: list[Proc], tmp_path: Path) -> Non
     ui = AutoConsent()
     with AgentThread(ui, relay=address) as agent:
         s, store, case_id = _session_with_probe(agent, address, tmp_path)
-        ids_before, old_password = _ids_seen(agent), agent.password
+        id_before, old_password = agent.session_id, agent.password
 
         relay_proc[0].proc.kill()  # SIGKILL: no goodbye from the relay
         seen = _notice_times(_sides(s, ui), NOTICE_DEADLINE * 3)
@@ -101,13 +100,14 @@ def test_relay_killed_mid_session(relay_proc: list[Proc], tmp_path: Path) -> Non
             s.run(["true"])
         s.close()
 
-        # a new relay on the same address: the agent offers again, with a new password
+        # a new relay on the same address: the agent offers again with a new password, and
+        # the relay takes it back under the ID the customer already reads out
         _start_relay(relay_proc, address)
-        assert _seconds_until(lambda: _ids_seen(agent) > ids_before, REOFFER_TIMEOUT) < 1e9
         assert agent.password != old_password
         assert agent.out.lines()[-1] == f"Password: {agent.password}"
-        with zvkdiag.connect(agent.session_id, agent.password, relay=address, engineer="E") as s2:
+        with _connect_once_offered(agent, address) as s2:
             assert s2.run(["echo", "wieder da"]).stdout == "wieder da\n"
+        assert agent.session_id == id_before
 
     case = CaseStore(tmp_path / "cases").open(case_id)
     assert "os" in case.table_names()

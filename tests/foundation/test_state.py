@@ -1,7 +1,8 @@
 """Pairing and password lifetimes as pure state machines: no sockets, no sleeps."""
 
 from zvkdiag.agent.lifecycle import Credentials
-from zvkdiag.relay.state import QUARANTINE, RESERVATION_TTL, AddressLimiter, PairingState
+from zvkdiag.relay.limits import AddressLimiter
+from zvkdiag.relay.state import QUARANTINE, RESERVATION_TTL, PairingState
 from zvkdiag.wire.handshake import Connect, Offer
 
 

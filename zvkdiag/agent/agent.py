@@ -18,6 +18,7 @@ from typing import Any, Final, TextIO
 
 import asyncssh
 
+from zvkdiag._address import parse_address
 from zvkdiag._errors import AuthenticationFailed, ProtocolError, SessionClosed, ZvkdiagError
 from zvkdiag._exchange import EngineerHello, customer_exchange
 from zvkdiag._sockio import recv_line, send_all
@@ -59,15 +60,8 @@ def _no_audit(kind: str, **fields: Any) -> None:
     return None
 
 
-def parse_address(text: str, default_port: int = 8340) -> tuple[str, int]:
-    """``host:port``, ``[v6]:port`` or ``host``."""
-    host, sep, port = text.rpartition(":")
-    if not sep or "]" in port:
-        return text.strip("[]"), default_port
-    try:
-        return host.strip("[]"), int(port)
-    except ValueError:
-        raise ZvkdiagError(f"{text!r} is not a HOST:PORT address") from None
+class _RelayDraining(SessionClosed):
+    """The relay shuts down gracefully; its successor on the same address takes the offer."""
 
 
 class Agent:
@@ -244,7 +238,9 @@ class Agent:
                 await self._wait_paired(sock)
                 await self._attempt(sock)
             except (OSError, ZvkdiagError) as exc:
-                delay = RELAY_RETRY[min(failures, len(RELAY_RETRY) - 1)]
+                # a draining relay hands over to its successor on the same port: at once
+                handover = isinstance(exc, _RelayDraining) and failures == 0
+                delay = 0.0 if handover else RELAY_RETRY[min(failures, len(RELAY_RETRY) - 1)]
                 failures += 1
                 log.info("relay: %s; offering again in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
@@ -272,6 +268,8 @@ class Agent:
             sock.close()
             if reply.reason == handshake.ERR_CLAIM:  # the relay forgot us: start afresh
                 self.claim, self._announced_id = None, None
+            if reply.reason == handshake.ERR_DRAINING:
+                raise _RelayDraining("the relay is draining")
             raise SessionClosed(f"the relay refused the offer: {reply.reason}")
         if reply.kind != "id" or not reply.session_id:
             sock.close()
@@ -290,6 +288,8 @@ class Agent:
             raise
         if reply.kind != "paired":
             sock.close()
+            if reply.reason == handshake.ERR_DRAINING:
+                raise _RelayDraining("the relay is draining")
             raise SessionClosed(f"the relay ended the offer: {reply.reason}")
 
     # -- one attempt: PAKE, then SSH -------------------------------------------------

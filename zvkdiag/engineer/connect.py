@@ -12,6 +12,7 @@ from zvkdiag._errors import (
 from zvkdiag.engineer import registry
 from zvkdiag.engineer.dial import Identity, Target, dial_customer
 from zvkdiag.engineer.loopthread import LoopThread
+from zvkdiag.engineer.shards import RelaySpec, relay_address
 from zvkdiag.wire import codes
 
 if TYPE_CHECKING:
@@ -51,17 +52,17 @@ async def _open_session(
 
 
 def _target(
-    session_id: str, password: str, relay: str | None, direct: str | None, engineer: str
+    session_id: str, password: str, relay: RelaySpec | None, direct: str | None, engineer: str
 ) -> Target:
     if not isinstance(engineer, str) or not engineer.strip():
         raise ValueError("engineer= must be your name as the customer will see it (not empty)")
     if (relay is None) == (direct is None):
         raise ValueError("give exactly one of relay='HOST:PORT' or direct='HOST:PORT'")
-    address = relay if relay is not None else direct
-    assert address is not None
     normalised = codes.normalise_id(session_id)
     if (open_session := registry.find(normalised)) is not None:
         raise AlreadyConnected(open_session)
+    address = relay_address(relay, normalised) if relay is not None else direct
+    assert address is not None
     return Target(
         normalised,
         codes.normalise_password(password),
@@ -74,7 +75,7 @@ def connect(
     session_id: str,
     password: str,
     *,
-    relay: str | None = None,
+    relay: RelaySpec | None = None,
     direct: str | None = None,
     engineer: str,
     case: Case | None = None,
@@ -88,6 +89,8 @@ def connect(
         As the customer reads them; spaces, dashes and case do not matter.
     relay, direct
         ``HOST:PORT`` of the relay, or of the agent itself in direct mode (exactly one).
+        With several relays, ``relay`` is a shard map: ``{"1": "HOST:PORT", ...}`` or
+        the path of a TOML file with those keys; the ID's first digit picks the relay.
     engineer
         Your name as the customer will see it in the consent dialog; an empty
         or blank name raises ``ValueError`` before anything goes on the network.
@@ -103,7 +106,12 @@ def connect(
     AlreadyConnected
         This process already has an open session to that customer
         (``exc.session``): use it, or close it and connect with the new password.
-    InvalidCode, ConnectError, PeerNotFound, AuthenticationFailed, TamperingDetected,
+    RelayBackoff
+        The relay holds back tries after failed passwords (``exc.retry_after`` s).
+    ConnectError
+        The relay or agent cannot be reached or did not answer in time, or the
+        shard map does not name the ID's shard.
+    InvalidCode, PeerNotFound, AuthenticationFailed, TamperingDetected,
     ConsentDenied, SessionClosed
     """
     target = _target(session_id, password, relay, direct, engineer)
@@ -119,7 +127,7 @@ async def connect_async(
     session_id: str,
     password: str,
     *,
-    relay: str | None = None,
+    relay: RelaySpec | None = None,
     direct: str | None = None,
     engineer: str,
     case: Case | None = None,

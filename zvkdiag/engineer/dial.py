@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 from dataclasses import dataclass
 from typing import Final
 
 import asyncssh
 
+from zvkdiag._address import parse_address
 from zvkdiag._errors import (
     ConnectError,
     PeerNotFound,
     ProtocolError,
+    RelayBackoff,
     SessionClosed,
     TamperingDetected,
 )
 from zvkdiag._exchange import EngineerHello, engineer_exchange
 from zvkdiag._sockio import recv_line, send_all
-from zvkdiag.agent.agent import KEEPALIVE_COUNT, KEEPALIVE_INTERVAL, parse_address
+from zvkdiag.agent.agent import KEEPALIVE_COUNT, KEEPALIVE_INTERVAL
 from zvkdiag.agent.sshserver import CHANNEL_MAX_PACKET, CHANNEL_WINDOW, ENCRYPTION_ALGS
 from zvkdiag.wire import handshake
 
 __all__ = ["CONNECT_TIMEOUT", "Identity", "Target", "dial_customer"]
 
 CONNECT_TIMEOUT: Final = 15.0
+AUTO_WAIT: Final = 5.0  # a relay backoff up to this long is waited out without bothering anyone
 
 
 @dataclass(frozen=True)
@@ -72,11 +76,32 @@ async def _pair(sock: socket.socket, target: Target) -> None:
             f"{target.session_id[6:]}. Ask the customer to read the ID again and keep the "
             "program open."
         )
+    if reply.kind == "err" and reply.retry_after is not None:
+        raise _held_back(target, reply.reason or "", reply.retry_after)
+    if reply.kind == "err" and reply.reason == handshake.ERR_DRAINING:
+        raise _held_back(target, handshake.ERR_DRAINING, 0.0)  # its successor is on the port
     if reply.kind == "err":
         raise ConnectError(
             f"The relay at {target.address} refused: {reply.reason}.", address=target.address
         )
     raise ProtocolError("the relay answered something unexpected")
+
+
+def _held_back(target: Target, reason: str, seconds: float) -> RelayBackoff:
+    wait = f"{max(1, math.ceil(seconds))} s"
+    if reason == handshake.ERR_DRAINING:
+        text = f"The relay at {target.address} is being restarted: connect again in a moment."
+    elif reason == handshake.ERR_RATE_LIMITED:
+        text = (
+            f"Too many IDs that no customer holds were tried from your network: wait {wait}, "
+            "check the ID with the customer, then connect again."
+        )
+    else:
+        text = (
+            "The relay holds back tries for this ID from your network after failed passwords: "
+            f"wait {wait}, then connect again with the password the customer's program shows now."
+        )
+    return RelayBackoff(text, address=target.address, retry_after=seconds, reason=reason)
 
 
 class Watcher(asyncssh.SSHClient):
@@ -120,25 +145,57 @@ class Identity:
 async def dial_customer(
     target: Target, engineer: str, *, identity: Identity | None = None
 ) -> tuple[asyncssh.SSHClientConnection, Watcher]:
-    """Return an authenticated SSH connection to the customer's agent."""
-    async with asyncio.timeout(CONNECT_TIMEOUT):
+    """Return an authenticated SSH connection to the customer's agent.
+
+    Every failure is a ``ZvkdiagError``: running out of ``CONNECT_TIMEOUT`` is a
+    ``ConnectError``, a relay backoff longer than ``AUTO_WAIT`` a ``RelayBackoff``.
+    """
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            return await _dial_customer(target, engineer, identity)
+    except TimeoutError as exc:
+        raise ConnectError(
+            f"The customer's program did not answer within {CONNECT_TIMEOUT:g} s (via "
+            f"{target.address}). Ask the customer to keep the program open, then connect again.",
+            address=target.address,
+        ) from exc
+
+
+async def _paired_socket(target: Target) -> socket.socket:
+    """Dial, and pair through the relay; wait out one short backoff."""
+    for attempt in (1, 2):
         sock = await _dial(target.address)
         try:
             if target.via_relay:
                 await _pair(sock, target)
-            ident = identity or Identity.ephemeral()
-            client_key = ident.key
-            hello = EngineerHello(
-                client_key.export_public_key().decode().strip(), engineer, ident.certificate
-            )
-            host_pub = await engineer_exchange(
-                sock, target.session_id, target.password, hello=hello
-            )
-            watcher = Watcher()
-            return await _ssh(sock, host_pub, client_key, watcher), watcher
+            return sock
+        except RelayBackoff as exc:
+            sock.close()
+            if attempt == 2 or exc.retry_after > AUTO_WAIT:
+                raise
+            await asyncio.sleep(exc.retry_after)
         except BaseException:
             sock.close()
             raise
+    raise AssertionError("unreachable")
+
+
+async def _dial_customer(
+    target: Target, engineer: str, identity: Identity | None
+) -> tuple[asyncssh.SSHClientConnection, Watcher]:
+    sock = await _paired_socket(target)
+    try:
+        ident = identity or Identity.ephemeral()
+        client_key = ident.key
+        hello = EngineerHello(
+            client_key.export_public_key().decode().strip(), engineer, ident.certificate
+        )
+        host_pub = await engineer_exchange(sock, target.session_id, target.password, hello=hello)
+        watcher = Watcher()
+        return await _ssh(sock, host_pub, client_key, watcher), watcher
+    except BaseException:
+        sock.close()
+        raise
 
 
 async def _ssh(

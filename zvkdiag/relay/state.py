@@ -4,7 +4,11 @@ An ID is *reserved* for the customer who got it, proven by a claim token, for
 as long as that customer keeps offering or is in a session, and for
 ``RESERVATION_TTL`` after; then it is *released* into a quarantine of
 ``QUARANTINE`` seconds during which no new customer gets it.  A *live offer*
-is one customer connection waiting for an engineer.
+is one customer connection waiting for an engineer.  A re-offer of an ID this
+relay does not know (it was restarted, or took over from a draining one) is
+taken back under the claim it brings: relays share no state.  Whoever guesses
+an unreserved ID first only gets an ID nobody can authenticate to (the PAKE
+needs the password).  While *draining* every request is refused.
 """
 
 from __future__ import annotations
@@ -21,12 +25,9 @@ from zvkdiag.wire import codes, handshake
 from zvkdiag.wire.handshake import Connect, Offer
 
 __all__ = [
-    "BACKOFF_MAX",
     "QUARANTINE",
     "RESERVATION_TTL",
-    "AddressLimiter",
     "Decision",
-    "FailureBackoff",
     "PairingState",
 ]
 
@@ -60,11 +61,13 @@ class PairingState:
     clock: Callable[[], float] = time.monotonic
     max_offers: int = MAX_OFFERS
     new_id: Callable[[], str] = codes.new_id
+    shard: int | None = None  # IDs of other shards are never handed out nor taken back
     _offers: dict[str, Hashable] = field(default_factory=dict)
     _offer_ids: dict[Hashable, str] = field(default_factory=dict)
     _reserved: dict[str, _Reservation] = field(default_factory=dict)
     _released: dict[str, float] = field(default_factory=dict)
     outcomes: Counter[str] = field(default_factory=Counter)
+    draining: bool = False
     _next_sweep: float = 0.0
 
     @property
@@ -73,6 +76,8 @@ class PairingState:
 
     def handle(self, conn: Hashable, request: Offer | Connect) -> Decision:
         self._expire()
+        if self.draining:  # the successor on the same port takes offers and engineers
+            return Decision("err", reason=handshake.ERR_DRAINING)
         if isinstance(request, Connect):
             return self._connect(request.session_id)
         return self._offer(conn, request)
@@ -86,6 +91,10 @@ class PairingState:
         else:
             sid, claim = req.session_id, req.claim or ""
             res = self._reserved.get(sid)
+            if res is None and sid not in self._released and self._ours(sid):
+                # a customer of a restarted relay (or of this relay's predecessor on the
+                # same port) re-offers: take it back under its ID and claim
+                res = self._reserved[sid] = _Reservation(claim, 0.0)
             if res is None or not hmac.compare_digest(res.claim, claim):
                 return Decision("err", reason=handshake.ERR_CLAIM)
             if sid in self._offers:
@@ -120,6 +129,9 @@ class PairingState:
             res.in_session = False
             res.expires = self.clock() + RESERVATION_TTL
 
+    def _ours(self, sid: str) -> bool:
+        return self.shard is None or sid[0] == str(self.shard)
+
     def is_reserved(self, sid: str) -> bool:
         return sid in self._reserved
 
@@ -143,61 +155,3 @@ class PairingState:
             del self._reserved[sid]
             self._released[sid] = now + QUARANTINE
         self._released = {s: t for s, t in self._released.items() if t > now}
-
-
-BACKOFF_BASE: Final = 1.0
-BACKOFF_MAX: Final = 60.0
-BACKOFF_FORGET: Final = 600.0
-
-
-@dataclass
-class FailureBackoff:
-    """Slows repeated failed attempts from one source address exponentially.
-
-    The relay cannot read the PAKE, but a pairing that ends before SSH could
-    have started (a few hundred bytes) is a failed or aborted try.  The n-th
-    such try within ``BACKOFF_FORGET`` seconds makes the next CONNECT from that
-    address wait ``BACKOFF_BASE * 2**(n-1)`` seconds, at most ``BACKOFF_MAX``.
-    """
-
-    clock: Callable[[], float] = time.monotonic
-    base: float = BACKOFF_BASE
-    _failures: dict[str, tuple[int, float]] = field(default_factory=dict)
-
-    def failed(self, address: str) -> None:
-        count, last = self._failures.get(address, (0, 0.0))
-        now = self.clock()
-        if now - last > BACKOFF_FORGET:
-            count = 0
-        self._failures[address] = (count + 1, now)
-        if len(self._failures) > 100_000:  # bounded: forget the oldest half
-            keep = sorted(self._failures.items(), key=lambda kv: kv[1][1])[50_000:]
-            self._failures = dict(keep)
-
-    def delay(self, address: str) -> float:
-        count, last = self._failures.get(address, (0, 0.0))
-        if count == 0 or self.clock() - last > BACKOFF_FORGET:
-            return 0.0
-        return float(min(self.base * 2 ** (count - 1), BACKOFF_MAX))
-
-    def succeeded(self, address: str) -> None:
-        self._failures.pop(address, None)
-
-
-@dataclass
-class AddressLimiter:
-    """Caps concurrent connections per source address."""
-
-    limit: int
-    _count: Counter[str] = field(default_factory=Counter)
-
-    def acquire(self, address: str) -> bool:
-        if self._count[address] >= self.limit:
-            return False
-        self._count[address] += 1
-        return True
-
-    def release(self, address: str) -> None:
-        self._count[address] -= 1
-        if self._count[address] <= 0:
-            del self._count[address]

@@ -129,10 +129,7 @@ class RelayThread:
 
 
 def _live_conns(relay: Relay) -> list[Any]:
-    conns = list(relay.state._offers.values())
-    for waiters in relay.waiting.values():
-        conns.extend(waiters)
-    return conns
+    return [c for c in relay.conns if c.phase in ("handshake", "offered", "waiting")]
 
 
 class AgentThread:

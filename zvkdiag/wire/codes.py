@@ -34,9 +34,17 @@ _SEPARATORS = " -_.\t"
 _CONFUSABLE = {"0": "0 (zero)", "o": "o", "1": "1 (one)", "l": "l", "i": "i"}
 
 
-def new_id() -> str:
-    """Return nine random digits, never starting with 0 (it reads badly aloud)."""
-    return str(100_000_000 + secrets.randbelow(900_000_000))
+def new_id(shard: int | None = None) -> str:
+    """Return nine random digits, never starting with 0 (it reads badly aloud).
+
+    With ``shard`` (1-9) the first digit is the shard's: the engineer's side
+    finds the relay that issued an ID from that digit alone.
+    """
+    if shard is None:
+        return str(100_000_000 + secrets.randbelow(900_000_000))
+    if not 1 <= shard <= 9:
+        raise ValueError(f"a shard is one digit 1-9, not {shard}")
+    return f"{shard}{secrets.randbelow(100_000_000):08d}"
 
 
 def new_password() -> str:

@@ -3,13 +3,14 @@
 customer → relay   ``ZVK1 OFFER`` or ``ZVK1 OFFER <id> <claim-token>``
 relay → customer   ``ID <id> <claim-token>``
 engineer → relay   ``ZVK1 CONNECT <id>``
-relay → both       ``PAIRED``  (then raw bytes)   |   ``ERR <reason>``  (then close)
+relay → both       ``PAIRED``  (then raw bytes)   |   ``ERR <reason> [<seconds>]``  (then close)
 
 Only parsing and formatting live here; the I/O layers read exactly one line.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -17,9 +18,12 @@ from typing import Final
 from zvkdiag._errors import ProtocolError
 
 __all__ = [
+    "ERR_BACKOFF",
     "ERR_BAD_REQUEST",
     "ERR_BUSY",
     "ERR_CLAIM",
+    "ERR_DRAINING",
+    "ERR_RATE_LIMITED",
     "ERR_TOO_MANY",
     "ERR_UNKNOWN_ID",
     "MAX_LINE",
@@ -42,13 +46,16 @@ ERR_CLAIM: Final = "claim-rejected"
 ERR_TOO_MANY: Final = "too-many-connections"
 ERR_BAD_REQUEST: Final = "bad-request"
 ERR_TIMEOUT: Final = "timeout"
+ERR_BACKOFF: Final = "backoff"  # + seconds: failed tries for this ID from this address
+ERR_RATE_LIMITED: Final = "rate-limited"  # + seconds: too many unknown IDs from this address
+ERR_DRAINING: Final = "draining"  # the relay is shutting down: offer again (to its successor)
 
 _ID = r"[1-9][0-9]{8}"
 _TOKEN = r"[A-Za-z0-9_-]{16,64}"
 _OFFER = re.compile(rf"ZVK1 OFFER(?: ({_ID}) ({_TOKEN}))?")
 _CONNECT = re.compile(rf"ZVK1 CONNECT ({_ID})")
 _ID_REPLY = re.compile(rf"ID ({_ID}) ({_TOKEN})")
-_ERR = re.compile(r"ERR ([a-z-]{1,40})")
+_ERR = re.compile(r"ERR ([a-z-]{1,40})(?: ([0-9]{1,6}(?:\.[0-9]{1,3})?))?")
 
 
 @dataclass(frozen=True)
@@ -68,12 +75,16 @@ class Connect:
 
 @dataclass(frozen=True)
 class Reply:
-    """What the relay answered: ``kind`` is ``id``, ``paired`` or ``err``."""
+    """What the relay answered: ``kind`` is ``id``, ``paired`` or ``err``.
+
+    ``retry_after`` (seconds) comes with ``backoff`` and ``rate-limited``.
+    """
 
     kind: str
     session_id: str | None = None
     claim: str | None = None
     reason: str | None = None
+    retry_after: float | None = None
 
 
 def _text(line: bytes) -> str:
@@ -103,7 +114,8 @@ def parse_reply(line: bytes) -> Reply:
     if m := _ID_REPLY.fullmatch(text):
         return Reply("id", session_id=m.group(1), claim=m.group(2))
     if m := _ERR.fullmatch(text):
-        return Reply("err", reason=m.group(1))
+        seconds = m.group(2)
+        return Reply("err", reason=m.group(1), retry_after=float(seconds) if seconds else None)
     raise ProtocolError("the relay answered something that is not zvkdiag v1")
 
 
@@ -121,5 +133,10 @@ def format_id_reply(session_id: str, claim: str) -> bytes:
     return f"ID {session_id} {claim}\n".encode("ascii")
 
 
-def format_err(reason: str) -> bytes:
-    return f"ERR {reason}\n".encode("ascii")
+def format_err(reason: str, retry_after: float | None = None) -> bytes:
+    """``ERR <reason>``, or ``ERR <reason> <seconds>`` rounded up to milliseconds."""
+    if retry_after is None:
+        return f"ERR {reason}\n".encode("ascii")
+    ms = min(999_999_999, max(1, math.ceil(retry_after * 1000)))
+    seconds = f"{ms // 1000}.{ms % 1000:03d}".rstrip("0").rstrip(".")
+    return f"ERR {reason} {seconds}\n".encode("ascii")
