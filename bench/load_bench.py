@@ -237,6 +237,11 @@ def _rss(middle: Middle) -> int:
     return sum(_tree_rss(pid) for pid in {pid for _, _, pid in middle[1]})
 
 
+def _cpu_sum(pids: list[int]) -> tuple[int, int]:
+    times = [_cpu_ns(pid) for pid in pids]
+    return sum(t[0] for t in times), sum(t[1] for t in times)
+
+
 def _cpu_ns(pid: int) -> tuple[int, int]:
     """(main thread, other threads) CPU time of ``pid`` in ns, from schedstat (the relay's
     only other thread is the /metrics server)."""
@@ -289,7 +294,7 @@ def run_middle(
     middle: Middle, args: argparse.Namespace, metrics_url: str = "", label: str = ""
 ) -> list[str]:
     mode, ports = middle
-    relay_pid = ports[0][2]
+    relay_pids = sorted({pid for _, _, pid in ports})
     loop = asyncio.new_event_loop()
     scraper = Scraper(metrics_url) if metrics_url else None
     if scraper:
@@ -305,12 +310,12 @@ def run_middle(
         p.stdin.write("GO\n")  # type: ignore[union-attr]
         p.stdin.flush()  # type: ignore[union-attr]
     start, peak = time.monotonic(), 0
-    cpu0 = _cpu_ns(relay_pid) if mode == "relay" else (0, 0)
+    cpu0 = _cpu_sum(relay_pids) if mode == "relay" else (0, 0)
     scrapes0 = (len(scraper.times), cpu0[1]) if scraper else (0, 0)
     while time.monotonic() - start < args.seconds:
         peak = max(peak, _rss(middle))
         time.sleep(0.5)
-    cpu1 = _cpu_ns(relay_pid) if mode == "relay" else (0, 0)
+    cpu1 = _cpu_sum(relay_pids) if mode == "relay" else (0, 0)
     if scraper:
         RESULT["scrapes_streaming"] = len(scraper.times) - scrapes0[0]
         RESULT["scrape_cpu_ns_streaming"] = cpu1[1] - scrapes0[1]
@@ -412,6 +417,11 @@ def main() -> None:
         "--metrics", action="store_true", help="a second relay row with /metrics scraped every 1 s"
     )
     parser.add_argument("--no-socat", action="store_true", help="skip the socat row")
+    parser.add_argument(
+        "--two-relays",
+        action="store_true",
+        help="a row with two relay processes (shards 1 and 2), the workers split between them",
+    )
     args = parser.parse_args()
     if args.worker:
         args.mode, args.host = args.worker, "127.0.0.1"
@@ -419,6 +429,7 @@ def main() -> None:
         return
     raise_nofile(NOFILE)
     flags = (" --metrics" if args.metrics else "") + (" --no-socat" if args.no_socat else "")
+    flags += " --two-relays" if args.two_relays else ""
     print(f"{COMMAND} --pairs {args.pairs} --offers {args.offers} --seconds {args.seconds}{flags}")
     print(f"({machine()})\n")
     with start_relay(nofile=NOFILE) as relay:
@@ -428,6 +439,14 @@ def main() -> None:
         with start_relay("--metrics", "127.0.0.1:0", nofile=NOFILE) as relay:
             ports = [(relay.port, 0, relay.pid)] * args.workers
             rows.append(run_middle(("relay", ports), args, relay.metrics_url, "relay + /metrics"))
+    if args.two_relays:
+        with (
+            start_relay("--shard", "1", nofile=NOFILE) as one,
+            start_relay("--shard", "2", nofile=NOFILE) as two,
+        ):
+            pair = [(one.port, 0, one.pid), (two.port, 0, two.pid)]
+            ports = [pair[i % 2] for i in range(args.workers)]
+            rows.append(run_middle(("relay", ports), args, label="2 relays"))
     if not args.no_socat:
         rows.append(socat_row(args))
     header = [
