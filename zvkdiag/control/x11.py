@@ -8,14 +8,15 @@ turns them into characters.
 
 Characters that the layout cannot type at any of its first four levels are
 typed through a spare keycode bound to the character (what ``xdotool type``
-does).  The binding stays until control ends: a client that reads its key
-events late would otherwise look them up in a keymap already restored.
+does).  The binding stays until control has ended and a grace has passed: a
+client that reads its key events late looks them up in the keymap as it is then.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from typing import Final
 
@@ -33,6 +34,8 @@ EVDEV_OFFSET: Final = 8
 # core keymap columns of XKB's group 1: level 1, 2 at 0, 1; level 3, 4 at 4, 5
 _LEVEL_COLUMNS: Final = ((0, ()), (1, ("shift",)), (4, ("level3",)), (5, ("shift", "level3")))
 _WHEEL: Final = {(0, -1): 4, (0, 1): 5, (-1, 0): 6, (1, 0): 7}
+UNBIND_GRACE: Final = 3.0
+"""Seconds after control ends before the characters bound to spare keys are unbound."""
 REMAP_SETTLE: Final = 0.02
 """Seconds clients get to read the changed keymap before a bound spare key is pressed."""
 
@@ -178,6 +181,18 @@ class X11Input:
         self._d.sync()
 
     def close(self) -> None:
+        """Disconnect; spare keys bound to characters are unbound ``UNBIND_GRACE`` later.
+
+        A busy program may still be reading the last typed keys, and it looks each
+        one up in the keymap as it reads it: unbinding at once would lose them.
+        The timer is no daemon, so even the program's exit waits for the unbinding.
+        """
+        if self._bound:
+            threading.Timer(UNBIND_GRACE, self._unbind_and_close).start()
+        else:
+            self._unbind_and_close()
+
+    def _unbind_and_close(self) -> None:
         with contextlib.suppress(Exception):
             if self._bound:
                 self._unbind()

@@ -42,6 +42,8 @@ __all__ = ["MAX_TYPE_TEXT", "Control", "open_control"]
 MAX_TYPE_TEXT: Final = 64 * 1024
 """Characters one ``type_text`` call may type."""
 MAX_STATUS_BYTES: Final = 4096
+RELEASE_WAIT: Final = 5.0
+"""Seconds ``release`` waits for the agent to confirm it has let go."""
 DRAG_STEPS: Final = 12
 STEP_PAUSE: Final = 0.015
 """Seconds between the steps of a drag, so programs (and the customer) see it move."""
@@ -68,6 +70,7 @@ class Control:
         self.dropped = 0
         self.rejected: str | None = None
         self._ended: str | None = None
+        self._released = False
         self._lock = asyncio.Lock()
         self._quiet = asyncio.Event()
         self._tasks = [
@@ -188,14 +191,27 @@ class Control:
         await self.asend(downs + ups)
 
     async def arelease(self) -> None:
-        """Let go of everything and end control (idempotent)."""
-        if self._ended is None and not self._session.closed:
-            with contextlib.suppress(Exception):
-                await self._write([ReleaseAll()])
+        """Let go of everything and end control (idempotent).
+
+        Returns once the agent has applied everything sent before and let go
+        (bounded by ``RELEASE_WAIT``): text typed just before leaving a ``with``
+        block is on the screen, not lost with a session closed right after.
+        """
+        if self._released:
+            return
+        self._released = True
+        live = self._ended is None and not self._session.closed
         if self._ended is None:
             self._ended = "Remote control was released; call session.control() again."
-        for task in self._tasks:
-            task.cancel()
+        reader, heartbeat = self._tasks
+        heartbeat.cancel()
+        if live:
+            with contextlib.suppress(Exception):
+                await self._write([ReleaseAll()])
+            self._chan.close()  # EOF: the agent applies what came before, lets go, ends
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(reader), RELEASE_WAIT)
+        reader.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._chan.close()
         self._session.controls.discard(self)
