@@ -26,7 +26,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("relay", help="pair customers and engineers by ID and copy bytes blindly")
-    r.add_argument("--listen", default="127.0.0.1:8340", help="HOST:PORT (default 127.0.0.1:8340)")
+    r.add_argument(
+        "--listen", default=None, help="HOST:PORT for raw TCP (default 127.0.0.1:8340 without wss)"
+    )
+    r.add_argument("--listen-wss", default=None, help="HOST:PORT for WebSocket over TLS")
+    r.add_argument("--cert", help="TLS certificate chain (PEM) for --listen-wss")
+    r.add_argument("--key", help="TLS private key (PEM) for --listen-wss")
     r.add_argument("--max-offers", type=int, default=None, help="cap on waiting customers")
     r.add_argument(
         "--max-per-address", type=int, default=None, help="cap on connections per source address"
@@ -36,7 +41,13 @@ def _parser() -> argparse.ArgumentParser:
         "quicksupport", help="the customer's program: show ID and password, ask before every step"
     )
     mode = q.add_mutually_exclusive_group()
-    mode.add_argument("--relay", help="HOST:PORT of the relay (default 127.0.0.1:8340)")
+    mode.add_argument(
+        "--relay",
+        help="HOST (find the way), HOST:PORT (raw TCP) or wss://HOST[:PORT]",
+    )
+    q.add_argument(
+        "--proxy", help="http://[user:password@]host:port, or 'none' (default: HTTPS_PROXY)"
+    )
     mode.add_argument("--listen", help="direct mode: listen on HOST:PORT instead of using a relay")
     q.add_argument("--ui", choices=("auto", "tk", "console"), default="auto")
     q.add_argument(
@@ -130,10 +141,10 @@ def _trust(args: argparse.Namespace) -> Any:
 
 
 def _relay(args: argparse.Namespace) -> int:
-    from zvkdiag.agent.agent import parse_address
-    from zvkdiag.relay.server import RelayConfig, start_relay
+    from zvkdiag._errors import ZvkdiagError
+    from zvkdiag.relay.listeners import start_listeners
+    from zvkdiag.relay.server import RelayConfig
 
-    host, port = parse_address(args.listen)
     overrides = {
         k: v
         for k, v in (("max_offers", args.max_offers), ("max_per_address", args.max_per_address))
@@ -142,17 +153,27 @@ def _relay(args: argparse.Namespace) -> int:
     config = RelayConfig(**overrides)
 
     async def serve() -> None:
-        _, server = await start_relay(host, port, config=config)
-        name = server.sockets[0].getsockname()
-        print(f"Relay listening on {name[0]}:{name[1]}", flush=True)
+        servers = await start_listeners(
+            listen=args.listen,
+            listen_wss=args.listen_wss,
+            cert=args.cert,
+            key=args.key,
+            config=config,
+            say=lambda line: print(line, flush=True),
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with server:
-            await stop.wait()
+        await stop.wait()
+        for server in servers:
+            server.close()
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except (ZvkdiagError, OSError) as exc:
+        print(f"zvkdiag relay: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -181,6 +202,7 @@ def _quicksupport(args: argparse.Namespace) -> int:
             consent_timeout=args.consent_timeout,
             trust=_trust(args),
             limits=limits,
+            proxy=args.proxy,
         )
     from zvkdiag.agent.agent import Agent
     from zvkdiag.agent.control import LateControl
@@ -198,6 +220,7 @@ def _quicksupport(args: argparse.Namespace) -> int:
             audit_log=AuditLog(default_audit_path()),
             trust=_trust(args),
             limits=limits,
+            proxy=args.proxy,
         )
         control.agent = agent
         loop = asyncio.get_running_loop()
