@@ -61,7 +61,7 @@ class Squid:
         ports: list[int],
         hosts: dict[str, str],
         user: str = "max",
-        password: str = "geheim",
+        password: str = "geheim",  # noqa: S107  (a test proxy's own throwaway login)
     ) -> None:
         # squid drops root for its own user, which must reach and write this folder
         # (pytest's tmp_path lies under a 0700 folder)
