@@ -100,7 +100,7 @@ class Squid:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 assert self.proc.stderr is not None
-                raise RuntimeError(f"squid exited: {self.proc.stderr.read()} {self.log()}")
+                raise RuntimeError(f"squid exited: {self.proc.stderr.read()!r} {self.log()}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return
