@@ -44,8 +44,10 @@ def spawn() -> Iterator[type[Proc]]:
     procs: list[Proc] = []
 
     class Spawned(Proc):
-        def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-            super().__init__(*args, env=env)
+        def __init__(
+            self, *args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
+        ) -> None:
+            super().__init__(*args, env=env, prefix=prefix)
             procs.append(self)
 
     yield Spawned

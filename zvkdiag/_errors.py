@@ -7,7 +7,9 @@ the boundary with ``raise ... from exc`` so the cause stays visible::
     ZvkdiagError
     ├── InvalidCode            the ID or password cannot be one zvkdiag issued
     ├── ConnectError           the relay or agent address could not be reached
-    │   └── RelayBackoff       the relay holds back tries for now (``retry_after`` seconds)
+    │   ├── RelayBackoff       the relay holds back tries for now (``retry_after`` seconds)
+    │   ├── ProxyError         the company's HTTP proxy refused, wanted a login, or was not there
+    │   └── UntrustedCertificate  the relay's TLS certificate is not trusted by this PC
     ├── PeerNotFound           the relay knows no customer with that ID
     ├── AuthenticationFailed   the password was wrong (``tries_left`` says how often more)
     ├── ProtocolError          the peer or something in between sent what v1 does not allow
@@ -47,6 +49,7 @@ __all__ = [
     "InvalidParameter",
     "PeerNotFound",
     "ProtocolError",
+    "ProxyError",
     "RelayBackoff",
     "RelaySetupError",
     "SessionClosed",
@@ -54,6 +57,7 @@ __all__ = [
     "TamperingDetected",
     "TransferError",
     "UnknownProbe",
+    "UntrustedCertificate",
     "ZvkdiagError",
 ]
 
@@ -88,6 +92,36 @@ class RelayBackoff(ConnectError):
         super().__init__(message, address=address)
         self.retry_after = retry_after
         self.reason = reason
+
+
+class ProxyError(ConnectError):
+    """The HTTP proxy at ``proxy`` did not open the way to ``address``.
+
+    ``reason``: ``auth`` (407: no or wrong login), ``refused`` (403 or another
+    status), ``unreachable`` (no answer on the proxy's port), ``bad-answer``
+    (not HTTP). ``status`` is the proxy's HTTP status when it sent one.
+    """
+
+    def __init__(
+        self, message: str, *, address: str, proxy: str, reason: str, status: int | None = None
+    ) -> None:
+        super().__init__(message, address=address)
+        self.proxy = proxy
+        self.reason = reason
+        self.status = status
+
+
+class UntrustedCertificate(ConnectError):
+    """The TLS certificate shown for ``address`` did not verify against this PC's trust store.
+
+    Either the relay's certificate is wrong or expired, or something in between
+    (a company's TLS inspection whose CA this PC does not trust) answered instead.
+    ``detail`` is OpenSSL's (or the OS's) reason.
+    """
+
+    def __init__(self, message: str, *, address: str, detail: str) -> None:
+        super().__init__(message, address=address)
+        self.detail = detail
 
 
 class PeerNotFound(ZvkdiagError):

@@ -26,7 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("relay", help="pair customers and engineers by ID and copy bytes blindly")
-    r.add_argument("--listen", default="127.0.0.1:8340", help="HOST:PORT (default 127.0.0.1:8340)")
+    r.add_argument(
+        "--listen", default=None, help="HOST:PORT for raw TCP (default 127.0.0.1:8340 without wss)"
+    )
+    r.add_argument("--listen-wss", default=None, help="HOST:PORT for WebSocket over TLS")
     r.add_argument("--max-offers", type=int, default=None, help="cap on waiting customers")
     r.add_argument(
         "--max-per-address", type=int, default=None, help="cap on connections per source address"
@@ -49,8 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--total-rate", type=_rate, default=0.0, help="bytes/s over all pairs (default: no cap)"
     )
-    r.add_argument("--cert", help="TLS on the port: certificate chain (PEM); SIGHUP reloads")
-    r.add_argument("--key", help="TLS on the port: private key (PEM, unencrypted)")
+    r.add_argument(
+        "--cert",
+        help="certificate chain (PEM) for --listen-wss; without it, TLS on the --listen port; "
+        "SIGHUP reloads",
+    )
+    r.add_argument("--key", help="private key (PEM, unencrypted) that goes with --cert")
     r.add_argument(
         "--reuse-port",
         action="store_true",
@@ -74,7 +81,13 @@ def _parser() -> argparse.ArgumentParser:
         "quicksupport", help="the customer's program: show ID and password, ask before every step"
     )
     mode = q.add_mutually_exclusive_group()
-    mode.add_argument("--relay", help="HOST:PORT of the relay (default 127.0.0.1:8340)")
+    mode.add_argument(
+        "--relay",
+        help="HOST (find the way), HOST:PORT (raw TCP) or wss://HOST[:PORT]",
+    )
+    q.add_argument(
+        "--proxy", help="http://[user:password@]host:port, or 'none' (default: HTTPS_PROXY)"
+    )
     mode.add_argument("--listen", help="direct mode: listen on HOST:PORT instead of using a relay")
     q.add_argument("--ui", choices=("auto", "tk", "console"), default="auto")
     q.add_argument(
@@ -188,7 +201,16 @@ def _relay(args: argparse.Namespace) -> int:
     if bool(args.cert) != bool(args.key):
         print("zvkdiag relay: give both --cert and --key for TLS", file=sys.stderr)
         return 2
-    host, port = parse_address(args.listen)
+    if args.listen_wss and not args.cert:
+        print("zvkdiag relay: --listen-wss needs --cert FILE and --key FILE", file=sys.stderr)
+        return 2
+    try:
+        raw = parse_address(args.listen) if args.listen or not args.listen_wss else None
+        wss = parse_address(args.listen_wss, 443) if args.listen_wss else None
+        metrics = parse_address(args.metrics, 9340) if args.metrics else None
+    except ZvkdiagError as exc:
+        print(f"zvkdiag relay: {exc}", file=sys.stderr)
+        return 2
     overrides = {
         k: v
         for k, v in (
@@ -202,10 +224,10 @@ def _relay(args: argparse.Namespace) -> int:
         if v
     }
     options = RelayOptions(
-        host,
-        port,
+        raw,
         RelayConfig(**overrides),
-        metrics=parse_address(args.metrics, 9340) if args.metrics else None,
+        wss=wss,
+        metrics=metrics,
         log_format=args.log_format,
         blur_addresses=args.blur_addresses,
         tls=TlsFiles(args.cert, args.key) if args.cert else None,
@@ -243,6 +265,7 @@ def _quicksupport(args: argparse.Namespace) -> int:
             consent_timeout=args.consent_timeout,
             trust=_trust(args),
             limits=limits,
+            proxy=args.proxy,
         )
     from zvkdiag.agent.agent import Agent
     from zvkdiag.agent.control import LateControl
@@ -260,6 +283,7 @@ def _quicksupport(args: argparse.Namespace) -> int:
             audit_log=AuditLog(default_audit_path()),
             trust=_trust(args),
             limits=limits,
+            proxy=args.proxy,
         )
         control.agent = agent
         loop = asyncio.get_running_loop()

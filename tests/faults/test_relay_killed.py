@@ -7,6 +7,7 @@ dead session), not a performance figure.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -104,10 +105,13 @@ def test_relay_killed_mid_session(relay_proc: list[Proc], tmp_path: Path) -> Non
         # the relay takes it back under the ID the customer already reads out
         _start_relay(relay_proc, address)
         assert agent.password != old_password
-        assert agent.out.lines()[-1] == f"Password: {agent.password}"
+        said = [line for line in agent.out.lines() if line.startswith("Password:")]
+        assert said[-1] == f"Password: {agent.password}"  # "Network: …" lines may follow
         with _connect_once_offered(agent, address) as s2:
             assert s2.run(["echo", "wieder da"]).stdout == "wieder da\n"
         assert agent.session_id == id_before
+        kinds = [json.loads(line)["kind"] for line in agent.audit_path().read_text().splitlines()]
+        assert "network-problem" in kinds and kinds.count("route") >= 1  # said, then offered on
 
     case = CaseStore(tmp_path / "cases").open(case_id)
     assert "os" in case.table_names()

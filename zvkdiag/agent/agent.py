@@ -19,7 +19,13 @@ from typing import Any, Final, TextIO
 import asyncssh
 
 from zvkdiag._address import parse_address
-from zvkdiag._errors import AuthenticationFailed, ProtocolError, SessionClosed, ZvkdiagError
+from zvkdiag._errors import (
+    AuthenticationFailed,
+    ConnectError,
+    ProtocolError,
+    SessionClosed,
+    ZvkdiagError,
+)
 from zvkdiag._exchange import EngineerHello, customer_exchange
 from zvkdiag._sockio import recv_line, send_all
 from zvkdiag.agent.catalog import default_ops
@@ -39,10 +45,15 @@ from zvkdiag.consent.model import (
     CodeIssued,
     ConsentUI,
     FailedTry,
+    NetworkProblem,
+    RouteChosen,
     Scope,
     SessionEnded,
     SessionStarted,
 )
+from zvkdiag.transport.address import Route
+from zvkdiag.transport.dial import open_relay
+from zvkdiag.transport.explain import network_problem
 from zvkdiag.trust.verify import NotVerified, TrustConfig, verify_engineer
 from zvkdiag.wire import codes, handshake
 
@@ -80,12 +91,14 @@ class Agent:
         audit_log: AuditLog | None = None,
         trust: TrustConfig | None = None,
         limits: SessionLimits | None = None,
+        proxy: str | None = None,
     ) -> None:
         if (relay is None) == (listen is None):
             raise ValueError("give exactly one of relay= or listen=")
         self.ui = ui
         self.relay = relay
         self.listen = listen
+        self.proxy = proxy
         self.ops = ops or default_ops()
         self.out = out or sys.stdout
         self.consent_timeout = consent_timeout
@@ -103,6 +116,8 @@ class Agent:
         self._quit = asyncio.Event()
         self._announced_id: str | None = None
         self._ready = asyncio.Event()
+        self._route: Route | None = None
+        self._problem: NetworkProblem | None = None
 
     # -- AgentControl (thread-safe) -----------------------------------------------
     def end_session(self) -> None:
@@ -237,6 +252,12 @@ class Agent:
                 failures = 0
                 await self._wait_paired(sock)
                 await self._attempt(sock)
+            except ConnectError as exc:
+                self._tell_problem(exc)
+                delay = RELAY_RETRY[min(failures, len(RELAY_RETRY) - 1)]
+                failures += 1
+                log.info("relay: %s; trying again in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
             except (OSError, ZvkdiagError) as exc:
                 # a draining relay hands over to its successor on the same port: at once
                 handover = isinstance(exc, _RelayDraining) and failures == 0
@@ -244,18 +265,16 @@ class Agent:
                 failures += 1
                 log.info("relay: %s; offering again in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
+            except Exception:  # a bug in one attempt must not stop the offering for good
+                log.exception("relay: unexpected failure; offering again")
+                failures += 1
+                await asyncio.sleep(RELAY_RETRY[-1])
 
     async def _offer(self) -> socket.socket:
         assert self.relay is not None
-        host, port = parse_address(self.relay)
-        loop = asyncio.get_running_loop()
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        family, _, _, _, addr = infos[0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        opened = await open_relay(self.relay, proxy=self.proxy)
+        sock = opened.sock
         try:
-            await loop.sock_connect(sock, addr)
             await send_all(
                 sock,
                 handshake.format_offer(self._announced_id and self.creds.session_id, self.claim),
@@ -264,6 +283,7 @@ class Agent:
         except BaseException:
             sock.close()
             raise
+        self._tell_route(opened.route)
         if reply.kind == "err":
             sock.close()
             if reply.reason == handshake.ERR_CLAIM:  # the relay forgot us: start afresh
@@ -279,6 +299,26 @@ class Agent:
             self.creds.rebind(reply.session_id)
             self._announce("start")
         return sock
+
+    def _tell_route(self, route: Route) -> None:
+        """Say which way to the relay is in use, when it is a new one (window, console, audit)."""
+        self._problem = None
+        if route == self._route:
+            return
+        self._route = route
+        proxy = route.proxy.hostport if route.proxy else None
+        print(f"Route: {route.describe()}", file=self.out, flush=True)
+        self.ui.show(RouteChosen(route.carrier, route.target, proxy))
+        self.audit("route", carrier=route.carrier, relay=route.target, proxy=proxy)
+
+    def _tell_problem(self, exc: ConnectError) -> None:
+        problem = network_problem(exc, self.relay or "")
+        if problem == self._problem:
+            return
+        self._problem, self._route = problem, None
+        print(f"Network: {exc}", file=self.out, flush=True)
+        self.ui.show(problem)
+        self.audit("network-problem", problem=problem.kind, relay=problem.relay, detail=str(exc))
 
     async def _wait_paired(self, sock: socket.socket) -> None:
         try:

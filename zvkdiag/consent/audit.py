@@ -39,7 +39,9 @@ from zvkdiag.consent.model import (
     Decision,
     EngineerMessage,
     FailedTry,
+    NetworkProblem,
     PointerShown,
+    RouteChosen,
     ScreenShared,
     SessionEnded,
     SessionExpiring,
@@ -365,3 +367,12 @@ def event_fields(event: AgentEvent) -> tuple[str, Record]:
             return "screen.pointer", {"shown": position is not None}
         case SessionExpiring(minutes_left=minutes):
             return "session.expiring", {"minutes_left": minutes}
+        case RouteChosen(carrier=carrier, relay=relay, proxy=proxy):
+            return "route", {"carrier": carrier, "relay": relay, "proxy": proxy}
+        case NetworkProblem(kind=kind, relay=relay, proxy=proxy, detail=detail):
+            return "network.problem", {
+                "kind": kind,
+                "relay": relay,
+                "proxy": proxy,
+                "detail": detail,
+            }

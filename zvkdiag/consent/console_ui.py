@@ -19,7 +19,7 @@ import threading
 from typing import TextIO
 
 from zvkdiag.consent.describe import describe
-from zvkdiag.consent.messages import text
+from zvkdiag.consent.messages import network_text, text
 from zvkdiag.consent.model import (
     DEFAULT_TIMEOUT,
     AgentControl,
@@ -30,7 +30,9 @@ from zvkdiag.consent.model import (
     Decision,
     EngineerMessage,
     FailedTry,
+    NetworkProblem,
     PointerShown,
+    RouteChosen,
     Scope,
     ScreenShared,
     SessionEnded,
@@ -159,3 +161,5 @@ class ConsoleUI:
                 self._say(text("event.pointer", self.lang))
             case SessionExpiring(minutes_left=minutes):
                 self._say(text("notice.max_length", self.lang, minutes=minutes))
+            case RouteChosen() | NetworkProblem():
+                self._say(network_text(event, self.lang))

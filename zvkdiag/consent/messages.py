@@ -8,14 +8,40 @@ from __future__ import annotations
 
 import locale
 import os
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-__all__ = ["CATALOG", "LANGUAGES", "default_language", "text"]
+if TYPE_CHECKING:
+    from zvkdiag.consent.model import NetworkProblem, RouteChosen
+
+__all__ = ["CATALOG", "LANGUAGES", "default_language", "network_text", "text"]
 
 LANGUAGES: Final = ("de", "en")
 
 CATALOG: Final[dict[str, dict[str, str]]] = {
     "de": {
+        "route.tcp": "Verbindung direkt zum Server {relay}",
+        "route.wss": "Verbindung über HTTPS (Port 443) zum Server {relay}",
+        "route.proxy": "Verbindung über Proxy {proxy}",
+        "net.unreachable": (
+            "Der Server {relay} ist nicht erreichbar. Bitte prüfen Sie Ihre Internetverbindung;"
+            " es wird weiter versucht."
+        ),
+        "net.proxy-auth": (
+            "Der Proxy {proxy} hat die Anmeldung abgelehnt (Benutzername oder Kennwort fehlt"
+            " oder ist falsch). Bitte wenden Sie sich an Ihre IT-Abteilung."
+        ),
+        "net.proxy-refused": (
+            "Der Proxy {proxy} lässt keine Verbindung zum Server {relay} zu ({detail})."
+            " Bitte wenden Sie sich an Ihre IT-Abteilung."
+        ),
+        "net.proxy-unreachable": (
+            "Der Proxy {proxy} antwortet nicht. Bitte prüfen Sie die Proxy-Einstellung."
+        ),
+        "net.untrusted": (
+            "Die Verbindung zum Server {relay} ist nicht vertrauenswürdig: sein Zertifikat"
+            " wurde nicht bestätigt ({detail}). Falls Ihre Firma verschlüsselte Verbindungen"
+            " prüft, muss Ihre IT-Abteilung deren Zertifikat auf diesem PC installieren."
+        ),
         "app.title": "ZVK Fernwartung",
         "code.id": "Ihre ID",
         "code.password": "Kennwort",
@@ -141,6 +167,29 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "event.pointer": "Der Techniker zeigt auf eine Stelle Ihres Bildschirms.",
     },
     "en": {
+        "route.tcp": "Connected directly to the server {relay}",
+        "route.wss": "Connected over HTTPS (port 443) to the server {relay}",
+        "route.proxy": "Connected through proxy {proxy}",
+        "net.unreachable": (
+            "The server {relay} cannot be reached. Please check your internet connection;"
+            " the program keeps trying."
+        ),
+        "net.proxy-auth": (
+            "The proxy {proxy} refused the login (user name or password missing or wrong)."
+            " Please contact your IT department."
+        ),
+        "net.proxy-refused": (
+            "The proxy {proxy} does not allow a connection to the server {relay} ({detail})."
+            " Please contact your IT department."
+        ),
+        "net.proxy-unreachable": (
+            "The proxy {proxy} does not answer. Please check the proxy setting."
+        ),
+        "net.untrusted": (
+            "The connection to the server {relay} is not trustworthy: its certificate was not"
+            " confirmed ({detail}). If your company inspects encrypted connections, your IT"
+            " department must install its certificate on this PC."
+        ),
         "app.title": "ZVK Remote Support",
         "code.id": "Your ID",
         "code.password": "Password",
@@ -278,3 +327,15 @@ def text(key: str, lang: str = "de", /, **values: object) -> str:
     """Look ``key`` up in ``lang`` (falling back to German) and fill the placeholders."""
     table = CATALOG.get(lang, CATALOG["de"])
     return table.get(key, CATALOG["de"][key]).format(**values)
+
+
+def network_text(event: RouteChosen | NetworkProblem, lang: str = "de") -> str:
+    """The line that tells the customer which way the program found, or why it found none."""
+    from zvkdiag.consent.model import RouteChosen
+
+    if isinstance(event, RouteChosen):
+        key = "route.proxy" if event.proxy else f"route.{event.carrier}"
+        return text(key, lang, relay=event.relay, proxy=event.proxy or "")
+    return text(
+        f"net.{event.kind}", lang, relay=event.relay, proxy=event.proxy, detail=event.detail
+    )

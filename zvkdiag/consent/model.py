@@ -152,6 +152,28 @@ class SessionExpiring:
     minutes_left: int
 
 
+@dataclass(frozen=True)
+class RouteChosen:
+    """The way to the relay now in use: ``carrier`` tcp or wss, ``proxy`` ``host:port`` or None."""
+
+    carrier: str
+    relay: str
+    proxy: str | None = None
+
+
+@dataclass(frozen=True)
+class NetworkProblem:
+    """The relay cannot be reached; the program keeps trying.
+
+    ``kind``: unreachable, proxy-auth, proxy-refused, proxy-unreachable, untrusted.
+    """
+
+    kind: str
+    relay: str
+    proxy: str = ""
+    detail: str = ""
+
+
 AgentEvent = (
     CodeIssued
     | FailedTry
@@ -162,6 +184,8 @@ AgentEvent = (
     | ControlActive
     | PointerShown
     | SessionExpiring
+    | RouteChosen
+    | NetworkProblem
 )
 
 

@@ -24,6 +24,7 @@ def run_with_tk(
     consent_timeout: float,
     trust: TrustConfig | None = None,
     limits: SessionLimits | None = None,
+    proxy: str | None = None,
 ) -> int:
     from zvkdiag.consent.tk_ui import TkUI
 
@@ -42,6 +43,7 @@ def run_with_tk(
         audit_log=audit,
         trust=trust,
         limits=limits,
+        proxy=proxy,
     )
     control.agent = agent
 

@@ -31,7 +31,7 @@ from types import FrameType
 from zvkdiag._errors import ZvkdiagError
 from zvkdiag.consent import tk_theme as theme
 from zvkdiag.consent.describe import describe
-from zvkdiag.consent.messages import text
+from zvkdiag.consent.messages import network_text, text
 from zvkdiag.consent.model import (
     DEFAULT_TIMEOUT,
     AgentControl,
@@ -42,7 +42,9 @@ from zvkdiag.consent.model import (
     Decision,
     EngineerMessage,
     FailedTry,
+    NetworkProblem,
     PointerShown,
+    RouteChosen,
     Scope,
     ScreenShared,
     SessionEnded,
@@ -308,6 +310,11 @@ class TkUI:
                     self.frame.hide()
             case PointerShown(position=position):
                 self.marker.show(position)
+            case RouteChosen():
+                self.main.set_notice("")
+                self.main.add_message(network_text(event, lang))
+            case NetworkProblem():
+                self.main.set_notice(network_text(event, lang), warning=True)
             case SessionExpiring(minutes_left=minutes):
                 notice = text("notice.max_length", lang, minutes=minutes)
                 self.main.set_notice(notice, warning=True)

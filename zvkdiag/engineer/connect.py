@@ -28,6 +28,7 @@ async def _open_session(
     lt: LoopThread,
     case: Case | None = None,
     identity: str | None = None,
+    proxy: str | None = None,
 ) -> Session:
     ident = Identity.load(identity) if identity else None
     conn, watcher = await dial_customer(target, engineer, identity=ident)
@@ -52,7 +53,12 @@ async def _open_session(
 
 
 def _target(
-    session_id: str, password: str, relay: RelaySpec | None, direct: str | None, engineer: str
+    session_id: str,
+    password: str,
+    relay: RelaySpec | None,
+    direct: str | None,
+    engineer: str,
+    proxy: str | None = None,
 ) -> Target:
     if not isinstance(engineer, str) or not engineer.strip():
         raise ValueError("engineer= must be your name as the customer will see it (not empty)")
@@ -68,6 +74,7 @@ def _target(
         codes.normalise_password(password),
         address,
         via_relay=relay is not None,
+        proxy=proxy,
     )
 
 
@@ -80,6 +87,7 @@ def connect(
     engineer: str,
     case: Case | None = None,
     identity: str | None = None,
+    proxy: str | None = None,
 ) -> Session:
     """Connect to a customer's agent and wait until the customer allowed the session.
 
@@ -88,9 +96,14 @@ def connect(
     session_id, password
         As the customer reads them; spaces, dashes and case do not matter.
     relay, direct
-        ``HOST:PORT`` of the relay, or of the agent itself in direct mode (exactly one).
+        The relay: ``HOST:PORT`` raw TCP, ``wss://HOST[:PORT]`` WebSocket over TLS, or a
+        bare ``HOST`` (raw TCP on 8340, then wss on 443, then wss through the proxy).
         With several relays, ``relay`` is a shard map: ``{"1": "HOST:PORT", ...}`` or
         the path of a TOML file with those keys; the ID's first digit picks the relay.
+        ``direct``: ``HOST:PORT`` of the agent itself in direct mode (exactly one of the two).
+    proxy
+        ``http://[user:password@]host:port`` of an HTTP proxy for wss, or ``"none"``;
+        default: ``HTTPS_PROXY`` / ``NO_PROXY`` from the environment.
     engineer
         Your name as the customer will see it in the consent dialog; an empty
         or blank name raises ``ValueError`` before anything goes on the network.
@@ -113,8 +126,10 @@ def connect(
         shard map does not name the ID's shard.
     InvalidCode, PeerNotFound, AuthenticationFailed, TamperingDetected,
     ConsentDenied, SessionClosed
+        ``ProxyError`` (the proxy refused or wanted a login) and ``UntrustedCertificate``
+        (the relay's TLS certificate did not verify) are ``ConnectError`` subclasses.
     """
-    target = _target(session_id, password, relay, direct, engineer)
+    target = _target(session_id, password, relay, direct, engineer, proxy)
     lt = LoopThread()
     try:
         return lt.call(_open_session(target, engineer, lt, case, identity))
@@ -132,9 +147,10 @@ async def connect_async(
     engineer: str,
     case: Case | None = None,
     identity: str | None = None,
+    proxy: str | None = None,
 ) -> Session:
     """The async twin of ``connect`` (the session still runs on its own loop thread)."""
-    target = _target(session_id, password, relay, direct, engineer)
+    target = _target(session_id, password, relay, direct, engineer, proxy)
     lt = LoopThread()
     try:
         return await lt.acall(_open_session(target, engineer, lt, case, identity))

@@ -23,6 +23,7 @@ from zvkdiag._exchange import EngineerHello, engineer_exchange
 from zvkdiag._sockio import recv_line, send_all
 from zvkdiag.agent.agent import KEEPALIVE_COUNT, KEEPALIVE_INTERVAL
 from zvkdiag.agent.sshserver import CHANNEL_MAX_PACKET, CHANNEL_WINDOW, ENCRYPTION_ALGS
+from zvkdiag.transport.dial import open_relay
 from zvkdiag.wire import handshake
 
 __all__ = ["CONNECT_TIMEOUT", "Identity", "Target", "dial_customer"]
@@ -37,6 +38,7 @@ class Target:
     password: str
     address: str
     via_relay: bool
+    proxy: str | None = None
 
 
 async def _dial(address: str) -> socket.socket:
@@ -58,6 +60,12 @@ async def _dial(address: str) -> socket.socket:
             f"Cannot reach {address}: {exc.strerror or exc}", address=address
         ) from exc
     return sock
+
+
+async def _open(target: Target) -> socket.socket:
+    if not target.via_relay:
+        return await _dial(target.address)
+    return (await open_relay(target.address, proxy=target.proxy)).sock
 
 
 async def _pair(sock: socket.socket, target: Target) -> None:
@@ -164,7 +172,7 @@ async def dial_customer(
 async def _paired_socket(target: Target) -> socket.socket:
     """Dial, and pair through the relay; wait out one short backoff."""
     for attempt in (1, 2):
-        sock = await _dial(target.address)
+        sock = await _open(target)
         try:
             if target.via_relay:
                 await _pair(sock, target)

@@ -27,9 +27,11 @@ pairings = logging.getLogger("zvkdiag.relay.pairings")
 
 @dataclass(frozen=True)
 class RelayOptions:
-    host: str
-    port: int
+    """``listen``: raw TCP (TLS when ``tls`` and no ``wss``); ``wss``: WebSocket over TLS."""
+
+    listen: tuple[str, int] | None
     config: RelayConfig
+    wss: tuple[str, int] | None = None
     metrics: tuple[str, int] | None = None
     log_format: str = "text"
     blur_addresses: bool = False
@@ -78,7 +80,7 @@ async def serve(options: RelayOptions) -> int:
     if options.metrics:
         from zvkdiag.relay.metrics import RelayMetrics, serve_metrics
 
-        metrics = RelayMetrics(relay, ("tls",) if tls else ("tcp",))
+        metrics = RelayMetrics(relay, _transports(options, tls))
         http, _ = serve_metrics(metrics, *options.metrics)
         stop_metrics = http.shutdown
         print(f"Metrics on http://{options.metrics[0]}:{http.server_port}/metrics", flush=True)
@@ -89,17 +91,46 @@ async def serve(options: RelayOptions) -> int:
             stop_metrics()
 
 
+def _transports(options: RelayOptions, tls: ssl.SSLContext | None) -> tuple[str, ...]:
+    raw = () if options.listen is None else ("tcp",) if options.wss or not tls else ("tls",)
+    return (*raw, *(("wss",) if options.wss else ()))
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> RelaySetupError:
+    return RelaySetupError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.")
+
+
+async def _start(relay: Relay, options: RelayOptions, tls: ssl.SSLContext | None) -> None:
+    """The listeners asked for; the one TLS context serves both (SIGHUP reloads it in place)."""
+    if options.listen is not None:
+        host, port = options.listen
+        raw_tls = None if options.wss else tls
+        try:
+            _, server = await start_relay(
+                host, port, relay=relay, tls=raw_tls, reuse_port=options.reuse_port
+            )
+        except OSError as exc:
+            raise RelaySetupError(
+                f"Cannot listen on {host}:{port}: {exc.strerror or exc}."
+            ) from exc
+        name = server.sockets[0].getsockname()
+        print(f"Relay listening on {name[0]}:{name[1]}", flush=True)
+    if options.wss is not None and tls is not None:
+        from zvkdiag.relay.wss import start_wss_relay
+
+        host, port = options.wss
+        try:
+            server = await start_wss_relay(relay, host, port, tls, reuse_port=options.reuse_port)
+        except OSError as exc:
+            raise RelaySetupError(
+                f"Cannot listen on {host}:{port}: {exc.strerror or exc}."
+            ) from exc
+        name = server.sockets[0].getsockname()
+        print(f"Relay listening for wss on {name[0]}:{name[1]}", flush=True)
+
+
 async def _listen(relay: Relay, options: RelayOptions, tls: ssl.SSLContext | None) -> int:
-    try:
-        _, server = await start_relay(
-            options.host, options.port, relay=relay, tls=tls, reuse_port=options.reuse_port
-        )
-    except OSError as exc:
-        raise RelaySetupError(
-            f"Cannot listen on {options.host}:{options.port}: {exc.strerror or exc}."
-        ) from exc
-    name = server.sockets[0].getsockname()
-    print(f"Relay listening on {name[0]}:{name[1]}", flush=True)
+    await _start(relay, options, tls)
     stop, drain = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, stop.set)
@@ -111,7 +142,8 @@ async def _listen(relay: Relay, options: RelayOptions, tls: ssl.SSLContext | Non
     for task in waits:
         task.cancel()
     if stop.is_set():
-        server.close()
+        for server in relay.servers:
+            server.close()
         return 0
     relay.drain()
     print(f"Relay draining: {relay.pairs_active} pairs live", flush=True)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import ssl
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from zvkdiag.agent.agent import Agent
@@ -102,11 +104,24 @@ class AutoConsent:
 class RelayThread:
     """The real relay on 127.0.0.1 port 0, served by a background loop."""
 
-    def __init__(self, config: RelayConfig | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        config: RelayConfig | None = None,
+        host: str = "127.0.0.1",
+        *,
+        wss: ssl.SSLContext | None = None,
+    ) -> None:
         self._lt = LoopThread("zvkdiag-relay")
         self.relay, self._server = self._lt.call(start_relay(host, 0, config=config))
         sockname = self._server.sockets[0].getsockname()
         self.address = f"{sockname[0]}:{sockname[1]}"
+        self._wss_server: asyncio.Server | None = None
+        if wss is not None:  # the same relay, also as wss (``wss_address``)
+            from zvkdiag.relay.wss import start_wss_relay
+
+            self._wss_server = self._lt.call(start_wss_relay(self.relay, host, 0, wss))
+            self.wss_port = self._wss_server.sockets[0].getsockname()[1]
+            self.wss_address = f"wss://{host}:{self.wss_port}"
 
     @property
     def state(self) -> Relay:
@@ -115,6 +130,8 @@ class RelayThread:
     def close(self) -> None:
         async def _close() -> None:
             self._server.close()
+            if self._wss_server is not None:
+                self._wss_server.close()
             for conn in list(_live_conns(self.relay)):
                 conn.close()
 
@@ -167,6 +184,12 @@ class AgentThread:
     @property
     def session_id(self) -> str:
         return self.agent.creds.session_id
+
+    def audit_path(self) -> Path:
+        """The customer's audit log of this agent (the one made here when none was given)."""
+        if self._audit_dir is None:
+            raise ValueError("this AgentThread was given its own audit log")
+        return Path(self._audit_dir.name) / "audit.jsonl"
 
     @property
     def password(self) -> str:

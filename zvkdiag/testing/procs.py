@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from queue import Empty, Queue
 
 __all__ = ["Proc"]
@@ -15,9 +16,12 @@ __all__ = ["Proc"]
 class Proc:
     """A zvkdiag child process whose stdout lines are collected by a thread."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *args: str, env: dict[str, str] | None = None, prefix: Sequence[str] = ()
+    ) -> None:
+        # ``prefix``: e.g. ``ip netns exec NAME`` to run it in a network namespace
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "zvkdiag", *args],
+            [*prefix, sys.executable, "-m", "zvkdiag", *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

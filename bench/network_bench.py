@@ -1,0 +1,129 @@
+"""The way to the relay: raw TCP vs wss vs wss through squid, in one run.
+
+Relay: a ``zvkdiag relay`` child process with both listeners (raw TCP and wss,
+certificate from a throwaway CA that ``SSL_CERT_FILE`` points at). Squid: a
+private instance on loopback with Basic login (``zvkdiag.testing.squid``). The
+agent (AutoConsent) and the engineer run in this process, on their own loop
+threads, for every path alike: the ratios compare paths, the absolute figures
+are lower bounds (one interpreter, 2 shared cores).
+
+- connect: ``zvkdiag.connect`` until the session is allowed (median of --runs)
+- download: ``Session.run(["head", "-c", N, "/dev/zero"])`` of --mb MB, MB/s (median)
+- memory: relay VmRSS before and after --offers idle wss offers, per offer
+
+Run: ``.venv/bin/python bench/network_bench.py [--runs 5] [--mb 15] [--offers 90]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import zvkdiag
+from zvkdiag.testing.fakes import AgentThread, AutoConsent
+from zvkdiag.testing.procs import Proc
+from zvkdiag.testing.squid import Squid
+from zvkdiag.testing.tls import ThrowawayCA
+from zvkdiag.transport.address import Route
+from zvkdiag.transport.dial import open_route
+from zvkdiag.wire import handshake
+
+NAME = "relay.zvk.test"
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def measure(relay: str, proxy: str | None, runs: int, nbytes: int) -> tuple[float, float]:
+    connects, rates = [], []
+    with AgentThread(AutoConsent(), relay=relay, proxy=proxy) as agent:
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            s = zvkdiag.connect(
+                agent.session_id, agent.password, relay=relay, proxy=proxy, engineer="Bench"
+            )
+            connects.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            out = s.run(["head", "-c", str(nbytes), "/dev/zero"]).stdout
+            rates.append(len(out) / (time.perf_counter() - t0) / 1e6)
+            s.close()
+            agent.fresh_password(agent.password)
+    return statistics.median(connects) * 1000, statistics.median(rates)
+
+
+async def idle_offers(port: int, n: int) -> list[object]:
+    held = []
+    for _ in range(n):
+        sock = await open_route(Route("wss", "127.0.0.1", port))
+        loop = asyncio.get_running_loop()
+        await loop.sock_sendall(sock, handshake.format_offer(None, None))
+        reply = b""
+        while not reply.endswith(b"\n"):
+            reply += await loop.sock_recv(sock, 1)
+        held.append(sock)
+    return held
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--mb", type=int, default=15)
+    ap.add_argument("--offers", type=int, default=90)
+    args = ap.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="zvkdiag-netbench-"))
+    ca = ThrowawayCA(folder, NAME, "127.0.0.1")
+    os.environ["SSL_CERT_FILE"] = str(ca.ca_file)
+    relay = Proc(
+        "relay",
+        "--listen",
+        "127.0.0.1:0",
+        "--listen-wss",
+        "127.0.0.1:0",
+        "--cert",
+        str(ca.cert_file),
+        "--key",
+        str(ca.key_file),
+    )
+    try:
+        raw = relay.expect(r"Relay listening on (\S+)").group(1)
+        wss_port = int(relay.expect(r"Relay listening for wss on \S+:(\d+)").group(1))
+        with Squid(ports=[wss_port], hosts={NAME: "127.0.0.1"}) as squid:
+            paths = {
+                "raw TCP": (raw, None),
+                "wss direct": (f"wss://127.0.0.1:{wss_port}", None),
+                "wss via squid (Basic)": (f"wss://{NAME}:{wss_port}", squid.url),
+            }
+            nbytes = args.mb * 1_000_000
+            results = {k: measure(r, p, args.runs, nbytes) for k, (r, p) in paths.items()}
+            base = results["raw TCP"]
+            print(f"{'path':24} {'connect ms':>11} {'download MB/s':>14} {'x raw':>6}")
+            for k, (c, r) in results.items():
+                print(f"{k:24} {c:11.1f} {r:14.1f} {r / base[1]:6.2f}")
+        before = rss_kib(relay.proc.pid)
+        held = asyncio.run(_hold(wss_port, args.offers))
+        after = rss_kib(relay.proc.pid)
+        print(f"relay memory per idle wss offer: {(after - before) / held:.1f} KiB ({held} offers)")
+    finally:
+        relay.stop()
+    return 0
+
+
+async def _hold(port: int, n: int) -> int:
+    socks = await idle_offers(port, n)
+    await asyncio.sleep(0.5)
+    count = len(socks)
+    return count
+
+
+if __name__ == "__main__":
+    sys.exit(main())

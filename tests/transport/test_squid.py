@@ -1,0 +1,132 @@
+"""Through a real squid on loopback, with Basic login; the relay's name resolves only inside squid.
+
+``relay.zvk.test`` is in squid's ``hosts_file`` and nowhere else, so a session
+that reaches it proves its bytes went through the proxy.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import zvkdiag
+from zvkdiag.consent.model import RouteChosen
+from zvkdiag.relay.server import RelayConfig
+from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
+from zvkdiag.testing.procs import Proc
+from zvkdiag.testing.squid import SQUID, Squid
+from zvkdiag.testing.tls import ThrowawayCA
+
+pytestmark = pytest.mark.skipif(not os.path.exists(SQUID), reason="squid is not installed")
+NAME = "relay.zvk.test"
+
+
+@pytest.fixture
+def wss_relay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RelayThread]:
+    (tmp_path / "ca").mkdir()
+    ca = ThrowawayCA(tmp_path / "ca", NAME)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
+    for var in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    with RelayThread(RelayConfig(backoff_base=0.01), wss=ca.server_context()) as r:
+        yield r
+
+
+@pytest.fixture
+def squid(wss_relay: RelayThread) -> Iterator[Squid]:
+    with Squid(ports=[wss_relay.wss_port], hosts={NAME: "127.0.0.1"}) as s:
+        yield s
+
+
+def test_the_name_resolves_only_inside_squid() -> None:
+    with pytest.raises(OSError):
+        socket.getaddrinfo(NAME, 443)
+
+
+def test_session_through_squid_with_basic_login(
+    squid: Squid, wss_relay: RelayThread, consent: AutoConsent
+) -> None:
+    relay = f"wss://{NAME}:{wss_relay.wss_port}"
+    with AgentThread(consent, relay=relay, proxy=squid.url) as agent:
+        with zvkdiag.connect(
+            agent.session_id, agent.password, relay=relay, proxy=squid.url, engineer="Eva"
+        ) as s:
+            assert len(s.run(["head", "-c", "1000000", "/dev/zero"]).stdout) == 1_000_000
+    assert RouteChosen("wss", f"{NAME}:{wss_relay.wss_port}", squid.address) in consent.events
+    assert any(line.startswith("Route: wss") and "via proxy" in line for line in agent.out.lines())
+    assert squid.access_log().count(f"CONNECT {NAME}:{wss_relay.wss_port}") >= 2
+
+
+def test_the_proxy_comes_from_the_environment(
+    squid: Squid, wss_relay: RelayThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", squid.url)
+    relay = f"wss://{NAME}:{wss_relay.wss_port}"
+    with AgentThread(AutoConsent(), relay=relay) as agent:
+        with zvkdiag.connect(agent.session_id, agent.password, relay=relay, engineer="E") as s:
+            assert s.run(["true"]).exit_status == 0
+    monkeypatch.setenv("NO_PROXY", "zvk.test")
+    with pytest.raises(zvkdiag.ConnectError) as err:
+        zvkdiag.connect("123456789", "abcd-efgh", relay=relay, engineer="E")
+    assert not isinstance(err.value, zvkdiag.ProxyError)  # went direct, and the name is unknown
+
+
+def test_wrong_proxy_password_is_a_proxy_error(squid: Squid, wss_relay: RelayThread) -> None:
+    wrong = squid.url.replace(":geheim@", ":falsch@")
+    with pytest.raises(zvkdiag.ProxyError) as err:
+        zvkdiag.connect(
+            "123456789",
+            "abcd-efgh",
+            relay=f"wss://{NAME}:{wss_relay.wss_port}",
+            proxy=wrong,
+            engineer="E",
+        )
+    assert (err.value.reason, err.value.status, err.value.proxy) == ("auth", 407, squid.address)
+    assert "falsch" not in str(err.value) and squid.address in str(err.value)
+
+
+def test_a_port_the_proxy_forbids_is_refused(squid: Squid, wss_relay: RelayThread) -> None:
+    with pytest.raises(zvkdiag.ProxyError) as err:
+        zvkdiag.connect(
+            "123456789", "abcd-efgh", relay=f"wss://{NAME}:1", proxy=squid.url, engineer="E"
+        )
+    assert (err.value.reason, err.value.status) == ("refused", 403)
+
+
+def test_customer_reads_the_wrong_proxy_password_in_german(
+    squid: Squid, wss_relay: RelayThread, spawn: type[Proc]
+) -> None:
+    wrong = squid.url.replace(":geheim@", ":falsch@")
+    p = spawn(
+        "quicksupport",
+        "--ui",
+        "console",
+        "--lang",
+        "de",
+        "--relay",
+        f"wss://{NAME}:{wss_relay.wss_port}",
+        "--proxy",
+        wrong,
+        env={"SSL_CERT_FILE": os.environ["SSL_CERT_FILE"]},
+    )
+    p.expect(f"Der Proxy {squid.address} hat die Anmeldung abgelehnt")
+    assert not any("Traceback" in line for line in p.seen)
+
+
+def test_unreachable_proxy(wss_relay: RelayThread) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(zvkdiag.ProxyError) as err:
+        zvkdiag.connect(
+            "123456789",
+            "abcd-efgh",
+            relay=f"wss://{NAME}:{wss_relay.wss_port}",
+            proxy=f"http://127.0.0.1:{port}",
+            engineer="E",
+        )
+    assert err.value.reason == "unreachable"

@@ -1,0 +1,130 @@
+"""The wss carrier end to end: real relay (TLS + WebSocket), real agent, real SSH, on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import zvkdiag
+from zvkdiag.consent.model import RouteChosen
+from zvkdiag.relay.server import RelayConfig
+from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
+from zvkdiag.testing.procs import Proc
+from zvkdiag.testing.tls import ThrowawayCA
+
+
+@pytest.fixture
+def ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ThrowawayCA:
+    ca = ThrowawayCA(tmp_path, "127.0.0.1", "relay.zvk.test")
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
+    return ca
+
+
+@pytest.fixture
+def wss_relay(ca: ThrowawayCA) -> Iterator[RelayThread]:
+    with RelayThread(RelayConfig(backoff_base=0.01), wss=ca.server_context()) as r:
+        yield r
+
+
+def test_customer_and_engineer_over_wss(wss_relay: RelayThread, consent: AutoConsent) -> None:
+    with AgentThread(consent, relay=wss_relay.wss_address) as agent:
+        assert "Route: wss 127.0.0.1:" in "\n".join(agent.out.lines())
+        with zvkdiag.connect(
+            agent.session_id, agent.password, relay=wss_relay.wss_address, engineer="Eva"
+        ) as s:
+            big = s.run(["head", "-c", "3000000", "/dev/zero"])
+            assert len(big.stdout) == 3_000_000
+    routes = [e for e in consent.events if isinstance(e, RouteChosen)]
+    assert routes[0] == RouteChosen("wss", f"127.0.0.1:{wss_relay.wss_port}", None)
+
+
+def test_raw_tcp_engineer_pairs_with_a_wss_customer(
+    wss_relay: RelayThread, consent: AutoConsent
+) -> None:
+    with AgentThread(consent, relay=wss_relay.wss_address) as agent:
+        with zvkdiag.connect(
+            agent.session_id, agent.password, relay=wss_relay.address, engineer="Eva"
+        ) as s:
+            assert s.run(["echo", "hallo"]).stdout == "hallo\n"
+
+
+def test_untrusted_certificate_names_the_hop(
+    tmp_path: Path, wss_relay: RelayThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "other").mkdir()
+    other = ThrowawayCA(tmp_path / "other", "other.test")
+    monkeypatch.setenv("SSL_CERT_FILE", str(other.ca_file))
+    with pytest.raises(zvkdiag.UntrustedCertificate) as err:
+        zvkdiag.connect("123456789", "abcd-efgh", relay=wss_relay.wss_address, engineer="Eva")
+    assert isinstance(err.value, zvkdiag.ConnectError)
+    assert f"127.0.0.1:{wss_relay.wss_port}" in str(err.value)
+    assert "not trust" in str(err.value)
+
+
+def test_expired_certificate_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ca = ThrowawayCA(tmp_path, "127.0.0.1", expired=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
+    with (
+        RelayThread(wss=ca.server_context()) as relay,
+        pytest.raises(zvkdiag.UntrustedCertificate, match="expired"),
+    ):
+        zvkdiag.connect("123456789", "abcd-efgh", relay=relay.wss_address, engineer="Eva")
+
+
+def test_customer_sees_an_untrusted_relay_in_german(
+    tmp_path: Path, wss_relay: RelayThread, spawn: type[Proc]
+) -> None:
+    (tmp_path / "other").mkdir()
+    other = ThrowawayCA(tmp_path / "other", "other.test")
+    p = spawn(
+        "quicksupport",
+        "--ui",
+        "console",
+        "--lang",
+        "de",
+        "--relay",
+        wss_relay.wss_address,
+        env={"SSL_CERT_FILE": str(other.ca_file)},
+    )
+    p.expect("Die Verbindung zum Server 127.0.0.1:.* ist nicht vertrauenswürdig")
+
+
+def test_relay_names_a_bad_certificate_file(tmp_path: Path, spawn: type[Proc]) -> None:
+    bad = tmp_path / "cert.pem"
+    bad.write_text("not a certificate")
+    key = tmp_path / "key.pem"
+    p = spawn("relay", "--listen-wss", "127.0.0.1:0", "--cert", str(bad), "--key", str(key))
+    assert p.proc.wait(15) == 1
+    assert p.proc.stderr is not None
+    assert str(bad) in p.proc.stderr.read()
+
+
+def test_relay_names_a_missing_key_file(ca: ThrowawayCA, tmp_path: Path, spawn: type[Proc]) -> None:
+    missing = tmp_path / "nokey.pem"
+    p = spawn(
+        "relay", "--listen-wss", "127.0.0.1:0", "--cert", str(ca.cert_file), "--key", str(missing)
+    )
+    assert p.proc.wait(15) == 1
+    assert p.proc.stderr is not None
+    assert f"key file {missing}" in p.proc.stderr.read()
+
+
+def test_relay_cli_serves_both_listeners(ca: ThrowawayCA, spawn: type[Proc]) -> None:
+    p = spawn(
+        "relay",
+        "--listen",
+        "127.0.0.1:0",
+        "--listen-wss",
+        "127.0.0.1:0",
+        "--cert",
+        str(ca.cert_file),
+        "--key",
+        str(ca.key_file),
+    )
+    raw = p.expect(r"Relay listening on (\S+)").group(1)
+    wss = p.expect(r"Relay listening for wss on 127.0.0.1:(\d+)").group(1)
+    with AgentThread(AutoConsent(), relay=f"wss://127.0.0.1:{wss}") as agent:
+        with zvkdiag.connect(agent.session_id, agent.password, relay=raw, engineer="E") as s:
+            assert s.run(["true"]).exit_status == 0

@@ -1,0 +1,182 @@
+"""The relay's second carrier: the same pairing protocol inside WebSocket over TLS.
+
+``WssConn`` terminates TLS (asyncio) and WebSocket (wsproto, no I/O of its own)
+and hands the relay's ordinary per-connection protocol a transport whose
+``write`` sends one binary message: pairing, limits and the blind byte pipe are
+the very same code for both carriers, and a raw TCP engineer pairs with a wss
+customer. Backpressure passes through: the TLS transport's pause/resume writing
+reaches the pipe, the pipe's pause/resume reading reaches the TLS transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Any, Final
+
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+
+from zvkdiag.relay.server import Relay
+from zvkdiag.transport.address import WSS_PATH
+from zvkdiag.transport.wsclient import SUBPROTOCOL
+
+__all__ = ["UPGRADE_TIMEOUT", "WssConn", "start_wss_relay"]
+
+log = logging.getLogger("zvkdiag.relay")
+UPGRADE_TIMEOUT: Final = 10.0  # TLS handshake, then the HTTP upgrade request
+
+
+class _MessageTransport(asyncio.Transport):
+    """What the relay's protocol writes to: each ``write`` is one binary WebSocket message."""
+
+    def __init__(self, conn: WssConn) -> None:
+        super().__init__()
+        self._conn = conn
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._conn.send(bytes(data))
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def is_closing(self) -> bool:
+        return self._conn.closing
+
+    def pause_reading(self) -> None:
+        self._conn.outer_call("pause_reading")
+
+    def resume_reading(self) -> None:
+        self._conn.outer_call("resume_reading")
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._conn.outer_call("set_write_buffer_limits", high, low)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        outer = self._conn.outer
+        return outer.get_extra_info(name, default) if outer is not None else default
+
+
+class WssConn(asyncio.Protocol):
+    def __init__(self, relay: Relay) -> None:
+        self.inner = relay.protocol("wss")()
+        self.ws = WSConnection(ConnectionType.SERVER)
+        self.outer: asyncio.Transport | None = None
+        self.opened = False
+        self.closing = False
+        self.timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.outer = transport
+        self.timer = asyncio.get_running_loop().call_later(UPGRADE_TIMEOUT, self.close)
+
+    def outer_call(self, name: str, *args: Any) -> None:
+        if self.outer is not None and not self.outer.is_closing():
+            getattr(self.outer, name)(*args)
+
+    def send(self, data: bytes) -> None:
+        if self.ws.state is ConnectionState.OPEN and self.outer and not self.outer.is_closing():
+            self.outer.write(self.ws.send(BytesMessage(data=data)))
+
+    def close(self) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        if self.outer is None or self.outer.is_closing():
+            return
+        if self.ws.state is ConnectionState.OPEN:
+            self.outer.write(self.ws.send(CloseConnection(code=1000)))
+        self.outer.close()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.ws.receive_data(data)
+            for event in self.ws.events():
+                self._event(event)
+        except (LocalProtocolError, RemoteProtocolError) as exc:
+            log.info("wss: broken WebSocket from %s: %s", self._peer(), exc)
+            self.close()
+
+    def _event(self, event: object) -> None:
+        if isinstance(event, BytesMessage):
+            self.inner.data_received(bytes(event.data))
+        elif isinstance(event, Request):
+            self._upgrade(event)
+        elif isinstance(event, Ping):
+            self._write(self.ws.send(event.response()))
+        elif isinstance(event, CloseConnection):
+            if self.ws.state is ConnectionState.REMOTE_CLOSING:
+                self._write(self.ws.send(event.response()))
+            self.close()
+        elif isinstance(event, TextMessage):
+            self.close()  # the carrier is binary only
+
+    def _upgrade(self, request: Request) -> None:
+        if request.target != WSS_PATH:
+            self._write(self.ws.send(RejectConnection(status_code=404)))
+            self.close()
+            return
+        sub = SUBPROTOCOL if SUBPROTOCOL in request.subprotocols else None
+        self._write(self.ws.send(AcceptConnection(subprotocol=sub)))
+        if self.timer:
+            self.timer.cancel()
+        self.opened = True
+        self.inner.connection_made(_MessageTransport(self))
+
+    def _write(self, data: bytes) -> None:
+        if self.outer is not None and not self.outer.is_closing():
+            self.outer.write(data)
+
+    def _peer(self) -> str:
+        peer = self.outer.get_extra_info("peername") if self.outer else None
+        return str(peer[0]) if peer else "?"
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        if self.timer:
+            self.timer.cancel()
+        if self.opened:
+            self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+
+async def start_wss_relay(
+    relay: Relay,
+    host: str,
+    port: int,
+    ssl_context: ssl.SSLContext,
+    *,
+    reuse_port: bool = False,
+) -> asyncio.Server:
+    """Serve ``relay`` (shared with the raw TCP listener, if any) as wss on host:port.
+
+    The server joins ``relay.servers``, so a drain stops this listener too.
+    """
+    server = await asyncio.get_running_loop().create_server(
+        lambda: WssConn(relay),
+        host,
+        port,
+        ssl=ssl_context,
+        ssl_handshake_timeout=UPGRADE_TIMEOUT,
+        backlog=1024,
+        reuse_port=reuse_port or None,
+    )
+    relay.servers.append(server)
+    return server
