@@ -142,3 +142,28 @@ def test_a_bad_certificate_or_key_file_is_a_clear_error_at_start(
         assert relay.proc.stderr is not None
         err = relay.proc.stderr.read()
         assert str(tmp_path / named) in err and "Traceback" not in err, err
+
+
+def test_sighup_reload_reaches_the_wss_listener_and_the_raw_port_stays_plain(
+    spawn: type[Proc], tmp_path: Path
+) -> None:
+    a_pem, a_key, a_der = _cert("relay-a")
+    b_pem, b_key, b_der = _cert("relay-b")
+    _write(tmp_path, a_pem, a_key)
+    relay = spawn(
+        "relay", "--listen", "127.0.0.1:0", "--listen-wss", "127.0.0.1:0",
+        "--cert", str(tmp_path / "relay.crt"), "--key", str(tmp_path / "relay.key"),
+    )  # fmt: skip
+    raw = relay.expect(r"Relay listening on (\S+)").group(1)
+    wss = relay.expect(r"Relay listening for wss on (\S+)").group(1)
+    assert _served_cert(wss) == a_der
+    cust, eng, _ = pair(raw)  # the raw port speaks plain TCP beside wss
+    cust.sendall(b"plain")
+    assert recv_exactly(eng, 5) == b"plain"
+    _write(tmp_path, b_pem, b_key)
+    relay.proc.send_signal(signal.SIGHUP)
+    relay.expect(r"Certificate reloaded")
+    assert _served_cert(wss) == b_der
+    for s in (cust, eng):
+        s.close()
+    relay.stop()
