@@ -53,3 +53,33 @@ def test_interpreter_exit_closes_the_open_sessions(agent: AgentThread, relay: Re
     ended = [e for e in agent.ui.events if isinstance(e, SessionEnded)]
     assert ended[0].reason == "engineer"  # closed cleanly, not merely dropped
     assert agent.fresh_password(old) != old
+
+
+HUNG_KERNEL = """
+import sys, time, zvkdiag
+s = zvkdiag.connect(sys.argv[1], sys.argv[2], relay=sys.argv[3], engineer="E")
+print("connected", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_killed_kernel_ends_the_customers_session(agent: AgentThread, relay: RelayThread) -> None:
+    """SIGKILL: no atexit, no goodbye; the customer's side still ends the session at once."""
+    old = agent.password
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HUNG_KERNEL, agent.session_id, old, relay.address],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "connected"
+        assert not any(isinstance(e, SessionEnded) for e in agent.ui.events)
+        proc.kill()
+        proc.wait()
+        assert agent.ui.wait_for(lambda: any(isinstance(e, SessionEnded) for e in agent.ui.events))
+    finally:
+        proc.kill()
+        proc.wait()
+    ended = [e for e in agent.ui.events if isinstance(e, SessionEnded)]
+    assert ended[0].reason in {"engineer", "network"}  # the indicator goes with either
+    assert agent.fresh_password(old) != old
