@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 import zvkdiag
-from zvkdiag.agent.agent import KEEPALIVE_COUNT, KEEPALIVE_INTERVAL
 from zvkdiag.cases import CaseStore
 from zvkdiag.consent.model import SessionEnded, SessionStarted
 from zvkdiag.testing.fakes import AgentThread, AutoConsent
 from zvkdiag.testing.procs import Proc
+from zvkdiag.wire.ssh import KEEPALIVE_COUNT, KEEPALIVE_INTERVAL
 
 NOTICE_DEADLINE = 5.0
 REOFFER_TIMEOUT = 30.0  # the agent's retry backoff tops out at 5 s between tries

@@ -72,7 +72,7 @@ def test_reads_out_of_order_still_get_the_files_digest(session, tmp_path: Path) 
 
 def test_one_session_carries_many_downloads_larger_than_the_window(session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Flow control with the 8 MiB window and 256 KiB packets holds up over many transfers."""
-    from zvkdiag.agent.sshserver import CHANNEL_WINDOW
+    from zvkdiag.wire.ssh import CHANNEL_WINDOW
 
     src = tmp_path / "big.bin"
     src.write_bytes(os.urandom(CHANNEL_WINDOW + 3 * BLOCK_SIZE + 5))

@@ -56,12 +56,11 @@ from zvkdiag.transport.dial import open_relay
 from zvkdiag.transport.explain import network_problem
 from zvkdiag.trust.verify import NotVerified, TrustConfig, verify_engineer
 from zvkdiag.wire import codes, handshake
+from zvkdiag.wire.ssh import KEEPALIVE_COUNT, KEEPALIVE_INTERVAL
 
-__all__ = ["KEEPALIVE_COUNT", "KEEPALIVE_INTERVAL", "Agent", "parse_address"]
+__all__ = ["Agent", "parse_address"]
 
 log = logging.getLogger("zvkdiag.agent")
-KEEPALIVE_INTERVAL: Final = 1.0
-KEEPALIVE_COUNT: Final = 3
 RELAY_RETRY: Final = (0.2, 0.5, 1.0, 2.0, 5.0)
 EXPIRY_CHECK: Final = 1.0
 MAX_HANDSHAKES: Final = 4

@@ -10,10 +10,11 @@ shell, no PTY, no subsystem, no forwarding of any kind.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Final
 
 import asyncssh
 from asyncssh.sftp import MIN_SFTP_VERSION
+
+from zvkdiag.wire.ssh import CHANNEL_MAX_PACKET, CHANNEL_WINDOW, ENCRYPTION_ALGS
 
 __all__ = [
     "CHANNEL_MAX_PACKET",
@@ -23,17 +24,6 @@ __all__ = [
     "RequestProcess",
 ]
 
-ENCRYPTION_ALGS: Final = (
-    "aes256-gcm@openssh.com",
-    "aes128-gcm@openssh.com",
-    "chacha20-poly1305@openssh.com",
-)
-# Channel flow control, both ends.  asyncssh's defaults (2 MiB window, 32 KiB
-# packets) cut a 256 KiB SFTP read into eight SSH packets, each with its own
-# Python-level framing, encryption call and window bookkeeping; a download is
-# CPU-bound in those per-packet costs (docs/benchmarks.md, "Probes and files").
-CHANNEL_WINDOW: Final = 8 * 1024 * 1024
-CHANNEL_MAX_PACKET: Final = 256 * 1024
 Handler = Callable[[asyncssh.SSHServerProcess[bytes]], Awaitable[None]]
 SFTPFactory = Callable[[asyncssh.SSHServerChannel[bytes]], asyncssh.SFTPServer]
 

@@ -21,10 +21,15 @@ from zvkdiag._errors import (
 )
 from zvkdiag._exchange import EngineerHello, engineer_exchange
 from zvkdiag._sockio import recv_line, send_all
-from zvkdiag.agent.agent import KEEPALIVE_COUNT, KEEPALIVE_INTERVAL
-from zvkdiag.agent.sshserver import CHANNEL_MAX_PACKET, CHANNEL_WINDOW, ENCRYPTION_ALGS
 from zvkdiag.transport.dial import open_relay
 from zvkdiag.wire import handshake
+from zvkdiag.wire.ssh import (
+    CHANNEL_MAX_PACKET,
+    CHANNEL_WINDOW,
+    ENCRYPTION_ALGS,
+    KEEPALIVE_COUNT,
+    KEEPALIVE_INTERVAL,
+)
 
 __all__ = ["CONNECT_TIMEOUT", "Identity", "Target", "dial_customer"]
 
