@@ -14,6 +14,7 @@ EXPECTED = {
     "ControlUnavailable",
     "InvalidCode",
     "InvalidParameter",
+    "PacError",
     "PeerNotFound",
     "ProxyError",
     "ProtocolError",

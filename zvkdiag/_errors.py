@@ -9,6 +9,7 @@ the boundary with ``raise ... from exc`` so the cause stays visible::
     ├── ConnectError           the relay or agent address could not be reached
     │   ├── RelayBackoff       the relay holds back tries for now (``retry_after`` seconds)
     │   ├── ProxyError         the company's HTTP proxy refused, wanted a login, or was not there
+    │   ├── PacError           the proxy configuration file (PAC) could not be loaded or run
     │   └── UntrustedCertificate  the relay's TLS certificate is not trusted by this PC
     ├── PeerNotFound           the relay knows no customer with that ID
     ├── AuthenticationFailed   the password was wrong (``tries_left`` says how often more)
@@ -47,6 +48,7 @@ __all__ = [
     "ControlUnavailable",
     "InvalidCode",
     "InvalidParameter",
+    "PacError",
     "PeerNotFound",
     "ProtocolError",
     "ProxyError",
@@ -109,6 +111,21 @@ class ProxyError(ConnectError):
         self.proxy = proxy
         self.reason = reason
         self.status = status
+
+
+class PacError(ConnectError):
+    """The proxy auto-configuration file at ``pac`` did not say which proxy to use.
+
+    ``reason``: ``download`` (the file could not be fetched), ``script`` (its
+    ``FindProxyForURL`` threw, or the file is not a PAC script), ``timeout`` (it
+    ran longer than allowed, e.g. a loop), ``answer`` (it named no proxy we can
+    use, e.g. only SOCKS). ``pac`` is the file's address without a password.
+    """
+
+    def __init__(self, message: str, *, address: str, pac: str, reason: str) -> None:
+        super().__init__(message, address=address)
+        self.pac = pac
+        self.reason = reason
 
 
 class UntrustedCertificate(ConnectError):

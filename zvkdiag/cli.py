@@ -88,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument(
         "--proxy", help="http://[user:password@]host:port, or 'none' (default: HTTPS_PROXY)"
     )
+    q.add_argument(
+        "--pac",
+        help="URL of a proxy auto-configuration (PAC) file, or 'none' "
+        "(default on Windows: the user's automatic configuration script)",
+    )
     mode.add_argument("--listen", help="direct mode: listen on HOST:PORT instead of using a relay")
     q.add_argument("--ui", choices=("auto", "tk", "console"), default="auto")
     q.add_argument(
@@ -266,6 +271,7 @@ def _quicksupport(args: argparse.Namespace) -> int:
             trust=_trust(args),
             limits=limits,
             proxy=args.proxy,
+            pac=args.pac,
         )
     from zvkdiag.agent.agent import Agent
     from zvkdiag.agent.control import LateControl
@@ -284,6 +290,7 @@ def _quicksupport(args: argparse.Namespace) -> int:
             trust=_trust(args),
             limits=limits,
             proxy=args.proxy,
+            pac=args.pac,
         )
         control.agent = agent
         loop = asyncio.get_running_loop()

@@ -91,6 +91,7 @@ class Agent:
         trust: TrustConfig | None = None,
         limits: SessionLimits | None = None,
         proxy: str | None = None,
+        pac: str | None = None,
     ) -> None:
         if (relay is None) == (listen is None):
             raise ValueError("give exactly one of relay= or listen=")
@@ -98,6 +99,7 @@ class Agent:
         self.relay = relay
         self.listen = listen
         self.proxy = proxy
+        self.pac = pac
         self.ops = ops or default_ops()
         self.out = out or sys.stdout
         self.consent_timeout = consent_timeout
@@ -271,7 +273,7 @@ class Agent:
 
     async def _offer(self) -> socket.socket:
         assert self.relay is not None
-        opened = await open_relay(self.relay, proxy=self.proxy)
+        opened = await open_relay(self.relay, proxy=self.proxy, pac=self.pac)
         sock = opened.sock
         try:
             await send_all(

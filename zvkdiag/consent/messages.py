@@ -37,6 +37,18 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "net.proxy-unreachable": (
             "Der Proxy {proxy} antwortet nicht. Bitte prüfen Sie die Proxy-Einstellung."
         ),
+        "net.pac-download": (
+            "Die Proxy-Konfigurationsdatei (PAC) {proxy} kann nicht geladen werden ({detail})."
+            " Bitte wenden Sie sich an Ihre IT-Abteilung; es wird weiter versucht."
+        ),
+        "net.pac-script": (
+            "Die Proxy-Konfigurationsdatei (PAC) {proxy} ist fehlerhaft: ihr Skript bricht ab"
+            " oder nennt keinen brauchbaren Proxy. Bitte wenden Sie sich an Ihre IT-Abteilung."
+        ),
+        "net.pac-timeout": (
+            "Die Proxy-Konfigurationsdatei (PAC) {proxy} ist fehlerhaft: ihr Skript wird nicht"
+            " fertig. Bitte wenden Sie sich an Ihre IT-Abteilung."
+        ),
         "net.untrusted": (
             "Die Verbindung zum Server {relay} ist nicht vertrauenswürdig: sein Zertifikat"
             " wurde nicht bestätigt ({detail}). Falls Ihre Firma verschlüsselte Verbindungen"
@@ -184,6 +196,18 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         ),
         "net.proxy-unreachable": (
             "The proxy {proxy} does not answer. Please check the proxy setting."
+        ),
+        "net.pac-download": (
+            "The proxy configuration file (PAC) {proxy} cannot be loaded ({detail})."
+            " Please contact your IT department; the program keeps trying."
+        ),
+        "net.pac-script": (
+            "The proxy configuration file (PAC) {proxy} is faulty: its script fails or names"
+            " no usable proxy. Please contact your IT department."
+        ),
+        "net.pac-timeout": (
+            "The proxy configuration file (PAC) {proxy} is faulty: its script does not"
+            " finish. Please contact your IT department."
         ),
         "net.untrusted": (
             "The connection to the server {relay} is not trustworthy: its certificate was not"

@@ -165,7 +165,8 @@ class RouteChosen:
 class NetworkProblem:
     """The relay cannot be reached; the program keeps trying.
 
-    ``kind``: unreachable, proxy-auth, proxy-refused, proxy-unreachable, untrusted.
+    ``kind``: unreachable, proxy-auth, proxy-refused, proxy-unreachable, untrusted,
+    pac-download, pac-script, pac-timeout (then ``proxy`` is the PAC file's address).
     """
 
     kind: str

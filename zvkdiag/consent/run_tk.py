@@ -25,6 +25,7 @@ def run_with_tk(
     trust: TrustConfig | None = None,
     limits: SessionLimits | None = None,
     proxy: str | None = None,
+    pac: str | None = None,
 ) -> int:
     from zvkdiag.consent.tk_ui import TkUI
 
@@ -44,6 +45,7 @@ def run_with_tk(
         trust=trust,
         limits=limits,
         proxy=proxy,
+        pac=pac,
     )
     control.agent = agent
 

@@ -59,6 +59,7 @@ def _target(
     direct: str | None,
     engineer: str,
     proxy: str | None = None,
+    pac: str | None = None,
 ) -> Target:
     if not isinstance(engineer, str) or not engineer.strip():
         raise ValueError("engineer= must be your name as the customer will see it (not empty)")
@@ -75,6 +76,7 @@ def _target(
         address,
         via_relay=relay is not None,
         proxy=proxy,
+        pac=pac,
     )
 
 
@@ -88,6 +90,7 @@ def connect(
     case: Case | None = None,
     identity: str | None = None,
     proxy: str | None = None,
+    pac: str | None = None,
 ) -> Session:
     """Connect to a customer's agent and wait until the customer allowed the session.
 
@@ -104,6 +107,9 @@ def connect(
     proxy
         ``http://[user:password@]host:port`` of an HTTP proxy for wss, or ``"none"``;
         default: ``HTTPS_PROXY`` / ``NO_PROXY`` from the environment.
+    pac
+        URL of a proxy auto-configuration (PAC) file that names the proxy (``"none"``:
+        none); on Windows the user's automatic configuration script is the default.
     engineer
         Your name as the customer will see it in the consent dialog; an empty
         or blank name raises ``ValueError`` before anything goes on the network.
@@ -126,10 +132,11 @@ def connect(
         shard map does not name the ID's shard.
     InvalidCode, PeerNotFound, AuthenticationFailed, TamperingDetected,
     ConsentDenied, SessionClosed
-        ``ProxyError`` (the proxy refused or wanted a login) and ``UntrustedCertificate``
+        ``ProxyError`` (the proxy refused or wanted a login), ``PacError`` (the PAC
+        file could not be loaded, threw or ran too long) and ``UntrustedCertificate``
         (the relay's TLS certificate did not verify) are ``ConnectError`` subclasses.
     """
-    target = _target(session_id, password, relay, direct, engineer, proxy)
+    target = _target(session_id, password, relay, direct, engineer, proxy, pac)
     lt = LoopThread()
     try:
         return lt.call(_open_session(target, engineer, lt, case, identity))
@@ -148,9 +155,10 @@ async def connect_async(
     case: Case | None = None,
     identity: str | None = None,
     proxy: str | None = None,
+    pac: str | None = None,
 ) -> Session:
     """The async twin of ``connect`` (the session still runs on its own loop thread)."""
-    target = _target(session_id, password, relay, direct, engineer, proxy)
+    target = _target(session_id, password, relay, direct, engineer, proxy, pac)
     lt = LoopThread()
     try:
         return await lt.acall(_open_session(target, engineer, lt, case, identity))

@@ -44,6 +44,7 @@ class Target:
     address: str
     via_relay: bool
     proxy: str | None = None
+    pac: str | None = None
 
 
 async def _dial(address: str) -> socket.socket:
@@ -70,7 +71,7 @@ async def _dial(address: str) -> socket.socket:
 async def _open(target: Target) -> socket.socket:
     if not target.via_relay:
         return await _dial(target.address)
-    return (await open_relay(target.address, proxy=target.proxy)).sock
+    return (await open_relay(target.address, proxy=target.proxy, pac=target.pac)).sock
 
 
 async def _pair(sock: socket.socket, target: Target) -> None:

@@ -1,4 +1,4 @@
-"""A real squid on loopback for tests: CONNECT only to the ports given, Basic login required.
+"""A real squid on loopback for tests: CONNECT only to the ports given, Basic login (or none).
 
 ``hosts_file`` makes made-up names resolve to 127.0.0.1 inside squid only, so a
 test that reaches ``relay.zvk.test`` proves its bytes went through the proxy.
@@ -34,16 +34,19 @@ coredump_dir {folder}
 hosts_file {folder}/hosts
 dns_nameservers 127.0.0.1
 shutdown_lifetime 0 seconds
-auth_param basic program {ncsa} {folder}/htpasswd
-auth_param basic realm zvk-test
-acl authed proxy_auth REQUIRED
 acl allowed_ports port {ports}
 acl CONNECT method CONNECT
 http_access deny CONNECT !allowed_ports
-http_access deny !authed
-http_access allow authed
+{access}
 http_access deny all
 """
+_LOGIN = """\
+auth_param basic program {ncsa} {folder}/htpasswd
+auth_param basic realm zvk-test
+acl authed proxy_auth REQUIRED
+http_access deny !authed
+http_access allow authed"""
+_OPEN = "http_access allow localhost"
 
 
 def _free_port() -> int:
@@ -53,7 +56,10 @@ def _free_port() -> int:
 
 
 class Squid:
-    """squid on 127.0.0.1:``port``; user ``user`` with ``password``; names in ``hosts``."""
+    """squid on 127.0.0.1:``port``; user ``user`` with ``password``; names in ``hosts``.
+
+    ``login=False``: no login asked (a proxy a PAC file names comes without credentials).
+    """
 
     def __init__(
         self,
@@ -62,6 +68,7 @@ class Squid:
         hosts: dict[str, str],
         user: str = "max",
         password: str = "geheim",  # noqa: S107  (a test proxy's own throwaway login)
+        login: bool = True,
     ) -> None:
         # squid drops root for its own user, which must reach and write this folder
         # (pytest's tmp_path lies under a 0700 folder)
@@ -81,6 +88,7 @@ class Squid:
                 folder=folder,
                 ncsa=NCSA_AUTH,
                 ports=" ".join(str(p) for p in ports),
+                access=_LOGIN.format(ncsa=NCSA_AUTH, folder=folder) if login else _OPEN,
             )
         )
         for f in folder.iterdir():
@@ -92,7 +100,11 @@ class Squid:
             env={**os.environ, "HOME": str(folder)},
         )
         self._wait()
-        self.url = f"http://{user}:{password}@127.0.0.1:{self.port}"
+        self.url = (
+            f"http://{user}:{password}@127.0.0.1:{self.port}"
+            if login
+            else f"http://127.0.0.1:{self.port}"
+        )
         self.address = f"127.0.0.1:{self.port}"
 
     def _wait(self) -> None:

@@ -18,9 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from zvkdiag._errors import ConnectError, ProxyError, UntrustedCertificate
+from zvkdiag._errors import ConnectError, PacError, ProxyError, UntrustedCertificate
 from zvkdiag.transport.address import RAW_PORT, WSS_PORT, Route, parse_relay, plan_routes
-from zvkdiag.transport.proxy import proxy_for
+from zvkdiag.transport.pac import pac_for, proxy_from_pac
+from zvkdiag.transport.proxy import ProxyURL, proxy_for
 from zvkdiag.transport.tls import client_context
 from zvkdiag.transport.wsclient import open_wss
 
@@ -42,20 +43,45 @@ async def open_relay(
     relay: str,
     *,
     proxy: str | None = None,
+    pac: str | None = None,
     env: Mapping[str, str] | None = None,
     ports: tuple[int, int] = (RAW_PORT, WSS_PORT),
     stagger: float = STAGGER,
 ) -> Opened:
     """Open the best route to ``relay`` (``HOST``, ``HOST:PORT`` or ``wss://HOST[:PORT]``).
 
-    ``proxy`` is the ``--proxy`` setting (``"none"`` for no proxy); without it the
-    environment (``HTTPS_PROXY``, ``NO_PROXY``) and, on Windows, the user's
-    settings decide. ``ports`` are the raw and wss ports a bare name is tried on.
+    ``proxy`` is the ``--proxy`` setting (``"none"`` for no proxy), ``pac`` the
+    ``--pac`` one (a PAC file's URL); without them the environment
+    (``HTTPS_PROXY``, ``NO_PROXY``) and, on Windows, the user's settings decide.
+    ``ports`` are the raw and wss ports a bare name is tried on.
+
+    A PAC file that fails raises its ``PacError`` for a ``wss://`` relay; for a
+    bare name the direct routes are still tried, and the ``PacError`` is raised
+    only when none of them opens.
     """
     address = parse_relay(relay)
-    chosen = proxy_for(address.host, explicit=proxy, env=os.environ if env is None else env)
+    environ = os.environ if env is None else env
+    chosen: ProxyURL | None = None
+    pac_failed: PacError | None = None
+    pac_url = None
+    if address.mode != "tcp":  # a HOST:PORT relay is raw TCP: no proxy applies
+        pac_url = pac_for(explicit_proxy=proxy, explicit_pac=pac, env=environ)
+    if pac_url is not None:
+        try:
+            chosen = await proxy_from_pac(pac_url, address.host, address.port or ports[1])
+        except PacError as exc:
+            if address.mode != "auto":
+                raise
+            pac_failed = exc
+    else:
+        chosen = proxy_for(address.host, explicit=proxy, env=environ)
     routes = plan_routes(address, proxy=chosen, raw_port=ports[0], wss_port=ports[1])
-    return await race(routes, stagger=stagger)
+    try:
+        return await race(routes, stagger=stagger)
+    except ConnectError as exc:
+        if pac_failed is not None:
+            raise pac_failed from exc
+        raise
 
 
 async def open_route(route: Route, ctx: ssl.SSLContext | None = None) -> socket.socket:
