@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,7 +59,11 @@ def test_session_through_squid_with_basic_login(
             assert len(s.run(["head", "-c", "1000000", "/dev/zero"]).stdout) == 1_000_000
     assert RouteChosen("wss", f"{NAME}:{wss_relay.wss_port}", squid.address) in consent.events
     assert any(line.startswith("Route: wss") and "via proxy" in line for line in agent.out.lines())
-    assert squid.access_log().count(f"CONNECT {NAME}:{wss_relay.wss_port}") >= 2
+    wanted = f"CONNECT {NAME}:{wss_relay.wss_port}"
+    deadline = time.monotonic() + 10  # squid logs a tunnel once it has closed, a moment later
+    while squid.access_log().count(wanted) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert squid.access_log().count(wanted) >= 2
 
 
 def test_the_proxy_comes_from_the_environment(
