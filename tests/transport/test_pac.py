@@ -12,7 +12,6 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,17 +19,16 @@ import zvkdiag
 from zvkdiag._errors import PacError
 from zvkdiag.consent.messages import network_text
 from zvkdiag.consent.model import RouteChosen
-from zvkdiag.relay.server import RelayConfig
 from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
 from zvkdiag.testing.procs import Proc
 from zvkdiag.testing.squid import SQUID, Squid
-from zvkdiag.testing.tls import ThrowawayCA
 from zvkdiag.transport import pac as pacmod
 from zvkdiag.transport.explain import network_problem
 from zvkdiag.transport.pac import pac_for, parse_pac_answer
 from zvkdiag.transport.proxy import ProxyURL
 
-NAME = "relay.zvk.test"
+from .conftest import NAME
+
 needs_squid = pytest.mark.skipif(not os.path.exists(SQUID), reason="squid is not installed")
 
 
@@ -67,17 +65,6 @@ class PacServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture
-def wss_relay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RelayThread]:
-    (tmp_path / "ca").mkdir()
-    ca = ThrowawayCA(tmp_path / "ca", NAME)
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
-    for var in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    with RelayThread(RelayConfig(backoff_base=0.01), wss=ca.server_context()) as r:
-        yield r
 
 
 @pytest.fixture

@@ -10,31 +10,18 @@ import os
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 import zvkdiag
 from zvkdiag.consent.model import RouteChosen
-from zvkdiag.relay.server import RelayConfig
 from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
 from zvkdiag.testing.procs import Proc
 from zvkdiag.testing.squid import SQUID, Squid
-from zvkdiag.testing.tls import ThrowawayCA
+
+from .conftest import NAME
 
 pytestmark = pytest.mark.skipif(not os.path.exists(SQUID), reason="squid is not installed")
-NAME = "relay.zvk.test"
-
-
-@pytest.fixture
-def wss_relay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RelayThread]:
-    (tmp_path / "ca").mkdir()
-    ca = ThrowawayCA(tmp_path / "ca", NAME)
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
-    for var in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    with RelayThread(RelayConfig(backoff_base=0.01), wss=ca.server_context()) as r:
-        yield r
 
 
 @pytest.fixture
