@@ -6,6 +6,7 @@ import pytest
 
 from zvkdiag._errors import ProtocolError
 from zvkdiag.consent.describe import ENGINEER_LINE, describe, format_size, visible
+from zvkdiag.consent.messages import text
 from zvkdiag.consent.model import ConsentRequest, Scope
 
 OS_PROBE = {
@@ -145,3 +146,16 @@ def test_the_continue_question_says_how_long_idle_and_how_long_to_answer() -> No
     assert headline == "Is the remote support still needed?" and "0.5 minutes" in lines[-1]
     with pytest.raises(ProtocolError):
         describe(ConsentRequest(Scope.CONTINUE, "E", detail={"idle_minutes": "x"}), "de")
+
+
+def test_control_by_an_unverified_engineer_is_warned_about_first():
+    for lang in ("de", "en"):
+        unverified = describe(ConsentRequest(Scope.SCREEN_CONTROL, "E", detail={}), lang)[1]
+        warning = text("ask.screen.control.unverified", lang)
+        assert unverified[ENGINEER_LINE + 1] == warning
+        verified = describe(
+            ConsentRequest(Scope.SCREEN_CONTROL, "E", engineer_verified=True, detail={}), lang
+        )[1]
+        assert warning not in verified
+        view = describe(ConsentRequest(Scope.SCREEN_VIEW, "E", detail={"monitor": 0}), lang)[1]
+        assert warning not in view  # only control gets it: control is what a scammer wants
