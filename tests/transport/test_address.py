@@ -143,3 +143,25 @@ def test_parse_head_refuses_what_is_not_http() -> None:
     with pytest.raises(ValueError):
         parse_head(b"SSH-2.0-OpenSSH\r\n\r\n")
     assert not parse_head(_head(407, "Connection: close", "Content-Length: 3")).keeps_connection
+
+
+def test_connect_prefers_ntlm_to_basic_and_keeps_the_connection() -> None:
+    d = ConnectDialogue(ProxyURL("p", 1, "FIRMA\\max", "pw"), "relay:443", platform="linux")
+    d.request()
+    offer = parse_head(_head(407, 'Proxy-Authenticate: Basic realm="x", NTLM', "Content-Length: 0"))
+    assert d.answer(offer) is False
+    first = d.request()
+    assert b"Proxy-Authorization: NTLM TlRMTVNTUAAB" in first  # an NTLM negotiate message
+    assert not d.connection_bound
+    with pytest.raises(ProxyError, match="not accepted \\(NTLM\\)") as err:
+        d.answer(parse_head(_head(407, "Proxy-Authenticate: NTLM", "Content-Length: 0")))
+    assert (err.value.reason, err.value.status) == ("auth", 407)
+
+
+def test_ntlm_without_credentials_is_windows_only() -> None:
+    d = ConnectDialogue(PROXY, "relay:443", platform="linux")
+    d.request()
+    with pytest.raises(ProxyError, match="wants a login \\(NTLM, Negotiate\\) and none"):
+        d.answer(
+            parse_head(_head(407, "Proxy-Authenticate: NTLM", "Proxy-Authenticate: Negotiate"))
+        )

@@ -1,9 +1,13 @@
 """Which HTTP proxy applies, and the CONNECT dialogue with it (pure: no I/O).
 
 The dialogue is a small machine: send ``CONNECT``; a 200 opens the tunnel; a
-407 that offers Basic is answered once with the credentials from the proxy URL,
-on the same connection when the proxy keeps it open; anything else ends in a
-``ProxyError`` that names the proxy.
+407 is answered once with a login, on the same connection when the proxy keeps
+it open: NTLM or Negotiate (``pyspnego``) when offered, else Basic. NTLM takes
+two rounds that must share one connection (negotiate token, the proxy's
+challenge in a second 407, authenticate token). The credentials come from the
+proxy URL (``DOMAIN\\user`` or ``user``); on Windows without them, NTLM and
+Negotiate use the logged-in user's (SSPI). Anything else ends in a
+``ProxyError`` that names the proxy and never the password.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
+
+import spnego
+import spnego.exceptions
 
 from zvkdiag._errors import ProxyError, ZvkdiagError
 
@@ -154,30 +161,41 @@ def parse_head(raw: bytes) -> ResponseHead:
 
 
 class ConnectDialogue:
-    """CONNECT through ``proxy`` to ``target`` (``host:port``), with Basic when asked."""
+    """CONNECT through ``proxy`` to ``target`` (``host:port``), with a login when asked.
 
-    def __init__(self, proxy: ProxyURL, target: str) -> None:
+    ``state`` names the request last prepared: ``start`` (none yet), ``plain``
+    (no login), ``basic``, ``ntlm-negotiate`` and ``ntlm-authenticate`` (the two
+    rounds of NTLM or Negotiate), then ``open`` or ``failed``.
+    """
+
+    def __init__(self, proxy: ProxyURL, target: str, *, platform: str = sys.platform) -> None:
         self.proxy = proxy
         self.target = target
-        self.state = "start"  # start -> sent -> sent-basic -> open | failed
+        self.platform = platform
+        self.state = "start"
+        self.scheme = ""  # the login scheme in use, as sent: "Basic", "NTLM" or "Negotiate"
+        self._authorization: str | None = None
+        self._context: spnego.ContextProxy | None = None
+
+    @property
+    def connection_bound(self) -> bool:
+        """True when the next request must go on the connection that carried the last one."""
+        return self.state == "ntlm-authenticate"
 
     def request(self) -> bytes:
         """The next CONNECT request to send."""
+        if self.state == "start":
+            self.state = "plain"
+        elif self.state in ("open", "failed"):
+            raise RuntimeError(f"no request to send in state {self.state}")
         lines = [
             f"CONNECT {self.target} HTTP/1.1",
             f"Host: {self.target}",
             f"User-Agent: {USER_AGENT}",
             "Proxy-Connection: keep-alive",
         ]
-        if self.state == "start":
-            self.state = "sent"
-        elif self.state == "sent":
-            assert self.proxy.username is not None
-            cred = f"{self.proxy.username}:{self.proxy.password or ''}".encode()
-            lines.append(f"Proxy-Authorization: Basic {base64.b64encode(cred).decode()}")
-            self.state = "sent-basic"
-        else:
-            raise RuntimeError(f"no request to send in state {self.state}")
+        if self._authorization is not None:
+            lines.append(f"Proxy-Authorization: {self._authorization}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
     def answer(self, head: ResponseHead) -> bool:
@@ -188,32 +206,113 @@ class ConnectDialogue:
         if 200 <= head.status < 300:
             self.state = "open"
             return True
-        if head.status == 407 and self.state == "sent" and self._can_basic(head):
-            return False
+        try:
+            if head.status == 407 and self._next_login(head):
+                return False
+        except ProxyError:
+            self.state = "failed"
+            raise
         error = self._error(head)
         self.state = "failed"
         raise error
 
-    def _can_basic(self, head: ResponseHead) -> bool:
-        offered = [v.split(" ", 1)[0].lower() for v in head.get_all("proxy-authenticate")]
-        return self.proxy.username is not None and "basic" in offered
+    def lost_connection(self) -> ProxyError:
+        """The error when the proxy closes the connection in the middle of an NTLM login."""
+        self.state = "failed"
+        return self._auth_error(
+            f"it closed the connection in the middle of the {self.scheme} login "
+            "(that login must stay on one connection)"
+        )
+
+    def _next_login(self, head: ResponseHead) -> bool:
+        offered = {word.lower(): rest for word, rest in _challenges(head)}
+        if self.state == "plain":
+            scheme = self._choose(offered)
+            if scheme == "basic":
+                cred = f"{self.proxy.username}:{self.proxy.password or ''}".encode()
+                self.state, self.scheme = "basic", "Basic"
+                self._authorization = f"Basic {base64.b64encode(cred).decode()}"
+                return True
+            if scheme in ("ntlm", "negotiate"):
+                self._start_context(scheme)
+                return True
+        elif self.state == "ntlm-negotiate":
+            challenge = offered.get(self.scheme.lower())
+            if challenge:
+                self._step(challenge)
+                return True
+        return False
+
+    def _choose(self, offered: Mapping[str, str]) -> str | None:
+        """NTLM or Negotiate before Basic (which sends the password in clear)."""
+        if self.proxy.username is not None:
+            order: tuple[str, ...] = ("ntlm", "negotiate", "basic")
+        elif self.platform == "win32":  # the logged-in user's login through SSPI
+            order = ("negotiate", "ntlm")
+        else:
+            order = ()
+        return next((s for s in order if s in offered), None)
+
+    def _start_context(self, scheme: str) -> None:
+        name = "NTLM" if scheme == "ntlm" else "Negotiate"
+        self.scheme = name
+        try:
+            if self.proxy.username is not None:
+                self._context = spnego.client(
+                    self.proxy.username,
+                    self.proxy.password or "",
+                    hostname=self.proxy.host,
+                    service="HTTP",
+                    protocol=scheme,
+                )
+            else:
+                self._context = spnego.client(
+                    hostname=self.proxy.host, service="HTTP", protocol=scheme
+                )
+            token = self._context.step()
+        except (spnego.exceptions.SpnegoError, ValueError) as exc:
+            raise self._auth_error(f"the {name} login could not start here ({exc})") from exc
+        if not token:
+            raise self._auth_error(f"the {name} login could not start here (no token)")
+        self._set("ntlm-negotiate", token)
+
+    def _step(self, challenge: str) -> None:
+        assert self._context is not None
+        try:
+            token = self._context.step(base64.b64decode(challenge, validate=True))
+        except (spnego.exceptions.SpnegoError, ValueError) as exc:
+            raise self._auth_error(
+                f"its {self.scheme} challenge was not understood ({exc})"
+            ) from exc
+        if not token:
+            raise self._auth_error(f"its {self.scheme} challenge ended the login early")
+        self._set("ntlm-authenticate", token)
+
+    def _set(self, state: str, token: bytes) -> None:
+        self.state = state
+        self._authorization = f"{self.scheme} {base64.b64encode(token).decode()}"
+
+    def _auth_error(self, why: str) -> ProxyError:
+        where = self.proxy.hostport
+        return ProxyError(
+            f"The proxy {where} refused the way to {self.target}: {why}.",
+            address=self.target,
+            proxy=where,
+            reason="auth",
+            status=407,
+        )
 
     def _error(self, head: ResponseHead) -> ProxyError:
-        where = self.proxy.hostport
         if head.status == 407:
-            offered = ", ".join(v.split(" ", 1)[0] for v in head.get_all("proxy-authenticate"))
-            why = (
-                "the user name or password for it was not accepted"
-                if self.state == "sent-basic"
-                else f"it wants a login ({offered or 'no method named'}) and none was given"
-            )
-            return ProxyError(
-                f"The proxy {where} refused the way to {self.target}: {why}.",
-                address=self.target,
-                proxy=where,
-                reason="auth",
-                status=407,
-            )
+            offered = ", ".join(word for word, _ in _challenges(head)) or "no method named"
+            if self.state == "plain":
+                why = f"it wants a login ({offered}) and none was given"
+            elif self.scheme:
+                why = f"the user name or password for it was not accepted ({self.scheme})"
+            else:
+                why = "the user name or password for it was not accepted"
+            return self._auth_error(why)
+        where = self.proxy.hostport
         return ProxyError(
             f"The proxy {where} refused the way to {self.target}: "
             f"{head.status} {head.reason}.".rstrip(),
@@ -222,3 +321,18 @@ class ConnectDialogue:
             reason="refused",
             status=head.status,
         )
+
+
+def _challenges(head: ResponseHead) -> list[tuple[str, str]]:
+    """The schemes a 407 offers, each with its token or parameters ("" if none).
+
+    One header may hold several challenges (``Negotiate, NTLM``); a comma-separated
+    part whose first word holds ``=`` is a parameter of the challenge before it.
+    """
+    offered: list[tuple[str, str]] = []
+    for value in head.get_all("proxy-authenticate"):
+        for part in value.split(","):
+            word, _, rest = part.strip().partition(" ")
+            if word and "=" not in word:
+                offered.append((word, rest.strip()))
+    return offered

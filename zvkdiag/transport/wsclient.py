@@ -83,7 +83,10 @@ async def _to_proxy(route: Route, proxy: ProxyURL) -> Streams:
 
 
 async def _tunnel(route: Route, proxy: ProxyURL) -> Streams:
-    """CONNECT through the proxy; a Basic login goes on the same connection when it stays open."""
+    """CONNECT through the proxy; a login goes on the same connection when it stays open.
+
+    NTLM's second round must: a proxy that closes the connection then ends the try.
+    """
     dialogue = ConnectDialogue(proxy, route.target)
     reader, writer = await _to_proxy(route, proxy)
     try:
@@ -94,6 +97,8 @@ async def _tunnel(route: Route, proxy: ProxyURL) -> Streams:
                 return reader, writer
             if head.keeps_connection and head.content_length <= MAX_BODY:
                 await reader.readexactly(head.content_length)
+            elif dialogue.connection_bound:
+                raise dialogue.lost_connection()
             else:
                 writer.close()
                 reader, writer = await _to_proxy(route, proxy)
