@@ -22,7 +22,9 @@ have squid || [ -x /usr/sbin/squid ] || need+=(squid)
 have nft || [ -x /usr/sbin/nft ] || need+=(nftables)
 python3 -c 'import tkinter' 2>/dev/null || need+=(python3-tk)
 # XInput 2 raw motion for the screen view's pointer events (without it: polling)
-ldconfig -p | grep -q 'libxcb-xinput.so.0 ' || need+=(libxcb-xinput0)
+# grep reads all of ldconfig's output: with -q it may stop early, and pipefail would see
+# ldconfig's SIGPIPE as a missing library (an apt-get update at every start)
+ldconfig -p | grep 'libxcb-xinput.so.0 ' >/dev/null || need+=(libxcb-xinput0)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 
 if [ ${#need[@]} -eq 0 ]; then
