@@ -19,16 +19,10 @@ import pytest
 
 import zvkdiag.widgets.screen as screen_widget
 
+from .test_browser_js import CHROMIUM, FLAGS  # one Chromium set-up for the page tests
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 HARNESS = """
 async ([source]) => {
