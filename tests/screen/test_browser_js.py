@@ -104,7 +104,7 @@ def test_frames_are_drawn_exactly_and_acknowledged(page: Any) -> None:
             "([c, b]) => window.deliver(c, b)",
             [content, [base64.b64encode(b).decode() for b in buffers]],
         )
-    assert {t[4] for c, _ in frames for t in c["tiles"]} == {"jpeg", "rgba", "copy"}
+    assert {t[4] for c, _ in frames for t in c["tiles"]} == {"jpeg", "rgb", "copy"}
     last = frames[-1][0]["seq"]
     page.wait_for_function(f"window.acks.length && window.acks.at(-1) === {last}")
     acks = page.evaluate("window.acks")

@@ -43,7 +43,7 @@ import anywidget
 import traitlets
 from PIL import Image
 
-from zvkdiag.screen.browser import browser_message, repaint_message
+from zvkdiag.screen.browser import BrowserHop, HopForm
 from zvkdiag.screen.reassemble import Canvas
 from zvkdiag.screen.receiver import ReceivedFrame
 from zvkdiag.widgets._quiet import quiet_busy_status
@@ -109,6 +109,9 @@ class ScreenView(anywidget.AnyWidget):
     """
 
     _esm = pathlib.Path(__file__).parent / "static" / "screen.js"
+    hop_form: HopForm = "deflate"
+    """How exact pixels travel to the browser (``zvkdiag.screen.browser``); the
+    former raw ``"rgba"`` form stays selectable for measurements."""
     title = traitlets.Unicode("").tag(sync=True)
     controllable = traitlets.Bool(False).tag(sync=True)
 
@@ -127,6 +130,7 @@ class ScreenView(anywidget.AnyWidget):
             control.on_note = lambda line: self._to_browser({"type": "status", "text": line}, [])
         self._link: ViewerLink | None = None
         self._send_lock = threading.Lock()
+        self._hop = BrowserHop(form=self.hop_form)
         self.frames_shown = 0
         self.acked_seq = 0
         self.paused = False
@@ -140,7 +144,9 @@ class ScreenView(anywidget.AnyWidget):
         self._link = link
         link.sink = self
         self.acked_seq = 0
-        self._to_browser({"type": "reset"}, [])
+        with self._send_lock:
+            self._hop.reset()
+            self.send({"type": "reset"}, [])
 
     # -- fed by the receiver -------------------------------------------------------------
 
@@ -150,8 +156,9 @@ class ScreenView(anywidget.AnyWidget):
 
     def push_frame(self, got: ReceivedFrame, canvas: Canvas) -> None:
         """Send one frame to the browser as one message (thread-safe)."""
-        content, buffers = browser_message(got.frame, canvas, wire_bytes=got.wire_bytes)
-        self._to_browser(content, buffers)
+        with self._send_lock:  # messages go out in the order the shadow saw them
+            content, buffers = self._hop.frame_message(got.frame, canvas, wire_bytes=got.wire_bytes)
+            self.send(content, buffers)
         self.frames_shown += 1
 
     def show_rtt(self, seconds: float) -> None:
@@ -217,9 +224,10 @@ class ScreenView(anywidget.AnyWidget):
         self._to_browser({"type": "status", "text": text}, [])
 
     def _repaint(self, link: ViewerLink) -> None:
-        message = repaint_message(link.canvas)
-        if message is not None:
-            self._to_browser(*message)
+        with self._send_lock:
+            message = self._hop.repaint_message(link.canvas)
+            if message is not None:
+                self.send(*message)
 
     def _to_browser(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         with self._send_lock:

@@ -1,9 +1,11 @@
 // zvkdiag screen viewer: draws frames sent as one custom message each
 // (JSON header + one binary buffer per tile) and acknowledges them in batches.
 //
-// Message from the kernel: {type: "frame", seq, w, h, ts, wire, tiles: [[x, y, w, h, kind], ...]}
-// with buffers[i] the pixels of tiles[i]: kind "jpeg" (a JPEG file) or "rgba" (w*h*4 bytes);
-// kind "copy" ([x, y, w, h, "copy", sx, sy], empty buffer) copies a canvas area onto (x, y).
+// Message from the kernel: {type: "frame", seq, w, h, ts, wire, tiles: [[x, y, w, h, kind], ...],
+// rgb?} with buffers[i] the pixels of tiles[i]: kind "jpeg" (a JPEG file) or "rgba" (w*h*4
+// bytes); kind "copy" ([x, y, w, h, "copy", sx, sy], empty buffer) copies a canvas area onto
+// (x, y); kind "rgb" (empty buffer) takes the next w*h*3 bytes of the frame's packed pixels:
+// one more buffer after the tiles' ones, raw deflate, msg.rgb bytes once inflated.
 // Messages to the kernel: {type: "ack", seq} (every frame up to seq is drawn),
 // {type: "reset"} starts a new stream (seqs begin again).
 // {type: "pause", paused}, {type: "snapshot"}, {type: "ready"} (send me the whole picture).
@@ -14,8 +16,9 @@
 // {type: "control", want} and {type: "input", events: [...]} (the wire form of
 // zvkdiag.control.events); from the kernel {type: "control_state", state, text}
 // with state off | asking | on | paused | denied.  Each drawn frame fires a
-// "zvk:drawn" event on the canvas (detail: {seq, t, ts}: performance.now() after
-// drawing, the capture time) for measurements.
+// "zvk:drawn" event on the canvas (detail: {seq, t, ts, ms, cpuMs}: performance.now()
+// after drawing, the capture time, the time from the frame's turn to drawn (decoding
+// included) and the part of it spent in this script's own tasks) for measurements.
 
 const ACK_DELAY_MS = 100; // longest an ack waits for more frames to join it
 const STATS_WINDOW_MS = 1000;
@@ -60,18 +63,40 @@ function bytesOf(view) {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
-// JPEG decodes off the main thread (a promise of an ImageBitmap); lossless pixels are
-// an ImageData at once, put with putImageData in the same task: no wait for a decode
-// task on the way from a keystroke to its picture.
+// JPEG decodes off the main thread (a promise of an ImageBitmap); raw lossless pixels
+// are an ImageData at once, put with putImageData in the same task.
 function decodeTile(tile, buffer) {
   const [, , w, h, kind] = tile;
-  if (kind === "copy") return null; // drawn from the canvas itself, in frame order
+  if (kind === "copy" || kind === "rgb") return null; // from the canvas / the packed pixels
   const bytes = bytesOf(buffer);
   if (kind === "jpeg") {
     return createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
   }
   const clamped = new Uint8ClampedArray(bytes.buffer, bytes.byteOffset, w * h * 4);
   return new ImageData(clamped, w, h);
+}
+
+// The frame's packed exact pixels, inflated by the browser's own deflate (one stream per
+// frame, nothing kept between frames).
+async function inflate(buffer, length) {
+  const stream = new Blob([bytesOf(buffer)]).stream();
+  const inflated = stream.pipeThrough(new DecompressionStream("deflate-raw"));
+  const bytes = new Uint8Array(await new Response(inflated).arrayBuffer());
+  if (bytes.length !== length) throw new Error(`packed pixels: ${bytes.length} bytes, expected ${length}`);
+  return bytes;
+}
+
+// w*h RGB bytes from rgb[offset] as an opaque ImageData.
+function rgbImage(rgb, offset, w, h) {
+  if (offset + w * h * 3 > rgb.length) throw new Error("packed pixels: a tile reaches past the end");
+  const data = new Uint8ClampedArray(w * h * 4);
+  for (let i = 0, j = offset; i < data.length; i += 4, j += 3) {
+    data[i] = rgb[j];
+    data[i + 1] = rgb[j + 1];
+    data[i + 2] = rgb[j + 2];
+    data[i + 3] = 255;
+  }
+  return new ImageData(data, w, h);
 }
 
 function formatRate(bytesPerSecond) {
@@ -474,15 +499,24 @@ function render({ model, el: host }) {
       canvas.width = msg.w;
       canvas.height = msg.h;
     }
+    const start = performance.now();
     const decoded = msg.tiles.map((t, i) => decodeTile(t, buffers[i]));
+    if (msg.rgb) decoded.push(inflate(buffers[msg.tiles.length], msg.rgb));
+    let cpuMs = performance.now() - start;
     const pictures = decoded.some((d) => d instanceof Promise)
       ? await Promise.all(decoded)
       : decoded;
+    const resumed = performance.now();
+    const packed = msg.rgb ? pictures[msg.tiles.length] : null;
+    let offset = 0;
     msg.tiles.forEach((t, i) => {
       const [x, y, w, h, kind, sx, sy] = t;
       const picture = pictures[i];
       if (kind === "copy") {
         ctx.drawImage(canvas, sx, sy, w, h, x, y, w, h);
+      } else if (kind === "rgb") {
+        ctx.putImageData(rgbImage(packed, offset, w, h), x, y);
+        offset += w * h * 3;
       } else if (picture instanceof ImageData) {
         ctx.putImageData(picture, x, y);
       } else {
@@ -491,7 +525,9 @@ function render({ model, el: host }) {
       }
     });
     drawnSeq = Math.max(drawnSeq, msg.seq);
-    const drawn = { seq: msg.seq, t: performance.now(), ts: msg.ts };
+    const now = performance.now();
+    cpuMs += now - resumed;
+    const drawn = { seq: msg.seq, t: now, ts: msg.ts, ms: now - start, cpuMs };
     canvas.dispatchEvent(new CustomEvent("zvk:drawn", { detail: drawn }));
     firstFrame = true;
     if (msg.wire > 0 && msg.tiles.length > 0) {
