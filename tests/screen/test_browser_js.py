@@ -11,6 +11,7 @@ import asyncio
 import base64
 import shutil
 import tempfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -145,3 +146,23 @@ def test_figures_say_what_they_measure_and_go_quiet_on_a_still_screen(page: Any)
     text = page.evaluate(stats)
     assert "fps" not in text and "RTT 3 ms" in text
     assert "clock" in page.evaluate("document.querySelector('span[title]').title")
+
+
+def test_packed_pixels_that_do_not_fit_are_reported_not_drawn(page: Any) -> None:
+    load(page)
+    rgb = bytes(range(48))  # 4x4 pixels
+    short = base64.b64encode(zlib.compress(rgb[:45], wbits=-zlib.MAX_WBITS)).decode()
+    good = base64.b64encode(zlib.compress(rgb, wbits=-zlib.MAX_WBITS)).decode()
+    frame = {"type": "frame", "w": 8, "h": 8, "ts": 0, "wire": 1, "rgb": 48}
+    tiles = [[2, 2, 4, 4, "rgb"]]
+    deliver = "([c, b]) => window.deliver(c, b)"
+    page.evaluate(deliver, [{**frame, "seq": 1, "rgb": 45, "tiles": tiles}, [short]])
+    status = "document.querySelectorAll('span')[1].textContent"
+    page.wait_for_function(f"{status}.includes('draw failed')")
+    assert "expected 45" in page.evaluate(status) or "past the end" in page.evaluate(status)
+    page.evaluate(deliver, [{**frame, "seq": 2, "tiles": tiles}, [good]])
+    page.wait_for_function("window.acks.at(-1) === 2")
+    width, height, pixels = page.evaluate(READ_CANVAS)
+    drawn = np.frombuffer(base64.b64decode(pixels), np.uint8).reshape(height, width, 4)
+    assert np.array_equal(drawn[2:6, 2:6, :3], np.frombuffer(rgb, np.uint8).reshape(4, 4, 3))
+    assert drawn[0, 0, 3] == 0  # nothing else was drawn

@@ -27,11 +27,12 @@ fills an ``ImageData`` (one loop) and puts it in the same task.
 ``form="rgba"`` keeps the former raw RGBA form (16 KB per exact 64×64 tile,
 no shadow): for measurements and as a fallback.
 
-One browser message per frame: a small JSON header and binary buffers,
-``buffers[i]`` belonging to ``tiles[i]`` (empty for ``copy`` and ``rgb``
-tiles) and, when the frame has ``rgb`` tiles, one more buffer at the end with
-their deflated pixels (header ``"rgb"``: its inflated length); never base64,
-never a synced trait.
+One browser message per frame: a small JSON header and binary buffers, one
+for each ``jpeg`` or ``rgba`` tile in tile order (``copy`` and ``rgb`` tiles
+carry none: Jupyter's binary framing costs 8 bytes per buffer) and, when the
+frame has ``rgb`` tiles, one more at the end with their deflated pixels
+(header ``"rgb"``: its inflated length).  Neighbouring ``rgb`` rectangles of
+one row of tiles are joined into one.  Never base64, never a synced trait.
 """
 
 from __future__ import annotations
@@ -91,17 +92,14 @@ class BrowserHop:
 
     def frame_message(self, frame: Frame, canvas: Canvas, *, wire_bytes: int) -> Message:
         """The browser message for a frame that ``canvas`` has just applied."""
+        out = _Builder(_header(frame.seq, frame.width, frame.height, frame.captured_at, wire_bytes))
         with self._lock:
             self._fit(frame.width, frame.height)
-            tiles: list[list[int | str]] = []
-            buffers: list[bytes] = []
-            packed: list[bytes] = []
             for tile in frame.tiles:
-                self._translate(tile, canvas, tiles, buffers, packed)
+                self._translate(tile, canvas, out)
             if self.form == "deflate":
-                self._settle_copies(frame, canvas, tiles, buffers, packed)
-            header = _header(frame.seq, frame.width, frame.height, frame.captured_at, wire_bytes)
-            return _finish(header, tiles, buffers, packed)
+                self._settle_copies(frame, canvas, out)
+        return out.finish()
 
     def repaint_message(self, canvas: Canvas) -> Message | None:
         """The whole canvas as one exact tile (a browser view that was just (re)opened)."""
@@ -109,51 +107,35 @@ class BrowserHop:
         if pixels.size == 0:
             return None
         height, width = pixels.shape[:2]
-        header = _header(canvas.last_seq, width, height, 0.0, 0)
+        out = _Builder(_header(canvas.last_seq, width, height, 0.0, 0))
         with self._lock:
             self._fit(width, height)
             if self.form == "rgba":
-                return {**header, "tiles": [[0, 0, width, height, BROWSER_RGBA]]}, [_rgba(pixels)]
-            self._shown[...] = pixels
-            self._known[...] = True
-            tiles: list[list[int | str]] = [[0, 0, width, height, BROWSER_RGB]]
-            return _finish(header, tiles, [b""], [_rgb(pixels)])
+                out.add([0, 0, width, height, BROWSER_RGBA], _rgba(pixels))
+            else:
+                self._shown[...] = pixels
+                self._known[...] = True
+                out.add_rgb(0, 0, pixels)
+        return out.finish()
 
     # -- one tile ---------------------------------------------------------------------
 
-    def _translate(
-        self,
-        tile: Tile,
-        canvas: Canvas,
-        tiles: list[list[int | str]],
-        buffers: list[bytes],
-        packed: list[bytes],
-    ) -> None:
+    def _translate(self, tile: Tile, canvas: Canvas, out: _Builder) -> None:
         x, y, w, h = tile.x, tile.y, tile.w, tile.h
         if tile.encoding is Encoding.JPEG:
             self._known[y : y + h, x : x + w] = False
-            tiles.append([x, y, w, h, BROWSER_JPEG])
-            buffers.append(tile.payload)
+            out.add([x, y, w, h, BROWSER_JPEG], tile.payload)
         elif tile.encoding is Encoding.COPY:
             sx, sy = parse_copy(tile.payload)
             self._shown[y : y + h, x : x + w] = self._shown[sy : sy + h, sx : sx + w].copy()
             self._known[y : y + h, x : x + w] = self._known[sy : sy + h, sx : sx + w].copy()
-            tiles.append([x, y, w, h, BROWSER_COPY, sx, sy])
-            buffers.append(b"")
+            out.add([x, y, w, h, BROWSER_COPY, sx, sy], None)
         elif self.form == "rgba":
-            tiles.append([x, y, w, h, BROWSER_RGBA])
-            buffers.append(_rgba(canvas.region(x, y, w, h)))
+            out.add([x, y, w, h, BROWSER_RGBA], _rgba(canvas.region(x, y, w, h)))
         else:
-            self._exact(x, y, canvas.region(x, y, w, h), tiles, buffers, packed)
+            self._exact(x, y, canvas.region(x, y, w, h), out)
 
-    def _settle_copies(
-        self,
-        frame: Frame,
-        canvas: Canvas,
-        tiles: list[list[int | str]],
-        buffers: list[bytes],
-        packed: list[bytes],
-    ) -> None:
+    def _settle_copies(self, frame: Frame, canvas: Canvas, out: _Builder) -> None:
         """Correct copied areas that differ from the canvas after the whole frame.
 
         A copy moves what the browser shows, which is the canvas' picture only
@@ -163,18 +145,10 @@ class BrowserHop:
         for tile in frame.tiles:
             if tile.encoding is Encoding.COPY:
                 region = canvas.region(tile.x, tile.y, tile.w, tile.h)
-                self._exact(tile.x, tile.y, region, tiles, buffers, packed, known_only=True)
+                self._exact(tile.x, tile.y, region, out, known_only=True)
 
     def _exact(
-        self,
-        x: int,
-        y: int,
-        pixels: Pixels,
-        tiles: list[list[int | str]],
-        buffers: list[bytes],
-        packed: list[bytes],
-        *,
-        known_only: bool = False,
+        self, x: int, y: int, pixels: Pixels, out: _Builder, *, known_only: bool = False
     ) -> None:
         """Send the rectangle of ``pixels`` the browser does not show exactly.
 
@@ -190,19 +164,52 @@ class BrowserHop:
         if rows.size == 0:
             return  # the browser already shows exactly these pixels
         cols = np.flatnonzero(differs.any(axis=0))
-        top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         changed = pixels[top:bottom, left:right]
         shown[top:bottom, left:right] = changed
         known[top:bottom, left:right] = True
-        rect = [x + int(left), y + int(top), int(right - left), int(bottom - top)]
-        tiles.append([*rect, BROWSER_RGB])
-        buffers.append(b"")
-        packed.append(_rgb(changed))
+        out.add_rgb(x + left, y + top, changed)
 
     def _fit(self, width: int, height: int) -> None:
         if self._shown.shape[:2] != (height, width):  # a new size clears the browser's canvas
             self._shown = np.zeros((height, width, 4), np.uint8)
             self._known = np.zeros((height, width), np.bool_)
+
+
+class _Builder:
+    """One browser message in the making."""
+
+    def __init__(self, header: dict[str, Any]) -> None:
+        self.header = header
+        self.tiles: list[list[int | str]] = []
+        self.buffers: list[bytes] = []
+        self.packed: list[Pixels] = []  # BGRX pixels of the rgb tiles, in tile order
+
+    def add(self, entry: list[int | str], data: bytes | None) -> None:
+        self.tiles.append(entry)
+        if data is not None:
+            self.buffers.append(data)
+
+    def add_rgb(self, x: int, y: int, pixels: Pixels) -> None:
+        h, w = pixels.shape[:2]
+        last = self.tiles[-1] if self.tiles else None
+        if last is not None and last[4] == BROWSER_RGB and last[1] == y and last[3] == h:
+            lx, lw = int(last[0]), int(last[2])
+            if lx + lw == x:  # the next part of the same row: one rectangle
+                last[2] = lw + w
+                self.packed[-1] = np.concatenate((self.packed[-1], pixels), axis=1)
+                return
+        self.tiles.append([x, y, w, h, BROWSER_RGB])
+        self.packed.append(pixels)
+
+    def finish(self) -> Message:
+        self.header["tiles"] = self.tiles
+        if self.packed:
+            raw = b"".join(_rgb(p) for p in self.packed)
+            deflate = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+            self.buffers.append(deflate.compress(raw) + deflate.flush())
+            self.header["rgb"] = len(raw)
+        return self.header, self.buffers
 
 
 def _header(
@@ -212,21 +219,6 @@ def _header(
         "type": "frame", "seq": seq, "w": width, "h": height,
         "ts": captured_at, "wire": wire_bytes,
     }  # fmt: skip
-
-
-def _finish(
-    header: dict[str, Any],
-    tiles: list[list[int | str]],
-    buffers: list[bytes],
-    packed: list[bytes],
-) -> Message:
-    header["tiles"] = tiles
-    if packed:
-        raw = b"".join(packed)
-        deflate = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-        buffers.append(deflate.compress(raw) + deflate.flush())
-        header["rgb"] = len(raw)
-    return header, buffers
 
 
 def _rgb(bgrx: Pixels) -> bytes:

@@ -2,10 +2,10 @@
 // (JSON header + one binary buffer per tile) and acknowledges them in batches.
 //
 // Message from the kernel: {type: "frame", seq, w, h, ts, wire, tiles: [[x, y, w, h, kind], ...],
-// rgb?} with buffers[i] the pixels of tiles[i]: kind "jpeg" (a JPEG file) or "rgba" (w*h*4
-// bytes); kind "copy" ([x, y, w, h, "copy", sx, sy], empty buffer) copies a canvas area onto
-// (x, y); kind "rgb" (empty buffer) takes the next w*h*3 bytes of the frame's packed pixels:
-// one more buffer after the tiles' ones, raw deflate, msg.rgb bytes once inflated.
+// rgb?}.  Kind "jpeg" (a JPEG file) and "rgba" (w*h*4 bytes) tiles take the next buffer, in
+// tile order; kind "copy" ([x, y, w, h, "copy", sx, sy]) copies a canvas area onto (x, y);
+// kind "rgb" takes the next w*h*3 bytes of the frame's packed pixels: the last buffer, raw
+// deflate, msg.rgb bytes once inflated.
 // Messages to the kernel: {type: "ack", seq} (every frame up to seq is drawn),
 // {type: "reset"} starts a new stream (seqs begin again).
 // {type: "pause", paused}, {type: "snapshot"}, {type: "ready"} (send me the whole picture).
@@ -16,9 +16,10 @@
 // {type: "control", want} and {type: "input", events: [...]} (the wire form of
 // zvkdiag.control.events); from the kernel {type: "control_state", state, text}
 // with state off | asking | on | paused | denied.  Each drawn frame fires a
-// "zvk:drawn" event on the canvas (detail: {seq, t, ts, ms, cpuMs}: performance.now()
+// "zvk:drawn" event on the canvas (detail: {seq, t, ts, ms, cpuMs, wire}: performance.now()
 // after drawing, the capture time, the time from the frame's turn to drawn (decoding
-// included) and the part of it spent in this script's own tasks) for measurements.
+// included), the part of it spent in this script's own tasks, the frame's bytes on the
+// customer→engineer wire) for measurements.
 
 const ACK_DELAY_MS = 100; // longest an ack waits for more frames to join it
 const STATS_WINDOW_MS = 1000;
@@ -67,7 +68,6 @@ function bytesOf(view) {
 // are an ImageData at once, put with putImageData in the same task.
 function decodeTile(tile, buffer) {
   const [, , w, h, kind] = tile;
-  if (kind === "copy" || kind === "rgb") return null; // from the canvas / the packed pixels
   const bytes = bytesOf(buffer);
   if (kind === "jpeg") {
     return createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
@@ -500,8 +500,11 @@ function render({ model, el: host }) {
       canvas.height = msg.h;
     }
     const start = performance.now();
-    const decoded = msg.tiles.map((t, i) => decodeTile(t, buffers[i]));
-    if (msg.rgb) decoded.push(inflate(buffers[msg.tiles.length], msg.rgb));
+    let next = 0; // copy and rgb tiles carry no buffer of their own
+    const decoded = msg.tiles.map((t) =>
+      t[4] === "copy" || t[4] === "rgb" ? null : decodeTile(t, buffers[next++]),
+    );
+    if (msg.rgb) decoded.push(inflate(buffers[next], msg.rgb));
     let cpuMs = performance.now() - start;
     const pictures = decoded.some((d) => d instanceof Promise)
       ? await Promise.all(decoded)
@@ -527,7 +530,7 @@ function render({ model, el: host }) {
     drawnSeq = Math.max(drawnSeq, msg.seq);
     const now = performance.now();
     cpuMs += now - resumed;
-    const drawn = { seq: msg.seq, t: now, ts: msg.ts, ms: now - start, cpuMs };
+    const drawn = { seq: msg.seq, t: now, ts: msg.ts, ms: now - start, cpuMs, wire: msg.wire };
     canvas.dispatchEvent(new CustomEvent("zvk:drawn", { detail: drawn }));
     firstFrame = true;
     if (msg.wire > 0 && msg.tiles.length > 0) {
