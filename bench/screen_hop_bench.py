@@ -14,7 +14,8 @@ buffer per frame ("deflate", zvkdiag.screen.browser):
   screen is left still until every part is refined (``--settle``):
   typing into a text field (xdotool), a table of numbers rewritten every
   200 ms, a 200x200 spinner at 25 fps, a photo-like picture replaced every
-  500 ms; "open" is the first picture of the desktop (from running the cell).
+  500 ms; "open" is the first picture of the desktop (from running the cell;
+  a text document stays open beside the scenes all along).
 
 Per scene: bytes of all websocket frames the page received on the kernel's
 channel, bytes the relay copied towards the engineer (its Prometheus counter,
@@ -51,21 +52,11 @@ import mss
 import nbformat
 import numpy as np
 from _common import RelayProcess, start_relay
+from control_browser_bench import CANVAS, CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS, _kernel_idle
 
-from zvkdiag.jupyter.launch import LabServer, start_lab
+from zvkdiag.jupyter.launch import start_lab
 from zvkdiag.testing.xvfb import XServer, xvfb
 
-CHROMIUM: Final = "/usr/bin/chromium"
-CHROMIUM_ARGS: Final = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-gpu",
-]
-UI_TIMEOUT_MS: Final = 60_000
-CANVAS: Final = ".jp-OutputArea-output canvas"
 WIDTH, HEIGHT = 1024, 768
 FORMS: Final = ("rgba", "deflate")
 SCENES: Final = ("typing", "table", "spinner", "photo")
@@ -86,7 +77,7 @@ def start():
     end = root.tk.call("clock", "milliseconds") + int(seconds * 1000)
     tick()
 if mode == "typing":
-    field = tk.Text(root, width=70, height=20, font=("DejaVu Sans Mono", 11))
+    field = tk.Text(root, width=70, height=20, font=("DejaVu Sans Mono", 11), insertofftime=0)
     field.pack(fill="both", expand=True)
     field.insert("end", "Antrag 2024-117\\n\\n")
     field.focus_force()
@@ -137,6 +128,21 @@ print("shown", flush=True)
 sys.stdin.readline()
 root.after(0, start)
 print("started", flush=True)
+root.mainloop()
+"""
+
+DESKTOP: Final = """
+import sys, tkinter as tk
+root = tk.Tk()
+root.overrideredirect(True)
+root.geometry("300x680+710+40")
+text = tk.Text(root, font=("DejaVu Sans", 10), wrap="word")
+text.pack(fill="both", expand=True)
+for i in range(60):
+    line = f"{i:02d} Versicherungsnummer 12 345678 A 901, Rente ab 01.0{i % 9 + 1}.2027"
+    text.insert("end", line + "\\n")
+root.update()
+print("shown", flush=True)
 root.mainloop()
 """
 
@@ -331,19 +337,6 @@ class Run:
         return got
 
 
-def _kernel_idle(page: Any, lab: LabServer) -> None:
-    for _ in range(UI_TIMEOUT_MS // 250):
-        sessions = lab.api("sessions")
-        assert isinstance(sessions, list)
-        if any(s.get("kernel", {}).get("execution_state") == "idle" for s in sessions):
-            page.wait_for_selector(
-                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=UI_TIMEOUT_MS
-            )
-            return
-        page.wait_for_timeout(250)
-    raise RuntimeError("the notebook's kernel did not start")
-
-
 def run_form(
     form: str, args: argparse.Namespace, x: XServer, relay: RelayProcess
 ) -> dict[str, Phase]:
@@ -479,8 +472,16 @@ def main() -> None:
     results: dict[str, dict[str, Phase]] = {}
     with xvfb(WIDTH, HEIGHT) as x, start_relay("--metrics", "127.0.0.1:0") as relay:
         subprocess.run(["xsetroot", "-solid", "#3366cc"], env=x.env(), check=True)
-        for form in FORMS:
-            results[form] = run_form(form, args, x, relay)
+        desktop = subprocess.Popen(
+            [sys.executable, "-c", DESKTOP], env=x.env(), stdout=subprocess.PIPE, text=True
+        )
+        try:  # a document beside the scenes: the first picture is not a plain colour
+            assert desktop.stdout is not None and desktop.stdout.readline().strip() == "shown"
+            for form in FORMS:
+                results[form] = run_form(form, args, x, relay)
+        finally:
+            desktop.kill()
+            desktop.wait()
     report(results)
     load = os.getloadavg()
     print(f"({time.monotonic() - started:.0f} s in all; load average {load[0]:.2f})")

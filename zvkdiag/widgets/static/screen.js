@@ -77,11 +77,14 @@ function decodeTile(tile, buffer) {
 }
 
 // The frame's packed exact pixels, inflated by the browser's own deflate (one stream per
-// frame, nothing kept between frames).
+// frame, nothing kept between frames).  Writing into the stream directly costs ~0.1 ms for
+// a typed letter; a Blob's stream piped through it cost ~1 ms (measured in Chromium).
 async function inflate(buffer, length) {
-  const stream = new Blob([bytesOf(buffer)]).stream();
-  const inflated = stream.pipeThrough(new DecompressionStream("deflate-raw"));
-  const bytes = new Uint8Array(await new Response(inflated).arrayBuffer());
+  const stream = new DecompressionStream("deflate-raw");
+  const writer = stream.writable.getWriter();
+  writer.write(bytesOf(buffer)).catch(() => {}); // a failure surfaces on the readable side
+  writer.close().catch(() => {});
+  const bytes = new Uint8Array(await new Response(stream.readable).arrayBuffer());
   if (bytes.length !== length) throw new Error(`packed pixels: ${bytes.length} bytes, expected ${length}`);
   return bytes;
 }
