@@ -18,13 +18,15 @@ buffer per frame ("deflate", zvkdiag.screen.browser):
   a text document stays open beside the scenes all along).
 
 Per scene: bytes of all websocket frames the page received on the kernel's
-channel, bytes the relay copied towards the engineer (its Prometheus counter,
-SSH framing and acks included), the frames' own wire bytes (``msg.wire``), the
-page's time per frame from its turn to drawn (decoding included: ``ms``) and
-the part in the script's own tasks (``cpu``), the kernel's time making the
-browser messages (``BrowserHop.frame_message``, timed inside the kernel), and
-whether the canvas then equals an mss grab of the customer's screen pixel for
-pixel.  No assertions: figures, and ratios against the other form of the same run.
+channel ("ws"; "pix": of those, the binary buffers, i.e. without Jupyter's
+message envelopes and the status replies to acks), bytes the relay copied
+towards the engineer (its Prometheus counter, SSH framing and acks
+included), the frames' own wire bytes (``msg.wire``), the page's time per
+frame from its turn to drawn (decoding included: ``ms``) and the part in the
+script's own tasks (``cpu``), the kernel's time making the browser messages
+(``BrowserHop.frame_message``, timed inside the kernel), and whether the
+canvas then equals an mss grab of the customer's screen pixel for pixel.
+No assertions: figures, and ratios against the other form of the same run.
 
 Run: ``.venv/bin/python bench/screen_hop_bench.py [--seconds 8] [--settle 2.5]``
 """
@@ -32,11 +34,11 @@ Run: ``.venv/bin/python bench/screen_hop_bench.py [--seconds 8] [--settle 2.5]``
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import re
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -48,13 +50,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import mss
 import nbformat
 import numpy as np
 from _common import RelayProcess, start_relay
 from control_browser_bench import CANVAS, CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS, _kernel_idle
 
 from zvkdiag.jupyter.launch import start_lab
+from zvkdiag.testing.canvas import canvas_pixels, screen_pixels
 from zvkdiag.testing.xvfb import XServer, xvfb
 
 WIDTH, HEIGHT = 1024, 768
@@ -193,23 +195,13 @@ COLLECT: Final = """(sel) => {
   document.querySelector(sel).addEventListener('zvk:drawn', (e) => window.zvkHop.push(e.detail));
 }"""
 
-READ_CANVAS: Final = """(sel) => {
-  const c = document.querySelector(sel);
-  const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  let s = ''; const step = 0x8000;
-  for (let i = 0; i < data.length; i += step) {
-    s += String.fromCharCode.apply(null, data.subarray(i, i + step));
-  }
-  return [c.width, c.height, btoa(s)];
-}"""
-
 
 @dataclass
 class Counters:
     """Running totals read at the start and the end of a scene."""
 
     ws: int = 0
-    ws_frames: int = 0
+    ws_buffers: int = 0
     relay: int = 0
     made: int = 0
     made_s: float = 0.0
@@ -220,6 +212,7 @@ class Phase:
     """One scene's figures for one form."""
 
     ws: int
+    pixels: int
     relay: int
     wire: int
     frames: int
@@ -273,23 +266,27 @@ def start_scene(proc: subprocess.Popen[str]) -> None:
     assert proc.stdout.readline().strip() == "started"
 
 
+def _buffer_bytes(message: bytes) -> int:
+    """Bytes of the binary buffers in one message of Jupyter's websocket protocol v1.
+
+    The message is: n (u64 LE), n offsets (u64 LE), then the channel name, header,
+    parent header, metadata, content, and the buffers; what is not a buffer is
+    Jupyter's envelope.
+    """
+    if len(message) < 8:
+        return 0
+    (count,) = struct.unpack_from("<Q", message)
+    if count < 6 or len(message) < 8 * (count + 1):
+        return 0
+    offsets = struct.unpack_from(f"<{count}Q", message, 8)
+    return len(message) - offsets[5]
+
+
 def relay_bytes(relay: RelayProcess) -> int:
     with urllib.request.urlopen(relay.metrics_url, timeout=5) as reply:
         text = reply.read().decode()
     match = re.search(r'_bytes_total\{direction="to_engineer"\} (\S+)', text)
     return int(float(match[1])) if match else 0
-
-
-def grab(display: str) -> np.ndarray:
-    with mss.MSS(display=display, with_cursor=True) as sct:
-        shot = sct.grab(sct.monitors[0])
-        return np.frombuffer(shot.rgb, np.uint8).reshape(shot.height, shot.width, 3)
-
-
-def canvas_equals_screen(page: Any, display: str) -> bool:
-    width, height, data = page.evaluate(READ_CANVAS, CANVAS)
-    drawn = np.frombuffer(base64.b64decode(data), np.uint8).reshape(height, width, 4)
-    return bool(np.array_equal(drawn[..., :3], grab(display)))
 
 
 class Run:
@@ -310,26 +307,30 @@ class Run:
         def received(payload: str | bytes) -> None:
             size = len(payload.encode() if isinstance(payload, str) else payload)
             self.counters.ws += size
-            self.counters.ws_frames += 1
+            if isinstance(payload, bytes):
+                self.counters.ws_buffers += _buffer_bytes(payload)
 
         ws.on("framereceived", received)
 
     def snapshot(self) -> Counters:
         made = json.loads(self.stats.read_text()) if self.stats.exists() else [0, 0.0]
         c = self.counters
-        return Counters(c.ws, c.ws_frames, relay_bytes(self.relay), made[0], made[1])
+        return Counters(c.ws, c.ws_buffers, relay_bytes(self.relay), made[0], made[1])
 
     def phase(self, before: Counters, drawn: list[dict[str, float]]) -> Phase:
         after = self.snapshot()
         return Phase(
             ws=after.ws - before.ws,
+            pixels=after.ws_buffers - before.ws_buffers,
             relay=after.relay - before.relay,
             wire=int(sum(d["wire"] for d in drawn)),
             frames=len(drawn),
             ms=[d["ms"] for d in drawn],
             cpu=[d["cpuMs"] for d in drawn],
             encode_ms=(after.made_s - before.made_s) * 1e3 / max(1, after.made - before.made),
-            exact=canvas_equals_screen(self.page, self.x.display),
+            exact=bool(
+                np.array_equal(canvas_pixels(self.page, CANVAS), screen_pixels(self.x.display))
+            ),
         )
 
     def drawn(self) -> list[dict[str, float]]:
@@ -442,15 +443,15 @@ def _p90(values: list[float]) -> float:
 def report(results: dict[str, dict[str, Phase]]) -> None:
     print(
         f"{'scene':8} {'form':8} {'frames':>6} {'relay KB':>9} {'wire KB':>9} {'ws KB':>9} "
-        f"{'ws/relay':>8} {'ws/wire':>8} {'ms med':>7} {'ms p90':>7} {'cpu med':>7} "
-        f"{'kernel ms':>9} exact"
+        f"{'ws/relay':>8} {'pix KB':>9} {'pix/relay':>9} {'ms med':>7} {'ms p90':>7} "
+        f"{'cpu med':>7} {'kernel ms':>9} exact"
     )
     for mode in ("open", *SCENES):
         for form in FORMS:
             p = results[form][mode]
             print(
                 f"{mode:8} {form:8} {p.frames:6d} {_kb(p.relay)} {_kb(p.wire)} {_kb(p.ws)} "
-                f"{p.ws / max(1, p.relay):8.2f} {p.ws / max(1, p.wire):8.2f} "
+                f"{p.ws / max(1, p.relay):8.2f} {_kb(p.pixels)} {p.pixels / max(1, p.relay):9.2f} "
                 f"{_median(p.ms):7.2f} {_p90(p.ms):7.2f} {_median(p.cpu):7.2f} "
                 f"{p.encode_ms:9.2f} {'yes' if p.exact else 'NO'}"
             )

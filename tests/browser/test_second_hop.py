@@ -12,7 +12,6 @@ engineer for it (SSH framing included).  The former raw RGBA form took 8.5× her
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
 import sys
@@ -20,13 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import mss
 import numpy as np
 import pytest
 from test_blocking_cell import _open_and_run_first_cell, _view_cell
 from test_quickstart import UI_TIMEOUT_MS
 
 from zvkdiag.jupyter.launch import LabServer
+from zvkdiag.testing.canvas import canvas_pixels, screen_pixels
 from zvkdiag.testing.fakes import AgentThread, RelayThread
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -55,16 +54,6 @@ print("shown", flush=True)
 root.mainloop()
 """
 
-READ_CANVAS = """(sel) => {
-  const c = document.querySelector(sel);
-  const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  let s = ''; const step = 0x8000;
-  for (let i = 0; i < data.length; i += step) {
-    s += String.fromCharCode.apply(null, data.subarray(i, i + step));
-  }
-  return [c.width, c.height, btoa(s)];
-}"""
-
 
 class KernelSocket:
     """Bytes of the websocket frames the page receives on the kernel's channel."""
@@ -81,22 +70,11 @@ class KernelSocket:
         self.bytes += len(payload.encode() if isinstance(payload, str) else payload)
 
 
-def _canvas(page: Any) -> np.ndarray:
-    width, height, data = page.evaluate(READ_CANVAS, CANVAS)
-    return np.frombuffer(base64.b64decode(data), np.uint8).reshape(height, width, 4)[..., :3]
-
-
-def _screen(display: str) -> np.ndarray:
-    with mss.MSS(display=display, with_cursor=True) as sct:  # the agent captures the pointer
-        shot = sct.grab(sct.monitors[0])
-        return np.frombuffer(shot.rgb, np.uint8).reshape(shot.height, shot.width, 3)
-
-
 def _settled(page: Any, display: str) -> bool:
     """Until the canvas equals the customer's screen (False if it never does)."""
     deadline = time.monotonic() + SETTLE_TIMEOUT
     while time.monotonic() < deadline:
-        if np.array_equal(_canvas(page), _screen(display)):
+        if np.array_equal(canvas_pixels(page, CANVAS), screen_pixels(display)):
             return True
         page.wait_for_timeout(250)
     return False

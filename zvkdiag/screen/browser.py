@@ -158,7 +158,7 @@ class BrowserHop:
         h, w = pixels.shape[:2]
         shown = self._shown[y : y + h, x : x + w]
         known = self._known[y : y + h, x : x + w]
-        differs = (pixels[..., :3] != shown[..., :3]).any(axis=2)
+        differs = (_words(pixels) ^ _words(shown)) & _COLOUR != 0  # whole pixels: ~10x faster
         differs = differs & known if known_only else differs | ~known
         rows = np.flatnonzero(differs.any(axis=1))
         if rows.size == 0:
@@ -183,7 +183,7 @@ class _Builder:
         self.header = header
         self.tiles: list[list[int | str]] = []
         self.buffers: list[bytes] = []
-        self.packed: list[Pixels] = []  # BGRX pixels of the rgb tiles, in tile order
+        self.packed: list[list[Pixels]] = []  # per rgb tile its BGRX parts, left to right
 
     def add(self, entry: list[int | str], data: bytes | None) -> None:
         self.tiles.append(entry)
@@ -197,15 +197,15 @@ class _Builder:
             lx, lw = int(last[0]), int(last[2])
             if lx + lw == x:  # the next part of the same row: one rectangle
                 last[2] = lw + w
-                self.packed[-1] = np.concatenate((self.packed[-1], pixels), axis=1)
+                self.packed[-1].append(pixels)
                 return
         self.tiles.append([x, y, w, h, BROWSER_RGB])
-        self.packed.append(pixels)
+        self.packed.append([pixels])
 
     def finish(self) -> Message:
         self.header["tiles"] = self.tiles
         if self.packed:
-            raw = b"".join(_rgb(p) for p in self.packed)
+            raw = b"".join(_rgb(np.concatenate(parts, axis=1)) for parts in self.packed)
             deflate = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
             self.buffers.append(deflate.compress(raw) + deflate.flush())
             self.header["rgb"] = len(raw)
@@ -219,6 +219,14 @@ def _header(
         "type": "frame", "seq": seq, "w": width, "h": height,
         "ts": captured_at, "wire": wire_bytes,
     }  # fmt: skip
+
+
+_COLOUR: Final = np.uint32(0x00FFFFFF)  # B, G, R of a little-endian BGRX word
+
+
+def _words(bgrx: Pixels) -> npt.NDArray[np.uint32]:
+    """Each pixel as one uint32 (the last axis must be contiguous: canvas copies and slices)."""
+    return bgrx.view("<u4")[..., 0]
 
 
 def _rgb(bgrx: Pixels) -> bytes:
