@@ -98,7 +98,7 @@ def test_frames_are_drawn_exactly_and_acknowledged(page: Any) -> None:
     with ThreadPoolExecutor(1) as pool:  # playwright's sync API owns this thread's loop
         receiver = pool.submit(asyncio.run, drive(view, screen, 1000)).result()
     load(page)
-    assert page.evaluate("window.sent") == [{"type": "ready"}]
+    assert page.evaluate("window.sent") == [{"type": "ready", "inflate": True}]
     frames = view.frames()
     for content, buffers in frames:
         page.evaluate(
@@ -164,6 +164,8 @@ def test_packed_pixels_that_do_not_fit_are_reported_not_drawn(page: Any) -> None
     garbage = base64.b64encode(b"\xff" * 20).decode()  # not deflate at all
     page.evaluate(deliver, [{**frame, "seq": 1, "tiles": tiles}, [garbage]])
     page.wait_for_function(f"{status}.includes('draw failed')")
+    # the kernel is asked for the whole picture once (not again for a second failure soon after)
+    assert page.evaluate("window.sent.filter((m) => m.type === 'ready').length") == 2
     page.evaluate(deliver, [{**frame, "seq": 2, "tiles": tiles}, [good]])
     page.wait_for_function("window.acks.at(-1) === 2")
     width, height, pixels = page.evaluate(READ_CANVAS)

@@ -158,6 +158,18 @@ def test_ready_repaints_the_whole_picture() -> None:
     assert np.array_equal(browser.pixels, receiver.canvas.pixels()[..., 2::-1])
 
 
+def test_a_browser_that_cannot_inflate_gets_raw_rgba_from_then_on() -> None:
+    view = RecordingView()
+    receiver = asyncio.run(drive(view, ChangingScreen(), 2))
+    view.sent.clear()
+    view.from_browser({"type": "ready", "inflate": False})
+    ((content, buffers),) = view.sent
+    assert content["tiles"] == [[0, 0, 192, 128, "rgba"]] and "rgb" not in content
+    browser = FakeBrowserCanvas()
+    browser.draw(content, buffers)
+    assert np.array_equal(browser.pixels, receiver.canvas.pixels()[..., 2::-1])
+
+
 def test_snapshot_goes_to_the_callback_losslessly() -> None:
     saved: list[Image.Image] = []
     view = RecordingView(on_snapshot=saved.append)

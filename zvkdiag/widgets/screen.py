@@ -192,7 +192,7 @@ class ScreenView(anywidget.AnyWidget):
         elif kind == "snapshot":
             self._take_snapshot()
         elif kind == "ready" and link is not None:
-            self._repaint(link)
+            self._repaint(link, inflate=content.get("inflate") is not False)
         if kind == "point" and self._control is not None:
             x, y = content.get("x"), content.get("y")
             ok = isinstance(x, int) and isinstance(y, int)
@@ -223,8 +223,10 @@ class ScreenView(anywidget.AnyWidget):
             text = f"snapshot failed: {exc}"
         self._to_browser({"type": "status", "text": text}, [])
 
-    def _repaint(self, link: ViewerLink) -> None:
+    def _repaint(self, link: ViewerLink, *, inflate: bool) -> None:
         with self._send_lock:
+            if not inflate:  # a browser without DecompressionStream("deflate-raw")
+                self._hop.form = "rgba"
             message = self._hop.repaint_message(link.canvas)
             if message is not None:
                 self.send(*message)

@@ -8,7 +8,8 @@
 // deflate, msg.rgb bytes once inflated.
 // Messages to the kernel: {type: "ack", seq} (every frame up to seq is drawn),
 // {type: "reset"} starts a new stream (seqs begin again).
-// {type: "pause", paused}, {type: "snapshot"}, {type: "ready"} (send me the whole picture).
+// {type: "pause", paused}, {type: "snapshot"}, {type: "ready", inflate} (send me the whole
+// picture; inflate: false when this browser has no DecompressionStream("deflate-raw")).
 // {type: "rtt", ms} from the kernel: the round trip to the customer's PC, timed on the
 // engineer's clock alone (frame timestamps come from the customer's clock: never compared).
 //
@@ -22,6 +23,7 @@
 // customer→engineer wire) for measurements.
 
 const ACK_DELAY_MS = 100; // longest an ack waits for more frames to join it
+const REPAINT_AFTER_FAILURE_MS = 5000; // after a failed draw, at most one repaint request this often
 const STATS_WINDOW_MS = 1000;
 const FAKE_CTRL_MS = 5; // Windows sends ControlLeft this close before AltRight (AltGr)
 const WHEEL_LINES_PER_STEP = 3;
@@ -87,6 +89,17 @@ async function inflate(buffer, length) {
   const bytes = new Uint8Array(await new Response(stream.readable).arrayBuffer());
   if (bytes.length !== length) throw new Error(`packed pixels: ${bytes.length} bytes, expected ${length}`);
   return bytes;
+}
+
+// Whether this browser inflates raw deflate natively (Chromium 103, Firefox 113, Safari 16.4 on);
+// without it the kernel sends exact pixels as raw RGBA.
+function canInflate() {
+  try {
+    new DecompressionStream("deflate-raw");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // w*h RGB bytes from rgb[offset] as an opaque ImageData.
@@ -479,6 +492,21 @@ function render({ model, el: host }) {
   let rttMs = null;
   let firstFrame = false;
 
+  // "ready": send me the whole picture.
+  function askForRepaint() {
+    model.send({ type: "ready", inflate: canInflate() });
+  }
+  // Also after a frame that could not be drawn: the kernel sends only what differs from
+  // what it believes is shown.  Rate-limited, so a browser that fails every frame does not
+  // ask for whole pictures in a loop.
+  let lastRepair = -Infinity;
+  function repair() {
+    const now = performance.now();
+    if (now - lastRepair < REPAINT_AFTER_FAILURE_MS) return;
+    lastRepair = now;
+    askForRepaint();
+  }
+
   function sendAck() {
     if (ackTimer !== null) {
       clearTimeout(ackTimer);
@@ -565,6 +593,7 @@ function render({ model, el: host }) {
       .then(() => draw(msg, buffers))
       .catch((err) => {
         status.textContent = `draw failed: ${err}`;
+        repair();
       })
       .finally(() => {
         pending -= 1;
@@ -599,7 +628,7 @@ function render({ model, el: host }) {
   model.on("msg:custom", onMessage);
   model.on("change:title", onTitle);
   const statsTimer = setInterval(updateStats, 500);
-  model.send({ type: "ready" });
+  askForRepaint();
 
   return () => {
     clearInterval(statsTimer);
