@@ -4,7 +4,8 @@ The widget never does network I/O.  A ``ScreenReceiver`` (running on the
 session's own thread and event loop) applies each frame to its canvas and
 calls ``view.show(...)``, which translates it (``zvkdiag.screen.browser``)
 and sends ONE custom comm message with the tiles as binary buffers.  The
-browser draws (``createImageBitmap`` + ``drawImage``) and acknowledges
+browser draws (JPEG through ``createImageBitmap``, exact pixels inflated
+with ``DecompressionStream`` and put with ``putImageData``) and acknowledges
 drawn frames in batches; the widget passes those acks to the receiver,
 which sends them upstream, so a busy browser slows the customer's capture.
 
