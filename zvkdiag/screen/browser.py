@@ -60,7 +60,7 @@ __all__ = [
 BROWSER_JPEG: Final = "jpeg"
 BROWSER_RGBA: Final = "rgba"  # w*h*4 raw bytes in the tile's own buffer
 BROWSER_RGB: Final = "rgb"  # w*h*3 bytes inside the frame's deflated buffer
-BROWSER_COPY: Final = "copy"  # [x, y, w, h, "copy", source x, source y], empty buffer
+BROWSER_COPY: Final = "copy"  # [x, y, w, h, "copy", source x, source y], no buffer
 DEFLATE_LEVEL: Final = 1
 """zlib level: 1 took a fifth of level 6's time for 1.7× its bytes on screen text."""
 
