@@ -1,0 +1,184 @@
+"""The line model of the screen stream: rate and round trip from acks, and its three levers.
+
+Pure: time is a number passed in.  ``SimulatedLine`` is a FIFO line of a
+given rate and round trip (each frame is acknowledged a round trip after its
+last byte left), enough to check that the adapter finds the line and keeps
+the backlog where it says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from zvkdiag.screen.adapt import (
+    FRAME_TARGET,
+    MIN_BUDGET,
+    QUALITIES,
+    QUEUE_TARGET,
+    RAISE_AFTER,
+    REFINE_MAX,
+    LineAdapter,
+)
+from zvkdiag.screen.flow import WINDOW
+
+
+@dataclass
+class SimulatedLine:
+    rate: float  # bytes/s
+    rtt: float
+    busy_until: float = 0.0
+    acks: list[tuple[float, int]] = field(default_factory=list)  # (due, seq)
+
+    def send(self, seq: int, size: int, now: float) -> None:
+        self.busy_until = max(self.busy_until, now) + size / self.rate
+        self.acks.append((self.busy_until + self.rtt, seq))
+
+    def deliver(self, adapter: LineAdapter, until: float) -> None:
+        while self.acks and self.acks[0][0] <= until:
+            due, seq = self.acks.pop(0)
+            adapter.acked(seq, due)
+
+
+def run(
+    adapter: LineAdapter, line: SimulatedLine, sizes: list[int], step: float = 0.01
+) -> list[int]:
+    """Offer a frame whenever the adapter and a two-frame window allow; returns the seqs sent."""
+    now, sent = 0.0, []
+    for seq, size in enumerate(sizes, 1):
+        while not adapter.may_send() or len(line.acks) >= WINDOW:
+            now += step
+            line.deliver(adapter, now)
+        adapter.sent(seq, size, now)
+        line.send(seq, size, now)
+        sent.append(seq)
+        now += step
+        line.deliver(adapter, now)
+    return sent
+
+
+def measured(size: int = 100_000, acked_at: float = 1.9) -> LineAdapter:
+    """An adapter that has measured a round trip of 0.1 s and, by default, 125 kB/s."""
+    adapter = LineAdapter()
+    adapter.sent(1, 100, 0.0)
+    adapter.acked(1, 0.1)
+    adapter.sent(2, size, 1.0)
+    adapter.acked(2, acked_at)
+    return adapter
+
+
+def test_unmeasured_line_is_not_held_back() -> None:
+    adapter = LineAdapter()
+    assert adapter.budget() is None
+    for seq in range(1, 6):
+        assert adapter.may_send()
+        adapter.sent(seq, 200_000, float(seq))
+    assert adapter.quality == QUALITIES[0]
+    assert adapter.records[-1].expected_age is None
+
+
+def test_round_trip_from_a_small_frame_and_rate_from_a_big_one() -> None:
+    adapter = LineAdapter()
+    adapter.sent(1, 100, 0.0)
+    adapter.acked(1, 0.12)
+    adapter.sent(2, 125_000, 1.0)  # one second of a 1 Mbit/s line, sent into an idle line
+    adapter.acked(2, 2.12)
+    line = adapter.estimate()
+    assert line.rtt == pytest.approx(0.12)
+    assert line.rate == pytest.approx(125_000, rel=0.01)
+    assert adapter.budget() == int(125_000 * (0.12 + QUEUE_TARGET))
+
+
+def test_a_full_budget_holds_the_next_frame_until_an_ack() -> None:
+    adapter = measured()
+    budget = adapter.budget()
+    assert budget is not None
+    adapter.sent(3, budget, 2.0)
+    assert not adapter.may_send()
+    adapter.acked(3, 2.5)
+    assert adapter.may_send()
+
+
+def test_small_budget_still_lets_one_frame_out() -> None:
+    adapter = measured(8_000, 2.0)  # a very slow line: the budget is the minimum
+    assert adapter.budget() == MIN_BUDGET
+    assert adapter.may_send()
+    adapter.sent(3, 10 * MIN_BUDGET, 3.0)  # bigger than the budget, but nothing was in flight
+    assert not adapter.may_send()
+
+
+def test_cumulative_and_stray_acks() -> None:
+    adapter = LineAdapter()
+    for seq in (1, 2, 3):
+        adapter.sent(seq, 1000, 0.1 * seq)
+    adapter.acked(99, 1.0)  # never sent: ignored
+    assert adapter.backlog == 3000
+    adapter.acked(2, 1.0)
+    assert adapter.backlog == 1000
+    adapter.acked(2, 1.1)  # repeated
+    assert adapter.backlog == 1000
+    adapter.forget()
+    assert adapter.backlog == 0
+
+
+@pytest.mark.parametrize(("rate", "rtt"), [(500_000.0, 0.06), (125_000.0, 0.12)])
+def test_finds_the_line_and_keeps_the_backlog_bounded(rate: float, rtt: float) -> None:
+    adapter, line = LineAdapter(), SimulatedLine(rate, rtt)
+    run(adapter, line, [100] + [60_000] * 80)
+    found = adapter.estimate()
+    assert found.rtt == pytest.approx(rtt, rel=0.05)
+    assert found.rate is not None and 0.8 * rate <= found.rate <= 1.05 * rate
+    budget = adapter.budget()
+    assert budget is not None
+    later = list(adapter.records)[20:]
+    assert all(r.budget is not None and r.backlog < r.budget for r in later)
+    # what the adapter expects each frame to wait matches what the simulated line did
+    assert all(r.expected_age is not None for r in later)
+
+
+def test_big_frames_step_the_quality_down_and_calm_raises_it_again() -> None:
+    adapter = measured()
+    big = int(125_000 * FRAME_TARGET * 2)
+    for seq, at in ((3, 2.0), (4, 3.0)):
+        adapter.sent(seq, big, at)
+        adapter.acked(seq, at + 0.6)
+    assert adapter.quality == QUALITIES[2]
+    assert [q for _, q in adapter.quality_changes] == [QUALITIES[1], QUALITIES[2]]
+    at, seq = 4.0, 4
+    while at < 4.0 + 2 * RAISE_AFTER + 0.5:
+        seq += 1
+        adapter.sent(seq, 200, at)
+        adapter.acked(seq, at + 0.1)
+        at += 0.25
+    assert adapter.quality == QUALITIES[0]
+
+
+def test_quality_stops_at_the_bottom_of_the_ladder() -> None:
+    adapter = measured(10_000, 2.0)
+    for seq in range(3, 20):
+        adapter.sent(seq, 100_000, float(seq))
+        adapter.acked(seq, seq + 0.9)
+    assert adapter.quality == QUALITIES[-1]
+
+
+def test_refinement_only_on_an_idle_line_and_within_its_time() -> None:
+    adapter = LineAdapter()
+    assert adapter.decision().refine_budget == REFINE_MAX
+    adapter.sent(1, 100, 0.0)
+    assert adapter.decision().refine_budget == 0
+    adapter.acked(1, 0.1)
+    adapter.sent(2, 50_000, 1.0)
+    adapter.acked(2, 1.5)
+    rate = adapter.estimate().rate
+    assert rate is not None
+    assert 0 < adapter.decision().refine_budget < REFINE_MAX
+    assert adapter.decision().refine_budget == int(rate * 0.05)
+
+
+def test_expected_age_counts_the_backlog_ahead() -> None:
+    adapter = measured()
+    adapter.sent(3, 5_000, 2.0)
+    record = adapter.sent(4, 2_500, 2.01)
+    assert record.backlog == 5_000
+    assert record.expected_age == pytest.approx(7_500 / 125_000 + 0.05, rel=0.01)
