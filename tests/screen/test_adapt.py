@@ -13,15 +13,20 @@ from dataclasses import dataclass, field
 import pytest
 
 from zvkdiag.screen.adapt import (
+    ASSUMED_RATE,
     FRAME_TARGET,
     MIN_BUDGET,
     QUALITIES,
     QUEUE_TARGET,
     RAISE_AFTER,
     REFINE_MAX,
+    SPLIT_TIME,
     LineAdapter,
+    split_tiles,
 )
+from zvkdiag.screen.codec import Encoding
 from zvkdiag.screen.flow import WINDOW
+from zvkdiag.screen.frames import Tile
 
 
 @dataclass
@@ -182,3 +187,29 @@ def test_expected_age_counts_the_backlog_ahead() -> None:
     record = adapter.sent(4, 2_500, 2.01)
     assert record.backlog == 5_000
     assert record.expected_age == pytest.approx(7_500 / 125_000 + 0.05, rel=0.01)
+
+
+def _tile(encoding: Encoding, size: int, x: int = 0) -> Tile:
+    return Tile(x, 0, 64, 64, encoding, b"\0" * size)
+
+
+def test_small_tiles_leave_ahead_of_big_jpeg_ones() -> None:
+    copy, letter = _tile(Encoding.COPY, 8), _tile(Encoding.XOR, 40, 64)
+    photo = _tile(Encoding.JPEG, 30_000, 128)
+    refined = _tile(Encoding.LOSSLESS, 900, 192)
+    tiles = [copy, letter, photo, refined]
+    assert split_tiles(tiles, 2_500) == [[copy, letter, refined], [photo]]
+    assert split_tiles(tiles, 50_000) == [tiles]  # the JPEG part is cheap enough
+    assert split_tiles(tiles, None) == [tiles]  # line not measured
+    assert split_tiles([photo], 2_500) == [[photo]]  # nothing small to send ahead
+    assert split_tiles([letter], 2_500) == [[letter]]
+
+
+def test_split_threshold_and_line_time_follow_the_measured_rate() -> None:
+    fresh = LineAdapter()
+    assert fresh.decision().split_over is None
+    assert fresh.line_time(ASSUMED_RATE) == pytest.approx(1.0)  # unmeasured: a slow line
+    adapter = measured()
+    assert adapter.decision().split_over == int(125_000 * SPLIT_TIME)
+    adapter.sent(3, 25_000, 3.0)
+    assert adapter.line_time(100_000) == pytest.approx(1.0)  # the backlog counts too

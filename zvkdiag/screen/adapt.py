@@ -16,14 +16,18 @@ three levers it pulls:
   ``FRAME_TARGET`` on the measured rate steps the quality down the
   ``QUALITIES`` ladder; ``RAISE_AFTER`` seconds with every frame well under
   it step it back up.
+- **Small tiles first.**  When a captured frame holds big JPEG tiles
+  beside small exact ones (a typed letter while a window moves), the small
+  ones leave first as a frame of their own (``split_tiles``), so the letter
+  does not wait for the picture's bytes.
 - **Refinement** (the lossless repair of JPEG tiles) runs only while nothing
   is in flight, within ``REFINE_TIME`` of line time per frame.
 
 Measurement, as BBR does it: the **rate** is the windowed maximum of delivery
 rate samples (bytes acknowledged over the time they took; a frame sent into
 an idle line has the round trip taken off its time); the **round trip** is
-the windowed minimum of send-to-ack times of frames sent into an idle line,
-less their own line time (a frame behind others would count their queue as
+the windowed minimum of send-to-ack times of small frames sent into an idle
+line, less their own line time (a frame behind others would count their queue as
 round trip, and the budget would grow with the queue).  Both keep their
 last sample when the window has no newer one.  Before the first samples the
 budget is unbounded (only the frame window holds), so a fast line never
@@ -37,8 +41,12 @@ the viewer) is kept for the stream's statistics and the tests.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
+
+from zvkdiag.screen.codec import Encoding
+from zvkdiag.screen.frames import Tile
 
 __all__ = [
     "FRAME_TARGET",
@@ -48,11 +56,13 @@ __all__ = [
     "FrameRecord",
     "LineAdapter",
     "LineEstimate",
+    "split_tiles",
 ]
 
 QUALITIES: Final = (75, 60, 45, 30, 20)  # the JPEG quality ladder, best first
-QUEUE_TARGET: Final = 0.1  # seconds a new frame may wait behind older ones
-FRAME_TARGET: Final = 0.15  # seconds of line time one frame should take at most
+QUEUE_TARGET: Final = 0.05  # seconds a new frame may wait behind older ones
+FRAME_TARGET: Final = 0.08  # seconds of line time one frame should take at most
+SPLIT_TIME: Final = 0.02  # JPEG bytes of more line time than this let the small tiles go first
 RAISE_AFTER: Final = 2.0  # seconds of small frames before the quality steps up again
 RAISE_MARGIN: Final = 0.4  # "well under": below this share of FRAME_TARGET
 REFINE_TIME: Final = 0.05  # seconds of line time for refinement per frame on an idle line
@@ -62,6 +72,7 @@ MIN_SAMPLE_BYTES: Final = 4096  # fewer bytes acknowledged say nothing about the
 RATE_WINDOW: Final = 10.0  # seconds over which the best rate sample counts
 RTT_WINDOW: Final = 10.0  # seconds over which the shortest round trip counts
 HISTORY: Final = 2000  # frame records kept
+ASSUMED_RATE: Final = 64 * 1024  # bytes/s a line is given before it is measured (512 kbit/s)
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,7 @@ class Decision:
 
     jpeg_quality: int
     refine_budget: int  # lossless refinement bytes allowed in this frame
+    split_over: int | None  # JPEG bytes past which small tiles go first (None: never)
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,7 @@ class _InFlight:
     size: int
     delivered: int  # bytes acknowledged when it left
     delivered_at: float  # when those were acknowledged (the send time on an idle line)
+    first_sent_at: float  # when the last of those had left (the send time on an idle line)
     ahead: int  # unacknowledged bytes ahead of it when it left
 
 
@@ -116,6 +129,7 @@ class LineAdapter:
         self._delivered = 0
         self._delivered_at = 0.0
         self._last_seq = 0
+        self._first_sent_at = 0.0
         self._rates: deque[tuple[float, float]] = deque()  # (at, bytes/s)
         self._rtts: deque[tuple[float, float]] = deque()  # (at, seconds)
         self._level = 0  # index into QUALITIES
@@ -161,7 +175,17 @@ class LineAdapter:
             refine = REFINE_MAX
         else:
             refine = min(REFINE_MAX, int(rate * REFINE_TIME))
-        return Decision(self.quality, refine)
+        split = None if rate is None else int(rate * SPLIT_TIME)
+        return Decision(self.quality, refine, split)
+
+    def line_time(self, size: int) -> float:
+        """Seconds ``size`` bytes and the backlog ahead of them need on the line.
+
+        Before the line is measured a slow line is assumed, so the first
+        whole screen is not given up on (ack timeout) while it is still on its way.
+        """
+        rate = self.estimate().rate or ASSUMED_RATE
+        return (self.backlog + size) / rate
 
     # -- events ---------------------------------------------------------------------------
 
@@ -175,8 +199,10 @@ class LineAdapter:
             age = (backlog + size) / line.rate + line.rtt / 2
         record = FrameRecord(seq, now, size, backlog, self.budget(), self.quality, age)
         self.records.append(record)
-        delivered_at = now if idle else self._delivered_at
-        self._in_flight[seq] = _InFlight(now, size, self._delivered, delivered_at, backlog)
+        delivered_at, first_sent = (now, now) if idle else (self._delivered_at, self._first_sent_at)
+        self._in_flight[seq] = _InFlight(
+            now, size, self._delivered, delivered_at, first_sent, backlog
+        )
         self._last_seq = max(self._last_seq, seq)
         self._steer_quality(size, now)
         return record
@@ -190,6 +216,7 @@ class LineAdapter:
         self._delivered += sum(f.size for f in frames)
         self._delivered_at = now
         last = frames[-1]
+        self._first_sent_at = last.sent_at
         self._sample_rate(last, now)
         self._sample_rtt(last, now)
 
@@ -204,10 +231,10 @@ class LineAdapter:
             return
         rtt = now - frame.sent_at
         rate = self.estimate().rate
-        if rate is not None:
-            rtt -= frame.size / rate
-        if rtt <= 0:
-            return  # the rate estimate is behind: this sample says nothing
+        own = 0.0 if rate is None else frame.size / rate
+        if own > rtt / 2:
+            return  # mostly the frame's own line time: an error in the rate would dominate
+        rtt -= own
         self._rtts.append((now, rtt))
         while len(self._rtts) > 1 and self._rtts[0][0] < now - RTT_WINDOW:
             self._rtts.popleft()
@@ -216,11 +243,10 @@ class LineAdapter:
         delivered = self._delivered - frame.delivered
         if delivered < MIN_SAMPLE_BYTES:
             return
-        took = now - frame.delivered_at
+        # acks may come bunched: the slower of sending and acknowledging counts (BBR)
+        took = max(now - frame.delivered_at, frame.sent_at - frame.first_sent_at)
         rtt = self.estimate().rtt or 0.0
-        if (
-            not frame.ahead
-        ):  # sent into an idle line: the first byte needed a round trip before it counted
+        if not frame.ahead:  # sent into an idle line: the first byte needed a round trip
             took = max(took - rtt, took / 2)
         if took <= 0:
             return
@@ -249,3 +275,20 @@ class LineAdapter:
     def _set_level(self, level: int, now: float) -> None:
         self._level = level
         self.quality_changes.append((now, QUALITIES[level]))
+
+
+def split_tiles(tiles: Sequence[Tile], split_over: int | None) -> list[list[Tile]]:
+    """The frame's tiles as one part, or two: exact tiles first, then the JPEG ones.
+
+    Two only when the JPEG tiles hold more than ``split_over`` bytes and
+    there is something else to send ahead of them.  The parts are disjoint
+    (a tile is either exact, or JPEG), and a COPY stays first, so applying
+    them in order draws what the one frame would have drawn.
+    """
+    jpeg = [t for t in tiles if t.encoding is Encoding.JPEG]
+    small = [t for t in tiles if t.encoding is not Encoding.JPEG]
+    if split_over is None or not small or not jpeg:
+        return [list(tiles)]
+    if sum(len(t.payload) for t in jpeg) <= split_over:
+        return [list(tiles)]
+    return [small, jpeg]

@@ -55,7 +55,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from zvkdiag.screen.adapt import LineAdapter
+from zvkdiag.screen.adapt import LineAdapter, split_tiles
 from zvkdiag.screen.capture import Capturer, Grabber
 from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
 from zvkdiag.screen.flow import FlowControl
@@ -148,6 +148,7 @@ class ScreenStreamer:
         self._encoder = FrameEncoder(self._policy)
         self.flow = flow or FlowControl()
         self.adapt = adapt or LineAdapter()
+        self._split_over: int | None = None
         self._budget = GrabBudget(max_fps)
         self._poll = 1.0 / (poll_fps or max_fps)
         self._clock = clock
@@ -234,8 +235,7 @@ class ScreenStreamer:
                 self._watch_damage()
                 if produced is None or self._stopped:
                     continue
-                blob = self._seal(*produced, asked_keyframe=keyframe)
-                if blob is not None:
+                for blob in self._seal(*produced, asked_keyframe=keyframe):
                     self._last_frame = self._clock()
                     yield blob
         finally:
@@ -294,20 +294,31 @@ class ScreenStreamer:
         keyframe: bool,
         *,
         asked_keyframe: bool,
-    ) -> bytes | None:
-        """Give the frame its seq, unless the window timed out meanwhile (then: keyframe)."""
+    ) -> list[bytes]:
+        """Give the frame its seq, unless the window timed out meanwhile (then: keyframe).
+
+        A frame of big JPEG tiles and small exact ones leaves as two, the
+        small ones first (``split_tiles``).
+        """
         if self.flow.needs_keyframe and not asked_keyframe:
-            return None  # the next turn captures a keyframe
+            return []  # the next turn captures a keyframe
         self.stats.ack_timeouts = self.flow.timeouts
-        now = self._clock()
-        seq = self.flow.sent(now)
-        frame = Frame(seq, shape[1], shape[0], captured_at, keyframe, tuple(tiles))
-        blob = encode_frame(frame)
-        self.adapt.sent(seq, len(blob), now)
-        self.stats.frames += 1
-        self.stats.bytes += len(blob)
+        parts = [tiles] if keyframe else split_tiles(tiles, self._split_over)
+        blobs = []
+        for i, part in enumerate(parts):
+            now = self._clock()
+            frame = Frame(
+                self.flow.next_seq, shape[1], shape[0], captured_at, keyframe, tuple(part)
+            )
+            blob = encode_frame(frame)
+            allowance = self.adapt.line_time(len(blob))
+            seq = self.flow.sent(now, continued=i > 0, allowance=allowance)
+            self.adapt.sent(seq, len(blob), now)
+            self.stats.frames += 1
+            self.stats.bytes += len(blob)
+            blobs.append(blob)
         self.stats.keyframes += keyframe
-        return blob
+        return blobs
 
     def _produce(self, keyframe: bool, until: float | None = None) -> Produced | None:
         """Worker thread: grab, diff, encode.  None when nothing needs sending.
@@ -434,6 +445,7 @@ class ScreenStreamer:
     def _adapt_encoder(self) -> None:
         """The next frame's JPEG quality and refinement budget, as the line allows."""
         decided = self.adapt.decision()
+        self._split_over = decided.split_over
         self._encoder.policy = replace(
             self._policy,
             jpeg_quality=min(self._policy.jpeg_quality, decided.jpeg_quality),
