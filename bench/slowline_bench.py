@@ -26,7 +26,6 @@ usage: python bench/slowline_bench.py [--keys 12] [--shapes 4mbit-60ms,1mbit-120
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import os
 import random
@@ -44,9 +43,8 @@ from typing import Any
 
 from _common import Stats
 
-import zvkdiag
 from zvkdiag.testing.shaping import SHAPES, LineShape, ShapedLink, entered
-from zvkdiag.testing.slowline import slow_session, streamers
+from zvkdiag.testing.slowline import FrameWatch, slow_session, streamers, touches
 from zvkdiag.testing.xvfb import xvfb
 
 VNC_DIR = Path(__file__).resolve().parents[2] / "shared" / "bench" / "vnc"
@@ -77,11 +75,6 @@ def _geometry(env: dict[str, str], name: str) -> tuple[str, Rect]:
     return wid, (int(g["X"]), int(g["Y"]), int(g["WIDTH"]), int(g["HEIGHT"]))
 
 
-def _touches(x: int, y: int, w: int, h: int, rect: Rect) -> bool:
-    rx, ry, rw, rh = rect
-    return x < rx + rw and rx < x + w and y < ry + rh and ry < y + h
-
-
 @contextmanager
 def dragging(env: dict[str, str], wid: str) -> Iterator[None]:
     """Move the image window 25 times a second along a fixed path until the block ends."""
@@ -92,7 +85,7 @@ def dragging(env: dict[str, str], wid: str) -> Iterator[None]:
         while not stop.wait(0.04):
             i += 1
             x = 60 + 6 * (i % 150)
-            y = 620 + int(round(80 * math.sin(2 * math.pi * i / 62.5)))
+            y = 620 + round(80 * math.sin(2 * math.pi * i / 62.5))
             subprocess.run(["xdotool", "windowmove", wid, str(x), str(y)], env=env)
 
     thread = threading.Thread(target=run, daemon=True)
@@ -138,47 +131,22 @@ def _settle(arrivals: Callable[[], list[float]], quiet: float = 1.0, limit: floa
 # -- zvkdiag ----------------------------------------------------------------------------
 
 
-class FrameWatch:
-    """Receives frames on a thread of its own: arrival, capture stamp, tiles."""
-
-    def __init__(self, session: zvkdiag.Session, typing_rect: Rect) -> None:
-        self.rect = typing_rect
-        self.frames: list[tuple[float, float, bool]] = []  # applied, captured, touches rect
-        self._stop = False
-        self._thread = threading.Thread(target=asyncio.run, args=(self._run(session),), daemon=True)
-        self._thread.start()
-
-    async def _run(self, session: zvkdiag.Session) -> None:
-        async for got in session.frames():
-            f = got.frame
-            touches = any(_touches(t.x, t.y, t.w, t.h, self.rect) for t in f.tiles)
-            self.frames.append((got.applied_at, f.captured_at, touches))
-            if self._stop:
-                return
-
-    def arrivals(self) -> list[float]:
-        return [a for a, _, _ in self.frames]
-
-    def first_after(self, t0: float, timeout: float = 5.0) -> float | None:
-        while time.time() - t0 < timeout:
-            later = [a for a, _, touches in self.frames if a > t0 and touches]
-            if later:
-                return later[0] - t0
-            time.sleep(0.001)
-        return None
-
-
 def run_zvkdiag(link: ShapedLink, env: dict[str, str], keys: int) -> Result:
     result = Result()
     _, typing_rect = _geometry(env, "vb-type")
     image, _ = _geometry(env, "vb-image")
     with slow_session(link, engineer="Bench") as slow, slow.session.control() as c:
-        watch = FrameWatch(slow.session, typing_rect)
+        watch = FrameWatch(slow.session)
+
+        def first_after(t0: float) -> float | None:
+            shown = watch.first_touching(typing_rect, t0)
+            return None if shown is None else shown - t0
+
         _settle(watch.arrivals)
         start = len(watch.frames)
-        result.lost += _keys(c.key, watch.first_after, keys, result.keys["quiet"])
+        result.lost += _keys(c.key, first_after, keys, result.keys["quiet"])
         with dragging(env, image):
-            result.lost += _keys(c.key, watch.first_after, keys, result.keys["busy"])
+            result.lost += _keys(c.key, first_after, keys, result.keys["busy"])
         result.ages = [a - cap for a, cap, _ in watch.frames[start:]]
         (streamer,) = streamers(slow.agent)
         adapt = streamer.adapt
@@ -189,7 +157,7 @@ def run_zvkdiag(link: ShapedLink, env: dict[str, str], keys: int) -> Result:
             f" JPEG qualities used {qualities}; {streamer.stats.frames} frames,"
             f" {streamer.stats.bytes / 1e3:.0f} kB"
         )
-        watch._stop = True
+        watch.stop()
     return result
 
 
@@ -238,7 +206,7 @@ def run_x11vnc(link: ShapedLink, env: dict[str, str], keys: int, encoding: str) 
             while time.time() - t0 < timeout:
                 for _, t_done, _, rects in updates():
                     if t_done > t0 and any(
-                        r[4] >= 0 and _touches(r[0], r[1], r[2], r[3], typing_rect) for r in rects
+                        r[4] >= 0 and touches(tuple(r[:4]), typing_rect) for r in rects
                     ):
                         return float(t_done - t0)
                 time.sleep(0.001)

@@ -142,6 +142,16 @@ def test_finds_the_line_and_keeps_the_backlog_bounded(rate: float, rtt: float) -
     assert all(r.expected_age is not None for r in later)
 
 
+def test_a_line_busy_from_the_start_still_gets_a_round_trip_and_a_budget() -> None:
+    adapter, line = LineAdapter(), SimulatedLine(125_000.0, 0.12)
+    run(adapter, line, [30_000] * 40)  # never a frame into an idle line after the first
+    found = adapter.estimate()
+    assert found.rtt is not None and 0.12 <= found.rtt <= 2 * 0.12  # rough: an upper bound
+    later = [r for r in adapter.records if r.budget is not None]
+    assert len(later) > 20
+    assert all(r.backlog < r.budget for r in later if r.budget is not None)
+
+
 def test_big_frames_step_the_quality_down_and_calm_raises_it_again() -> None:
     adapter = measured()
     big = int(125_000 * FRAME_TARGET * 2)
@@ -203,6 +213,8 @@ def test_small_tiles_leave_ahead_of_big_jpeg_ones() -> None:
     assert split_tiles(tiles, None) == [tiles]  # line not measured
     assert split_tiles([photo], 2_500) == [[photo]]  # nothing small to send ahead
     assert split_tiles([letter], 2_500) == [[letter]]
+    lossless = [_tile(Encoding.LOSSLESS, 3000, 64 * i) for i in range(12)]
+    assert split_tiles([*lossless, photo], 2_500) == [[*lossless, photo]]  # not smaller
 
 
 def test_split_threshold_and_line_time_follow_the_measured_rate() -> None:

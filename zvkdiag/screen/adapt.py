@@ -28,8 +28,10 @@ rate samples (bytes acknowledged over the time they took; a frame sent into
 an idle line has the round trip taken off its time); the **round trip** is
 the windowed minimum of send-to-ack times of small frames sent into an idle
 line, less their own line time (a frame behind others would count their queue as
-round trip, and the budget would grow with the queue).  Both keep their
-last sample when the window has no newer one.  Before the first samples the
+round trip, and the budget would grow with the queue); a line busy from
+the start gets a rough first value from frames behind others (their wait
+included: an upper bound).  Both keep their last sample when
+the window has no newer one.  Before the first samples the
 budget is unbounded (only the frame window holds), so a fast line never
 waits for a measurement.
 
@@ -103,6 +105,7 @@ class FrameRecord:
     budget: int | None  # the backlog budget in force (None: unbounded, not measured yet)
     quality: int
     expected_age: float | None  # capture to viewer, by the estimate: queue + own bytes + rtt/2
+    continued: bool  # the second part of a split capture (sent without asking ``may_send``)
 
 
 @dataclass
@@ -132,6 +135,7 @@ class LineAdapter:
         self._first_sent_at = 0.0
         self._rates: deque[tuple[float, float]] = deque()  # (at, bytes/s)
         self._rtts: deque[tuple[float, float]] = deque()  # (at, seconds)
+        self._rough_rtt: float | None = None  # from frames behind others, until one finds it idle
         self._level = 0  # index into QUALITIES
         self._calm_since: float | None = None
         self.records: deque[FrameRecord] = deque(maxlen=HISTORY)
@@ -141,7 +145,7 @@ class LineAdapter:
 
     def estimate(self) -> LineEstimate:
         rate = max((r for _, r in self._rates), default=None)
-        rtt = min((r for _, r in self._rtts), default=None)
+        rtt = min((r for _, r in self._rtts), default=self._rough_rtt)
         return LineEstimate(rate, rtt)
 
     @property
@@ -189,7 +193,7 @@ class LineAdapter:
 
     # -- events ---------------------------------------------------------------------------
 
-    def sent(self, seq: int, size: int, now: float) -> FrameRecord:
+    def sent(self, seq: int, size: int, now: float, *, continued: bool = False) -> FrameRecord:
         """A frame of ``size`` bytes left at ``now``; returns its accounting."""
         idle = not self._in_flight
         backlog = self.backlog
@@ -197,7 +201,7 @@ class LineAdapter:
         age = None
         if line.rate is not None and line.rtt is not None:
             age = (backlog + size) / line.rate + line.rtt / 2
-        record = FrameRecord(seq, now, size, backlog, self.budget(), self.quality, age)
+        record = FrameRecord(seq, now, size, backlog, self.budget(), self.quality, age, continued)
         self.records.append(record)
         delivered_at, first_sent = (now, now) if idle else (self._delivered_at, self._first_sent_at)
         self._in_flight[seq] = _InFlight(
@@ -227,15 +231,16 @@ class LineAdapter:
     # -- internals ------------------------------------------------------------------------
 
     def _sample_rtt(self, frame: _InFlight, now: float) -> None:
-        if frame.ahead:
-            return
         rtt = now - frame.sent_at
         rate = self.estimate().rate
         own = 0.0 if rate is None else frame.size / rate
+        if frame.ahead:  # queued behind others: only while no frame found the line idle
+            if not self._rtts and rate is not None and rtt > own:  # with the wait: an upper bound
+                self._rough_rtt = min(self._rough_rtt or rtt, rtt - own)
+            return
         if own > rtt / 2:
-            return  # mostly the frame's own line time: an error in the rate would dominate
-        rtt -= own
-        self._rtts.append((now, rtt))
+            return  # mostly line time: an error in the rate would dominate
+        self._rtts.append((now, rtt - own))
         while len(self._rtts) > 1 and self._rtts[0][0] < now - RTT_WINDOW:
             self._rtts.popleft()
 
@@ -281,7 +286,7 @@ def split_tiles(tiles: Sequence[Tile], split_over: int | None) -> list[list[Tile
     """The frame's tiles as one part, or two: exact tiles first, then the JPEG ones.
 
     Two only when the JPEG tiles hold more than ``split_over`` bytes and
-    there is something else to send ahead of them.  The parts are disjoint
+    the rest, fewer bytes than they, could go ahead of them.  The parts are disjoint
     (a tile is either exact, or JPEG), and a COPY stays first, so applying
     them in order draws what the one frame would have drawn.
     """
@@ -289,6 +294,7 @@ def split_tiles(tiles: Sequence[Tile], split_over: int | None) -> list[list[Tile
     small = [t for t in tiles if t.encoding is not Encoding.JPEG]
     if split_over is None or not small or not jpeg:
         return [list(tiles)]
-    if sum(len(t.payload) for t in jpeg) <= split_over:
+    big = sum(len(t.payload) for t in jpeg)
+    if big <= split_over or sum(len(t.payload) for t in small) >= big:
         return [list(tiles)]
     return [small, jpeg]

@@ -313,7 +313,7 @@ class ScreenStreamer:
             blob = encode_frame(frame)
             allowance = self.adapt.line_time(len(blob))
             seq = self.flow.sent(now, continued=i > 0, allowance=allowance)
-            self.adapt.sent(seq, len(blob), now)
+            self.adapt.sent(seq, len(blob), now, continued=i > 0)
             self.stats.frames += 1
             self.stats.bytes += len(blob)
             blobs.append(blob)

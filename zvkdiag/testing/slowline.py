@@ -10,7 +10,10 @@ both namespaces through its socket file.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,7 +23,9 @@ from zvkdiag.testing.fakes import AgentThread
 from zvkdiag.testing.procs import Proc
 from zvkdiag.testing.shaping import ShapedLink, entered
 
-__all__ = ["SlowSession", "slow_session", "streamers"]
+__all__ = ["FrameWatch", "SlowSession", "slow_session", "streamers", "touches"]
+
+Rect = tuple[int, int, int, int]  # x, y, w, h
 
 
 @dataclass
@@ -54,3 +59,45 @@ def slow_session(link: ShapedLink, engineer: str = "Slow line") -> Iterator[Slow
                 yield SlowSession(agent, session, relay)
     finally:
         relay.stop()
+
+
+class FrameWatch:
+    """Takes the session's screen frames on a thread of its own (and so acknowledges them).
+
+    ``frames`` holds, per frame: when it was applied, when it was captured
+    (both ``time.time()``), and its tile rectangles.
+    """
+
+    def __init__(self, session: zvkdiag.Session) -> None:
+        self.frames: list[tuple[float, float, list[Rect]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=asyncio.run, args=(self._run(session),), daemon=True)
+        self._thread.start()
+
+    async def _run(self, session: zvkdiag.Session) -> None:
+        async for got in session.frames():
+            rects = [(t.x, t.y, t.w, t.h) for t in got.frame.tiles]
+            self.frames.append((got.applied_at, got.frame.captured_at, rects))
+            if self._stop.is_set():
+                return
+
+    def arrivals(self) -> list[float]:
+        return [applied for applied, _, _ in self.frames]
+
+    def first_touching(self, rect: Rect, after: float, timeout: float = 5.0) -> float | None:
+        """When the first frame applied after ``after`` that draws into ``rect`` was applied."""
+        while time.time() - after < timeout:
+            for applied, _, rects in list(self.frames):
+                if applied > after and any(touches(r, rect) for r in rects):
+                    return applied
+            time.sleep(0.001)
+        return None
+
+    def stop(self) -> None:
+        """Stop after the next frame (the session's end stops it as well)."""
+        self._stop.set()
+
+
+def touches(a: Rect, b: Rect) -> bool:
+    """True when the rectangles overlap."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
