@@ -44,7 +44,7 @@ from typing import Any
 from _common import Stats
 
 from zvkdiag.testing.shaping import SHAPES, LineShape, ShapedLink, entered
-from zvkdiag.testing.slowline import FrameWatch, slow_session, streamers, touches
+from zvkdiag.testing.slowline import FrameWatch, Seen, slow_session, streamers, touches
 from zvkdiag.testing.xvfb import xvfb
 
 VNC_DIR = Path(__file__).resolve().parents[2] / "shared" / "bench" / "vnc"
@@ -137,25 +137,35 @@ def run_zvkdiag(link: ShapedLink, env: dict[str, str], keys: int) -> Result:
     image, _ = _geometry(env, "vb-image")
     with slow_session(link, engineer="Bench") as slow, slow.session.control() as c:
         watch = FrameWatch(slow.session)
+        echoes: list[tuple[float, Seen]] = []
 
         def first_after(t0: float) -> float | None:
             shown = watch.first_touching(typing_rect, t0)
-            return None if shown is None else shown - t0
+            if shown is None:
+                return None
+            echoes.append((t0, shown))
+            return shown.applied_at - t0
 
         _settle(watch.arrivals)
         start = len(watch.frames)
         result.lost += _keys(c.key, first_after, keys, result.keys["quiet"])
         with dragging(env, image):
             result.lost += _keys(c.key, first_after, keys, result.keys["busy"])
-        result.ages = [a - cap for a, cap, _ in watch.frames[start:]]
+        result.ages = [f.applied_at - f.captured_at for f in watch.frames[start:]]
         (streamer,) = streamers(slow.agent)
         adapt = streamer.adapt
         line = adapt.estimate()
         qualities = sorted({q for _, q in adapt.quality_changes} | {adapt.quality})
+        records = {r.seq: r for r in adapt.records}
+        busy = echoes[len(result.keys["quiet"]) :]
+        expected = [records[e.seq].expected_age for _, e in busy if e.seq in records]
         result.notes = (
             f"measured {8 * (line.rate or 0) / 1e3:.0f} kbit/s, rtt {1e3 * (line.rtt or 0):.0f} ms;"
             f" JPEG qualities used {qualities}; {streamer.stats.frames} frames,"
-            f" {streamer.stats.bytes / 1e3:.0f} kB"
+            f" {streamer.stats.bytes / 1e3:.0f} kB; busy echoes: key to capture median"
+            f" {_ms([e.captured_at - t0 for t0, e in busy])}, capture to shown"
+            f" {_ms([e.applied_at - e.captured_at for _, e in busy])}, the adapter expected"
+            f" {_ms([x for x in expected if x is not None])}"
         )
         watch.stop()
     return result
@@ -237,6 +247,10 @@ def run_x11vnc(link: ShapedLink, env: dict[str, str], keys: int, encoding: str) 
 
 
 # -- report -----------------------------------------------------------------------------
+
+
+def _ms(samples: list[float]) -> str:
+    return f"{Stats(tuple(samples)).median_ms:.0f} ms" if samples else "-"
 
 
 def _row(name: str, r: Result, peer: Result | None) -> str:

@@ -23,9 +23,19 @@ from zvkdiag.testing.fakes import AgentThread
 from zvkdiag.testing.procs import Proc
 from zvkdiag.testing.shaping import ShapedLink, entered
 
-__all__ = ["FrameWatch", "SlowSession", "slow_session", "streamers", "touches"]
+__all__ = ["FrameWatch", "Seen", "SlowSession", "slow_session", "streamers", "touches"]
 
 Rect = tuple[int, int, int, int]  # x, y, w, h
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One frame as the engineer's side applied it (``time.time()`` stamps)."""
+
+    seq: int
+    applied_at: float
+    captured_at: float
+    rects: list[Rect]
 
 
 @dataclass
@@ -64,32 +74,32 @@ def slow_session(link: ShapedLink, engineer: str = "Slow line") -> Iterator[Slow
 class FrameWatch:
     """Takes the session's screen frames on a thread of its own (and so acknowledges them).
 
-    ``frames`` holds, per frame: when it was applied, when it was captured
-    (both ``time.time()``), and its tile rectangles.
+    ``frames`` holds every frame as ``Seen``.
     """
 
     def __init__(self, session: zvkdiag.Session) -> None:
-        self.frames: list[tuple[float, float, list[Rect]]] = []
+        self.frames: list[Seen] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=asyncio.run, args=(self._run(session),), daemon=True)
         self._thread.start()
 
     async def _run(self, session: zvkdiag.Session) -> None:
         async for got in session.frames():
-            rects = [(t.x, t.y, t.w, t.h) for t in got.frame.tiles]
-            self.frames.append((got.applied_at, got.frame.captured_at, rects))
+            f = got.frame
+            rects = [(t.x, t.y, t.w, t.h) for t in f.tiles]
+            self.frames.append(Seen(f.seq, got.applied_at, f.captured_at, rects))
             if self._stop.is_set():
                 return
 
     def arrivals(self) -> list[float]:
-        return [applied for applied, _, _ in self.frames]
+        return [seen.applied_at for seen in self.frames]
 
-    def first_touching(self, rect: Rect, after: float, timeout: float = 5.0) -> float | None:
-        """When the first frame applied after ``after`` that draws into ``rect`` was applied."""
+    def first_touching(self, rect: Rect, after: float, timeout: float = 5.0) -> Seen | None:
+        """The first frame applied after ``after`` that draws into ``rect``."""
         while time.time() - after < timeout:
-            for applied, _, rects in list(self.frames):
-                if applied > after and any(touches(r, rect) for r in rects):
-                    return applied
+            for seen in list(self.frames):
+                if seen.applied_at > after and any(touches(r, rect) for r in seen.rects):
+                    return seen
             time.sleep(0.001)
         return None
 
