@@ -158,14 +158,20 @@ def run_zvkdiag(link: ShapedLink, env: dict[str, str], keys: int) -> Result:
         qualities = sorted({q for _, q in adapt.quality_changes} | {adapt.quality})
         records = {r.seq: r for r in adapt.records}
         busy = echoes[len(result.keys["quiet"]) :]
-        expected = [records[e.seq].expected_age for _, e in busy if e.seq in records]
+        echo_records = [records[e.seq] for _, e in busy if e.seq in records]
+        expected = [r.expected_age for r in echo_records]
+        size = _median([r.size for r in echo_records])
+        ahead = _median([r.backlog for r in echo_records])
         result.notes = (
             f"measured {8 * (line.rate or 0) / 1e3:.0f} kbit/s, rtt {1e3 * (line.rtt or 0):.0f} ms;"
             f" JPEG qualities used {qualities}; {streamer.stats.frames} frames,"
             f" {streamer.stats.bytes / 1e3:.0f} kB; busy echoes: key to capture median"
             f" {_ms([e.captured_at - t0 for t0, e in busy])}, capture to shown"
             f" {_ms([e.applied_at - e.captured_at for _, e in busy])}, the adapter expected"
-            f" {_ms([x for x in expected if x is not None])}"
+            f" {_ms([x for x in expected if x is not None])}; echo frames: median"
+            f" {size} B with {ahead} B ahead, {sum(r.continued for r in echo_records)} of"
+            f" {len(echo_records)} behind"
+            " their own capture's small tiles"
         )
         watch.stop()
     return result
@@ -204,6 +210,8 @@ def run_x11vnc(link: ShapedLink, env: dict[str, str], keys: int, encoding: str) 
         deadline = time.time() + 15
         while time.time() < deadline and not vnc.stdout.readline().startswith("PORT="):
             pass
+        # keep reading what it prints, or it blocks on a full pipe
+        threading.Thread(target=vnc.stdout.read, daemon=True).start()
         way_in = link.forward(("127.0.0.1", 0), (link.customer_ip, VNC_PORT))
         with entered(link.engineer):
             client = TimedClient(*way_in, encoding)
@@ -242,11 +250,19 @@ def run_x11vnc(link: ShapedLink, env: dict[str, str], keys: int, encoding: str) 
         result.notes = f"encoding {encoding}, x11vnc -nonap"
     finally:
         vnc.terminate()
-        vnc.wait(10)
+        try:
+            vnc.wait(10)
+        except subprocess.TimeoutExpired:
+            vnc.kill()
+            vnc.wait()
     return result
 
 
 # -- report -----------------------------------------------------------------------------
+
+
+def _median(values: list[int]) -> int:
+    return sorted(values)[len(values) // 2] if values else 0
 
 
 def _ms(samples: list[float]) -> str:

@@ -15,6 +15,7 @@ import pytest
 from zvkdiag.screen.adapt import (
     ASSUMED_RATE,
     FRAME_TARGET,
+    LOSSLESS_MIN,
     MIN_BUDGET,
     QUALITIES,
     QUEUE_TARGET,
@@ -25,6 +26,7 @@ from zvkdiag.screen.adapt import (
     split_tiles,
 )
 from zvkdiag.screen.codec import Encoding
+from zvkdiag.screen.encoder import LOSSLESS_MAX
 from zvkdiag.screen.flow import WINDOW
 from zvkdiag.screen.frames import Tile
 
@@ -160,6 +162,7 @@ def test_big_frames_step_the_quality_down_and_calm_raises_it_again() -> None:
         adapter.acked(seq, at + 0.6)
     assert adapter.quality == QUALITIES[2]
     assert [q for _, q in adapter.quality_changes] == [QUALITIES[1], QUALITIES[2]]
+    assert adapter.decision().lossless_max == LOSSLESS_MAX // 4  # text goes JPEG sooner, too
     at, seq = 4.0, 4
     while at < 4.0 + 2 * RAISE_AFTER + 0.5:
         seq += 1
@@ -175,6 +178,7 @@ def test_quality_stops_at_the_bottom_of_the_ladder() -> None:
         adapter.sent(seq, 100_000, float(seq))
         adapter.acked(seq, seq + 0.9)
     assert adapter.quality == QUALITIES[-1]
+    assert adapter.decision().lossless_max == LOSSLESS_MIN
 
 
 def test_refinement_only_on_an_idle_line_and_within_its_time() -> None:

@@ -15,7 +15,10 @@ three levers it pulls:
 - **JPEG quality.**  A frame whose bytes alone take longer than
   ``FRAME_TARGET`` on the measured rate steps the quality down the
   ``QUALITIES`` ladder; ``RAISE_AFTER`` seconds with every frame well under
-  it step it back up.
+  it step it back up.  Each step down also halves the bytes a tile may
+  take as lossless (``LOSSLESS_MAX``): a moving window full of text is
+  dozens of 2-3 KB lossless tiles, a fraction of that as low-quality JPEG
+  (refined once the line is idle).
 - **Small tiles first.**  When a captured frame holds big JPEG tiles
   beside small exact ones (a typed letter while a window moves), the small
   ones leave first as a frame of their own (``split_tiles``), so the letter
@@ -48,6 +51,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from zvkdiag.screen.codec import Encoding
+from zvkdiag.screen.encoder import LOSSLESS_MAX
 from zvkdiag.screen.frames import Tile
 
 __all__ = [
@@ -61,12 +65,13 @@ __all__ = [
     "split_tiles",
 ]
 
-QUALITIES: Final = (75, 60, 45, 30, 20)  # the JPEG quality ladder, best first
+QUALITIES: Final = (75, 60, 45, 30, 20, 12)  # the JPEG quality ladder, best first
 QUEUE_TARGET: Final = 0.05  # seconds a new frame may wait behind older ones
 FRAME_TARGET: Final = 0.08  # seconds of line time one frame should take at most
 SPLIT_TIME: Final = 0.02  # JPEG bytes of more line time than this let the small tiles go first
 RAISE_AFTER: Final = 2.0  # seconds of small frames before the quality steps up again
 RAISE_MARGIN: Final = 0.4  # "well under": below this share of FRAME_TARGET
+LOSSLESS_MIN: Final = 256  # ... and never fewer than this (flat tiles stay exact)
 REFINE_TIME: Final = 0.05  # seconds of line time for refinement per frame on an idle line
 REFINE_MAX: Final = 512 * 1024  # refinement bytes per frame on a fast line
 MIN_BUDGET: Final = 16 * 1024  # the backlog budget never drops below this
@@ -90,6 +95,7 @@ class Decision:
     """How the next frame is encoded."""
 
     jpeg_quality: int
+    lossless_max: int  # bytes a changed tile may take as lossless before it goes JPEG
     refine_budget: int  # lossless refinement bytes allowed in this frame
     split_over: int | None  # JPEG bytes past which small tiles go first (None: never)
 
@@ -180,7 +186,8 @@ class LineAdapter:
         else:
             refine = min(REFINE_MAX, int(rate * REFINE_TIME))
         split = None if rate is None else int(rate * SPLIT_TIME)
-        return Decision(self.quality, refine, split)
+        lossless = max(LOSSLESS_MIN, LOSSLESS_MAX >> self._level)
+        return Decision(self.quality, lossless, refine, split)
 
     def line_time(self, size: int) -> float:
         """Seconds ``size`` bytes and the backlog ahead of them need on the line.

@@ -449,6 +449,7 @@ class ScreenStreamer:
         self._encoder.policy = replace(
             self._policy,
             jpeg_quality=min(self._policy.jpeg_quality, decided.jpeg_quality),
+            lossless_max=min(self._policy.lossless_max, decided.lossless_max),
             refine_budget=min(self._policy.refine_budget, decided.refine_budget),
         )
 

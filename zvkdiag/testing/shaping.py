@@ -191,7 +191,7 @@ class ShapedLink(NamespacePair):
 
     def open(self) -> None:
         super().open()
-        burst = max(8192, int(self.shape.rate_bytes / 50))
+        burst = max(3200, int(self.shape.rate_bytes / 100))  # a small bucket: a line, not a burst
         for ns, dev, _ in self.ends():
             # segmentation offloads off: a 64 KB GSO packet would exceed the bucket
             self.run(ns, "ip", "link", "set", dev, "gso_max_size", "1500")
