@@ -1,0 +1,145 @@
+"""The Windows exe under Wine on Xvfb, met as a customer meets it; an engineer on Linux.
+
+What this proves and what it does not: docs/windows.md ("What the Wine tests prove").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import pytest
+from e2e_tk.driver import DIALOG, INDICATOR, MAIN, WAIT, Screen, until, white_boxes
+
+import zvkdiag
+from zvkdiag.engineer.viewing import frames
+
+from .conftest import HEIGHT, WIDTH, Customer
+
+pytestmark = [pytest.mark.wine, pytest.mark.x11, pytest.mark.timeout(1800)]
+
+ALLOW: Final = 0
+END: Final = 1
+"""Index of "Beenden" in the main window's button row ("Protokoll öffnen", "Beenden")."""
+ANSWER: Final = 60.0
+ENGINEER: Final = "Erika Muster"
+NOTEPAD: Final = r"Notepad|Editor"
+OCR_CONFUSIONS: Final = str.maketrans({"o": "0", "O": "0", "l": "1", "I": "1", "S": "5", "B": "8"})
+
+
+def ocr(pixels: np.ndarray[Any, Any], tmp: Path, *, digits: bool) -> str:
+    """Text of a white box by tesseract, the box scaled up 4x (Wine's small Tahoma)."""
+    from PIL import Image
+
+    image = Image.fromarray(pixels).convert("L")
+    image = image.resize((image.width * 4, image.height * 4), Image.Resampling.LANCZOS)
+    path = tmp / "box.png"
+    image.save(path)
+    chars = "0123456789 " if digits else "abcdefghijkmnpqrstuvwxyz23456789-"
+    done = subprocess.run(
+        ["tesseract", str(path), "-", "--psm", "7", "-c", f"tessedit_char_whitelist={chars}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def allow(desktop: Screen) -> None:
+    desktop.press(DIALOG, ALLOW, 2)
+    desktop.gone(DIALOG)
+
+
+def test_customer_session_under_wine(
+    desktop: Screen, customer: Customer, relay: str, wine_env: Any, tmp_path: Path
+) -> None:
+    if shutil.which("tesseract") is None:
+        pytest.skip("needs tesseract-ocr (scripts/install-system.sh)")
+    # 1. The window shows the ID and password the program reports
+    main = desktop.window(MAIN, timeout=60)
+    boxes = white_boxes(desktop.grab_window(main))
+    assert len(boxes) >= 2, "expected the ID and password boxes in the main window"
+    shown_id = ocr(boxes[0], tmp_path, digits=True)
+    shown_password = ocr(boxes[1], tmp_path, digits=False)
+    assert re.sub(r"\D", "", shown_id) == customer.session_id.replace(" ", "")
+    assert shown_password.replace(" ", "") == customer.password
+
+    # 2. An engineer connects through the relay process; the customer clicks "Erlauben"
+    pool = ThreadPoolExecutor(max_workers=2)
+    pending = pool.submit(
+        zvkdiag.connect, customer.session_id, customer.password, relay=relay, engineer=ENGINEER
+    )
+    allow(desktop)
+    session = pending.result(ANSWER)
+    try:
+        desktop.window(INDICATOR)
+        # 3. screenshot() is the Wine desktop, pixel for pixel
+        shot_pending = pool.submit(session.screenshot)
+        allow(desktop)  # screen.view
+        shot = np.asarray(shot_pending.result(ANSWER).convert("RGB"))
+        grab = desktop.grab(0, 0, WIDTH, HEIGHT)
+        assert shot.shape == grab.shape
+        differ = np.argwhere((shot != grab).any(axis=2))
+        assert differ.size == 0, f"{len(differ)} pixels differ, first at {differ[:3].tolist()}"
+
+        # 4. The view streams while a Wine window changes
+        _streams_while_notepad_changes(session, desktop, wine_env)
+
+        # 5. Probes that Wine can answer come back as typed DataFrames
+        _probes_are_typed(session, desktop, pool)
+    finally:
+        # 6. "Beenden" ends the session
+        end = desktop.buttons(desktop.window(MAIN))
+        desktop.click(*end[END])
+        until(lambda: session.closed, WAIT, "the engineer sees the session end")
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _streams_while_notepad_changes(
+    session: zvkdiag.Session, desktop: Screen, wine_env: Any
+) -> None:
+    tiles: list[int] = []
+    stop = threading.Event()
+
+    async def watch() -> None:
+        async for got in frames(session, 0):
+            tiles.append(len(got.frame.tiles))
+            if stop.is_set():
+                break
+
+    watcher = threading.Thread(target=lambda: asyncio.run(watch()), daemon=True)
+    watcher.start()
+    until(lambda: len(tiles) >= 1, ANSWER, "the first frame of the screen view")
+    notepad = wine_env.popen(["notepad"], extra_env={"DISPLAY": desktop.display})
+    try:
+        win = desktop.window(NOTEPAD, timeout=60)
+        before = len(tiles)
+        desktop.xdotool("windowfocus", "--sync", win.wid)
+        desktop.xdotool("type", "--window", win.wid, "--delay", "80", "Hallo Wine")
+        until(lambda: len(tiles) > before + 2, ANSWER, "frames while Wine's notepad changes")
+        assert sum(tiles[before:]) > 0
+    finally:
+        stop.set()
+        notepad.kill()
+
+
+def _probes_are_typed(session: zvkdiag.Session, desktop: Screen, pool: ThreadPoolExecutor) -> None:
+    listed = session.probes()
+    assert "processes" in set(listed["name"])
+    pending = pool.submit(session.probe, "processes")
+    allow(desktop)
+    table = pending.result(ANSWER)
+    assert isinstance(table, pd.DataFrame)
+    assert str(table["pid"].dtype) == "Int64"
+    assert str(table["started"].dtype) == "datetime64[ns, UTC]"
+    assert len(table) > 3
+    assert table["pid"].notna().all()
