@@ -32,12 +32,24 @@ from zvkdiag.testing.procs import Proc
 from zvkdiag.testing.xvfb import xvfb
 
 REPO: Final = Path(__file__).resolve().parents[2]
-WIDTH, HEIGHT = 1024, 768
+WIDTH, HEIGHT = 1280, 1024
 ID_LINE: Final = r"^ID: (\d{3} \d{3} \d{3})$"
 PASSWORD_LINE: Final = r"^Password: ([a-z2-9]{4}-[a-z2-9]{4})$"
 START_WAIT: Final = 120.0
 """Upper bound for the exe to report ID and password; Wine's first start in a prefix is slow."""
 BUILD_TIMEOUT: Final = 1800
+
+
+class WineScreen(Screen):
+    """The Xvfb screen with Tk windows drawn by Wine: button faces are Wine's light grey."""
+
+    button_greys = ("#f5f5f5",)
+
+    def grab(self, left: int, top: int, width: int, height: int) -> Any:
+        """As ``Screen.grab``, cut at the screen's right and lower edge (X refuses beyond)."""
+        width = min(width, self.server.width - left)
+        height = min(height, self.server.height - top)
+        return super().grab(left, top, width, height)
 
 
 def load_build() -> ModuleType:
@@ -82,7 +94,7 @@ def desktop(wine_env: Any) -> Iterator[Screen]:
     wine_env.wineserver("-k")
     wine_env.wineserver("-w")
     with xvfb(width=WIDTH, height=HEIGHT) as server:
-        yield Screen(server)
+        yield WineScreen(server)
         # Wine's desktop process holds this display: end the prefix's processes with it
         wine_env.wineserver("-k")
         wine_env.wineserver("-w")
