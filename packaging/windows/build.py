@@ -72,6 +72,18 @@ EXCLUDES = (
     "tkinter.test",
     "unittest",
     "pydoc",
+    # build tools that hooks pull in; the program never imports them
+    "setuptools",
+    "distutils",
+    "pkg_resources",
+    # Pillow's optional codecs (AVIF alone is 4 MB compressed): the customer side encodes
+    # with simplejpeg and zstandard, and Pillow is there only as a dependency of imports
+    "PIL._avif",
+    "PIL._webp",
+    "PIL._imagingcms",
+    "PIL._imagingft",
+    "PIL._imagingtk",
+    "PIL.ImageTk",
 )
 WINE_TIMEOUT = 900.0
 SMOKE_IMPORTS = ("cryptography.hazmat.bindings._rust", "tkinter", "mss", "psutil", "numpy")

@@ -54,7 +54,7 @@ def _certificate_pair(tmp: Path) -> tuple[Path, Path, Path]:
     """A throwaway CA and a certificate it issued (trustme's carry code signing among their
     extended key usages): (ca.pem, cert.pem, key.pem)."""
     ca = trustme.CA(organization_name="zvkdiag test signing")
-    leaf = ca.issue_cert("ZVK Fernwartung Test")
+    leaf = ca.issue_cert("codesign.zvk.test")
     paths = tmp / "ca.pem", tmp / "cert.pem", tmp / "key.pem"
     ca.cert_pem.write_to_path(str(paths[0]))
     leaf.cert_chain_pems[0].write_to_path(str(paths[1]))
