@@ -166,3 +166,67 @@ def _probes_are_typed(session: zvkdiag.Session, desktop: Screen, pool: ThreadPoo
     assert str(table["started"].dtype) == "datetime64[ns, UTC]"
     assert len(table) > 3 and table["pid"].notna().all()
     assert table["exe"].str.lower().str.endswith("explorer.exe").any()
+
+
+GERMAN: Final = "Grüße ÄÖÜ ß @€{[]}\\|~ ^°`´ 12345"
+"""The control tests' German test string (tests/control/conftest.py)."""
+READ_NOTEPAD: Final = r"""
+import ctypes
+u = ctypes.windll.user32
+u.FindWindowW.restype = u.FindWindowExW.restype = ctypes.c_void_p
+u.FindWindowExW.argtypes = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_wchar_p, ctypes.c_wchar_p)
+u.SendMessageW.argtypes = (ctypes.c_void_p, ctypes.c_uint, ctypes.c_size_t, ctypes.c_void_p)
+edit = u.FindWindowExW(u.FindWindowW("Notepad", None), None, "Edit", None)
+n = u.SendMessageW(edit, 0x000E, 0, None)
+buf = ctypes.create_unicode_buffer(n + 1)
+u.SendMessageW(edit, 0x000D, n + 1, ctypes.addressof(buf))
+print("TEXT " + buf.value.encode("unicode_escape").decode("ascii"), flush=True)
+"""
+
+
+def notepad_text(wine_env: Any, display: str) -> str:
+    """What Wine's notepad holds, read with WM_GETTEXT by a Windows Python in the prefix."""
+    code, out = wine_env.run(
+        [str(wine_env.python), "-c", READ_NOTEPAD], extra_env={"DISPLAY": display}, timeout=120
+    )
+    line = next((x for x in out.splitlines() if x.startswith("TEXT ")), None)
+    assert code == 0 and line is not None, out[-2000:]
+    return line[len("TEXT ") :].encode("ascii").decode("unicode_escape")
+
+
+def test_control_types_german_text_into_wine_notepad(
+    desktop: Screen, customer: Customer, relay: str, wine_env: Any
+) -> None:
+    """``type_text`` (``KEYEVENTF_UNICODE``) puts the German test string into a Wine program.
+
+    Keys sent as scancodes alone (``c.key``) produce no characters under Wine 8: its
+    ``SendInput`` does not map a scancode without a virtual key; real Windows does.
+    """
+    desktop.window(MAIN, timeout=60)
+    pool = ThreadPoolExecutor(max_workers=2)
+    pending = pool.submit(
+        zvkdiag.connect, customer.session_id, customer.password, relay=relay, engineer=ENGINEER
+    )
+    allow(desktop)
+    session = pending.result(ANSWER)
+    notepad = wine_env.popen(["notepad"], extra_env={"DISPLAY": desktop.display})
+    try:
+        win = desktop.window(NOTEPAD, timeout=60)
+        desktop.xdotool("windowfocus", "--sync", win.wid)  # the customer's window in front
+        asked = pool.submit(session.control)
+        allow(desktop)  # screen.control
+        desktop.xdotool("windowfocus", "--sync", win.wid)  # the dialog took the focus
+        with asked.result(ANSWER) as c:
+            c.click(win.left + win.width // 2, win.top + win.height // 2)  # notepad in front
+            c.type_text(GERMAN)
+            seen = [""]
+
+            def arrived() -> bool:
+                seen[0] = notepad_text(wine_env, desktop.display)
+                return seen[0] == GERMAN
+
+            until(arrived, ANSWER, "the German test string in Wine's notepad")
+    finally:
+        notepad.kill()
+        session.close()
+        pool.shutdown(wait=False, cancel_futures=True)
