@@ -86,6 +86,8 @@ EXCLUDES = (
     "PIL.ImageTk",
 )
 WINE_TIMEOUT = 900.0
+PRUNE_DAYS = 7
+KEEP_EXES = 3
 SMOKE_IMPORTS = ("cryptography.hazmat.bindings._rust", "tkinter", "mss", "psutil", "numpy")
 
 
@@ -247,8 +249,10 @@ def ensure_env(*, log: bool = True) -> WineEnv:
     root = cache_root() / env_key(wine)
     env = WineEnv(root, wine)
     if (root / "ready").exists():
+        (root / "ready").touch()  # last use, for pruning
         return env
     cache_root().mkdir(parents=True, exist_ok=True)
+    _prune(keep=root)
     with open(root.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (root / "ready").exists():
@@ -263,6 +267,17 @@ def ensure_env(*, log: bool = True) -> WineEnv:
             raise
         (root / "ready").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
     return env
+
+
+def _prune(*, keep: Path) -> None:
+    """Drop environments unused for ``PRUNE_DAYS`` and all but the newest ``KEEP_EXES`` exes."""
+    cutoff = time.time() - PRUNE_DAYS * 86400
+    for ready in cache_root().glob("*/ready"):
+        if ready.parent != keep and ready.stat().st_mtime < cutoff:
+            shutil.rmtree(ready.parent, ignore_errors=True)
+    exes = sorted((cache_root() / "exe").glob("*.exe"), key=lambda p: p.stat().st_mtime)
+    for old in exes[:-KEEP_EXES]:
+        old.unlink(missing_ok=True)
 
 
 def _say(log: bool, text: str) -> None:
@@ -502,6 +517,7 @@ def cached_exe(*, log: bool = True) -> Path:
         partial = path.with_suffix(".partial")
         build_exe(partial, log=log)
         partial.rename(path)
+        _prune(keep=env.root)
     return path
 
 
