@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck unit system venv bench clean
+.PHONY: demo test lint typecheck unit system venv bench clean dist-windows
 
 system:
 	@bash scripts/install-system.sh
@@ -38,6 +38,10 @@ test: lint typecheck unit
 bench: venv
 	$(BIN)/python bench/connect_bench.py
 	$(BIN)/python bench/relay_bench.py
+
+# The customer's Windows program, built on Linux under Wine (docs/windows.md); unsigned
+dist-windows: system
+	$(PYTHON) packaging/windows/build.py --out dist/zvk-quicksupport.exe
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -247,6 +247,9 @@ def _relay(args: argparse.Namespace) -> int:
 
 def _quicksupport(args: argparse.Namespace) -> int:
     from zvkdiag.consent.messages import default_language, text
+    from zvkdiag.screen.win32dpi import set_dpi_awareness
+
+    set_dpi_awareness()  # before any window: Windows fixes it per process
 
     lang = args.lang or default_language()
     relay = None if args.listen else (args.relay or "127.0.0.1:8340")

@@ -46,6 +46,7 @@ import asyncio
 import contextlib
 import os
 import select
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -219,8 +220,9 @@ class ScreenStreamer:
     async def frames(self) -> AsyncIterator[bytes]:
         """Encoded frames, one wire message each, as fast as the viewer takes them."""
         self._loop = loop = asyncio.get_running_loop()
-        self._interrupt_r, self._interrupt_w = os.pipe()
-        os.set_blocking(self._interrupt_w, False)
+        if sys.platform != "win32":  # only X DAMAGE's select() waits on it; Windows has no such fd
+            self._interrupt_r, self._interrupt_w = os.pipe()
+            os.set_blocking(self._interrupt_w, False)
         self._running = True
         self._last_frame = self._clock()  # a new viewer: poll at full rate at first
         try:
