@@ -24,7 +24,7 @@ from zvkdiag.testing.procs import Proc
 from zvkdiag.testing.squid import SQUID, Squid
 from zvkdiag.transport import pac as pacmod
 from zvkdiag.transport.explain import network_problem
-from zvkdiag.transport.pac import pac_for, parse_pac_answer
+from zvkdiag.transport.pac import WPAD, pac_for, parse_pac_answer
 from zvkdiag.transport.proxy import ProxyURL
 
 from .conftest import NAME
@@ -206,4 +206,4 @@ def test_which_pac_file_applies() -> None:
     assert pac_for(explicit_proxy="http://p:1", explicit_pac="http://x/p.pac", env={}) is None
     assert pac_for(explicit_proxy=None, explicit_pac="none", env={}, platform="win32") is None
     assert pac_for(explicit_proxy=None, explicit_pac=None, env={"HTTPS_PROXY": "p:1"}) is None
-    assert pac_for(explicit_proxy=None, explicit_pac=None, env={}, platform="linux") is None
+    assert pac_for(explicit_proxy=None, explicit_pac=None, env={}, platform="linux") == WPAD
