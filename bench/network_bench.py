@@ -9,7 +9,8 @@ are lower bounds (one interpreter, 2 shared cores).
 
 - connect: ``zvkdiag.connect`` until the session is allowed (median of --runs)
 - download: ``Session.run(["head", "-c", N, "/dev/zero"])`` of --mb MB, MB/s (median)
-- memory: relay VmRSS before and after --offers idle wss offers, per offer
+- memory: relay VmRSS before and after --offers idle offers, per offer: raw TCP
+  offers first (the peer), then as many wss offers, all held open together
 
 Run: ``.venv/bin/python bench/network_bench.py [--runs 5] [--mb 15] [--offers 90]``
 """
@@ -19,11 +20,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Literal
 
 import zvkdiag
 from zvkdiag.testing.fakes import AgentThread, AutoConsent
@@ -61,10 +64,12 @@ def measure(relay: str, proxy: str | None, runs: int, nbytes: int) -> tuple[floa
     return statistics.median(connects) * 1000, statistics.median(rates)
 
 
-async def idle_offers(port: int, n: int) -> list[object]:
+async def idle_offers(
+    port: int, n: int, carrier: Literal["tcp", "wss"] = "wss"
+) -> list[socket.socket]:
     held = []
     for _ in range(n):
-        sock = await open_route(Route("wss", "127.0.0.1", port))
+        sock = await open_route(Route(carrier, "127.0.0.1", port))
         loop = asyncio.get_running_loop()
         await loop.sock_sendall(sock, handshake.format_offer(None, None))
         reply = b""
@@ -109,20 +114,30 @@ def main() -> int:
             print(f"{'path':24} {'connect ms':>11} {'download MB/s':>14} {'x raw':>6}")
             for k, (c, r) in results.items():
                 print(f"{k:24} {c:11.1f} {r:14.1f} {r / base[1]:6.2f}")
-        before = rss_kib(relay.proc.pid)
-        held = asyncio.run(_hold(wss_port, args.offers))
-        after = rss_kib(relay.proc.pid)
-        print(f"relay memory per idle wss offer: {(after - before) / held:.1f} KiB ({held} offers)")
+        raw_port = int(raw.rsplit(":", 1)[1])
+        raw_kib, wss_kib = asyncio.run(_hold(relay.proc.pid, raw_port, wss_port, args.offers))
+        print(f"relay memory per idle offer ({args.offers} each, held together):")
+        ratio = wss_kib / raw_kib if raw_kib > 0 else float("nan")
+        print(f"  raw TCP {raw_kib:6.1f} KiB   wss {wss_kib:6.1f} KiB   wss/raw {ratio:.1f}")
     finally:
         relay.stop()
     return 0
 
 
-async def _hold(port: int, n: int) -> int:
-    socks = await idle_offers(port, n)
+async def _hold(pid: int, raw_port: int, wss_port: int, n: int) -> tuple[float, float]:
+    """KiB of relay RSS per idle offer: n raw TCP offers, then n wss offers beside them."""
+    warm = await idle_offers(raw_port, 3, "tcp") + await idle_offers(wss_port, 3)
     await asyncio.sleep(0.5)
-    count = len(socks)
-    return count
+    start = rss_kib(pid)
+    held = await idle_offers(raw_port, n, "tcp")
+    await asyncio.sleep(0.5)
+    middle = rss_kib(pid)
+    held += await idle_offers(wss_port, n)
+    await asyncio.sleep(0.5)
+    end = rss_kib(pid)
+    for sock in warm + held:
+        sock.close()
+    return (middle - start) / n, (end - middle) / n
 
 
 if __name__ == "__main__":
