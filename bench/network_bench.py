@@ -9,8 +9,8 @@ are lower bounds (one interpreter, 2 shared cores).
 
 - connect: ``zvkdiag.connect`` until the session is allowed (median of --runs)
 - download: ``Session.run(["head", "-c", N, "/dev/zero"])`` of --mb MB, MB/s (median)
-- memory: relay VmRSS before and after --offers idle offers, per offer: raw TCP
-  offers first (the peer), then as many wss offers, all held open together
+- memory: relay VmRSS before and after --offers idle offers, per offer, on the fresh
+  relay: raw TCP offers first (the peer), then as many wss offers, all held open together
 
 Run: ``.venv/bin/python bench/network_bench.py [--runs 5] [--mb 15] [--offers 90]``
 """
@@ -102,6 +102,12 @@ def main() -> int:
     try:
         raw = relay.expect(r"Relay listening on (\S+)").group(1)
         wss_port = int(relay.expect(r"Relay listening for wss on \S+:(\d+)").group(1))
+        # memory first: the downloads leave freed heap in the relay that later offers would reuse
+        raw_port = int(raw.rsplit(":", 1)[1])
+        raw_kib, wss_kib = asyncio.run(_hold(relay.proc.pid, raw_port, wss_port, args.offers))
+        print(f"relay memory per idle offer ({args.offers} each, held together):")
+        ratio = wss_kib / raw_kib if raw_kib > 0 else float("nan")
+        print(f"  raw TCP {raw_kib:6.1f} KiB   wss {wss_kib:6.1f} KiB   wss/raw {ratio:.1f}")
         with Squid(ports=[wss_port], hosts={NAME: "127.0.0.1"}) as squid:
             paths = {
                 "raw TCP": (raw, None),
@@ -114,11 +120,6 @@ def main() -> int:
             print(f"{'path':24} {'connect ms':>11} {'download MB/s':>14} {'x raw':>6}")
             for k, (c, r) in results.items():
                 print(f"{k:24} {c:11.1f} {r:14.1f} {r / base[1]:6.2f}")
-        raw_port = int(raw.rsplit(":", 1)[1])
-        raw_kib, wss_kib = asyncio.run(_hold(relay.proc.pid, raw_port, wss_port, args.offers))
-        print(f"relay memory per idle offer ({args.offers} each, held together):")
-        ratio = wss_kib / raw_kib if raw_kib > 0 else float("nan")
-        print(f"  raw TCP {raw_kib:6.1f} KiB   wss {wss_kib:6.1f} KiB   wss/raw {ratio:.1f}")
     finally:
         relay.stop()
     return 0

@@ -65,16 +65,6 @@ def test_untrusted_certificate_names_the_hop(
     assert "not trust" in str(err.value)
 
 
-def test_expired_certificate_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ca = ThrowawayCA(tmp_path, "127.0.0.1", expired=True)
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
-    with (
-        RelayThread(wss=ca.server_context()) as relay,
-        pytest.raises(zvkdiag.UntrustedCertificate, match="expired"),
-    ):
-        zvkdiag.connect("123456789", "abcd-efgh", relay=relay.wss_address, engineer="Eva")
-
-
 def test_customer_sees_an_untrusted_relay_in_german(
     tmp_path: Path, wss_relay: RelayThread, spawn: type[Proc]
 ) -> None:
