@@ -9,10 +9,10 @@ are lower bounds (one interpreter, 2 shared cores).
 
 - connect: ``zvkdiag.connect`` until the session is allowed (median of --runs)
 - download: ``Session.run(["head", "-c", N, "/dev/zero"])`` of --mb MB, MB/s (median)
-- memory: relay VmRSS before and after --offers idle offers, per offer, on the fresh
-  relay: raw TCP offers first (the peer), then as many wss offers, all held open together
+- memory: relay VmRSS before and after --offers idle offers, per offer: raw TCP (the
+  peer) and wss, each on a fresh relay of its own
 
-Run: ``.venv/bin/python bench/network_bench.py [--runs 5] [--mb 15] [--offers 90]``
+Run: ``.venv/bin/python bench/network_bench.py [--runs 5] [--mb 15] [--offers 200]``
 """
 
 from __future__ import annotations
@@ -79,38 +79,50 @@ async def idle_offers(
     return held
 
 
+def start_relay(ca: ThrowawayCA) -> tuple[Proc, int, int]:
+    """A relay child with both listeners: (process, raw TCP port, wss port)."""
+    relay = Proc(
+        *("relay", "--listen", "127.0.0.1:0", "--listen-wss", "127.0.0.1:0"),
+        *("--cert", str(ca.cert_file), "--key", str(ca.key_file)),
+    )
+    raw = relay.expect(r"Relay listening on \S+:(\d+)").group(1)
+    wss = relay.expect(r"Relay listening for wss on \S+:(\d+)").group(1)
+    return relay, int(raw), int(wss)
+
+
+def offer_memory(ca: ThrowawayCA, carrier: Literal["tcp", "wss"], n: int) -> float:
+    """KiB of RSS per idle offer of ``carrier``, on a relay of its own.
+
+    A fresh relay each: offers opened after other work may reuse memory freed
+    before and look cheaper than they are.
+    """
+    relay, raw_port, wss_port = start_relay(ca)
+    try:
+        return asyncio.run(
+            _hold(relay.proc.pid, raw_port if carrier == "tcp" else wss_port, carrier, n)
+        )
+    finally:
+        relay.stop()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--mb", type=int, default=15)
-    ap.add_argument("--offers", type=int, default=90)
+    ap.add_argument("--offers", type=int, default=200)
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="zvkdiag-netbench-"))
     ca = ThrowawayCA(folder, NAME, "127.0.0.1")
     os.environ["SSL_CERT_FILE"] = str(ca.ca_file)
-    relay = Proc(
-        "relay",
-        "--listen",
-        "127.0.0.1:0",
-        "--listen-wss",
-        "127.0.0.1:0",
-        "--cert",
-        str(ca.cert_file),
-        "--key",
-        str(ca.key_file),
-    )
+    raw_kib, wss_kib = (offer_memory(ca, c, args.offers) for c in ("tcp", "wss"))
+    print(f"relay memory per idle offer ({args.offers} offers, a fresh relay each):")
+    ratio = wss_kib / raw_kib if raw_kib > 0 else float("nan")
+    print(f"  raw TCP {raw_kib:6.1f} KiB   wss {wss_kib:6.1f} KiB   wss/raw {ratio:.1f}")
+    relay, raw_port, wss_port = start_relay(ca)
     try:
-        raw = relay.expect(r"Relay listening on (\S+)").group(1)
-        wss_port = int(relay.expect(r"Relay listening for wss on \S+:(\d+)").group(1))
-        # memory first: the downloads leave freed heap in the relay that later offers would reuse
-        raw_port = int(raw.rsplit(":", 1)[1])
-        raw_kib, wss_kib = asyncio.run(_hold(relay.proc.pid, raw_port, wss_port, args.offers))
-        print(f"relay memory per idle offer ({args.offers} each, held together):")
-        ratio = wss_kib / raw_kib if raw_kib > 0 else float("nan")
-        print(f"  raw TCP {raw_kib:6.1f} KiB   wss {wss_kib:6.1f} KiB   wss/raw {ratio:.1f}")
         with Squid(ports=[wss_port], hosts={NAME: "127.0.0.1"}) as squid:
             paths = {
-                "raw TCP": (raw, None),
+                "raw TCP": (f"127.0.0.1:{raw_port}", None),
                 "wss direct": (f"wss://127.0.0.1:{wss_port}", None),
                 "wss via squid (Basic)": (f"wss://{NAME}:{wss_port}", squid.url),
             }
@@ -125,20 +137,16 @@ def main() -> int:
     return 0
 
 
-async def _hold(pid: int, raw_port: int, wss_port: int, n: int) -> tuple[float, float]:
-    """KiB of relay RSS per idle offer: n raw TCP offers, then n wss offers beside them."""
-    warm = await idle_offers(raw_port, 3, "tcp") + await idle_offers(wss_port, 3)
+async def _hold(pid: int, port: int, carrier: Literal["tcp", "wss"], n: int) -> float:
+    warm = await idle_offers(port, 3, carrier)
     await asyncio.sleep(0.5)
-    start = rss_kib(pid)
-    held = await idle_offers(raw_port, n, "tcp")
+    before = rss_kib(pid)
+    held = await idle_offers(port, n, carrier)
     await asyncio.sleep(0.5)
-    middle = rss_kib(pid)
-    held += await idle_offers(wss_port, n)
-    await asyncio.sleep(0.5)
-    end = rss_kib(pid)
+    after = rss_kib(pid)
     for sock in warm + held:
         sock.close()
-    return (middle - start) / n, (end - middle) / n
+    return (after - before) / n
 
 
 if __name__ == "__main__":
