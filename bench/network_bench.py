@@ -9,9 +9,10 @@ are lower bounds (one interpreter, 2 shared cores).
 
 - connect: ``zvkdiag.connect`` until the session is allowed (median of --runs)
 - download: ``Session.run(["head", "-c", N, "/dev/zero"])`` of --mb MB, MB/s (median)
-- memory: relay VmRSS before and after --offers idle wss offers, per offer
+- memory: relay VmRSS before and after --offers idle offers, per offer: raw TCP (the
+  peer) and wss, each on a fresh relay of its own
 
-Run: ``.venv/bin/python bench/network_bench.py [--runs 5] [--mb 15] [--offers 90]``
+Run: ``.venv/bin/python bench/network_bench.py [--runs 5] [--mb 15] [--offers 200]``
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Literal
 
 import zvkdiag
 from zvkdiag.testing.fakes import AgentThread, AutoConsent
@@ -61,10 +64,12 @@ def measure(relay: str, proxy: str | None, runs: int, nbytes: int) -> tuple[floa
     return statistics.median(connects) * 1000, statistics.median(rates)
 
 
-async def idle_offers(port: int, n: int) -> list[object]:
+async def idle_offers(
+    port: int, n: int, carrier: Literal["tcp", "wss"] = "wss"
+) -> list[socket.socket]:
     held = []
     for _ in range(n):
-        sock = await open_route(Route("wss", "127.0.0.1", port))
+        sock = await open_route(Route(carrier, "127.0.0.1", port))
         loop = asyncio.get_running_loop()
         await loop.sock_sendall(sock, handshake.format_offer(None, None))
         reply = b""
@@ -74,32 +79,50 @@ async def idle_offers(port: int, n: int) -> list[object]:
     return held
 
 
+def start_relay(ca: ThrowawayCA) -> tuple[Proc, int, int]:
+    """A relay child with both listeners: (process, raw TCP port, wss port)."""
+    relay = Proc(
+        *("relay", "--listen", "127.0.0.1:0", "--listen-wss", "127.0.0.1:0"),
+        *("--cert", str(ca.cert_file), "--key", str(ca.key_file)),
+    )
+    raw = relay.expect(r"Relay listening on \S+:(\d+)").group(1)
+    wss = relay.expect(r"Relay listening for wss on \S+:(\d+)").group(1)
+    return relay, int(raw), int(wss)
+
+
+def offer_memory(ca: ThrowawayCA, carrier: Literal["tcp", "wss"], n: int) -> float:
+    """KiB of RSS per idle offer of ``carrier``, on a relay of its own.
+
+    A fresh relay each: offers opened after other work may reuse memory freed
+    before and look cheaper than they are.
+    """
+    relay, raw_port, wss_port = start_relay(ca)
+    try:
+        return asyncio.run(
+            _hold(relay.proc.pid, raw_port if carrier == "tcp" else wss_port, carrier, n)
+        )
+    finally:
+        relay.stop()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--mb", type=int, default=15)
-    ap.add_argument("--offers", type=int, default=90)
+    ap.add_argument("--offers", type=int, default=200)
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="zvkdiag-netbench-"))
     ca = ThrowawayCA(folder, NAME, "127.0.0.1")
     os.environ["SSL_CERT_FILE"] = str(ca.ca_file)
-    relay = Proc(
-        "relay",
-        "--listen",
-        "127.0.0.1:0",
-        "--listen-wss",
-        "127.0.0.1:0",
-        "--cert",
-        str(ca.cert_file),
-        "--key",
-        str(ca.key_file),
-    )
+    raw_kib, wss_kib = (offer_memory(ca, c, args.offers) for c in ("tcp", "wss"))
+    print(f"relay memory per idle offer ({args.offers} offers, a fresh relay each):")
+    ratio = wss_kib / raw_kib if raw_kib > 0 else float("nan")
+    print(f"  raw TCP {raw_kib:6.1f} KiB   wss {wss_kib:6.1f} KiB   wss/raw {ratio:.1f}")
+    relay, raw_port, wss_port = start_relay(ca)
     try:
-        raw = relay.expect(r"Relay listening on (\S+)").group(1)
-        wss_port = int(relay.expect(r"Relay listening for wss on \S+:(\d+)").group(1))
         with Squid(ports=[wss_port], hosts={NAME: "127.0.0.1"}) as squid:
             paths = {
-                "raw TCP": (raw, None),
+                "raw TCP": (f"127.0.0.1:{raw_port}", None),
                 "wss direct": (f"wss://127.0.0.1:{wss_port}", None),
                 "wss via squid (Basic)": (f"wss://{NAME}:{wss_port}", squid.url),
             }
@@ -109,20 +132,21 @@ def main() -> int:
             print(f"{'path':24} {'connect ms':>11} {'download MB/s':>14} {'x raw':>6}")
             for k, (c, r) in results.items():
                 print(f"{k:24} {c:11.1f} {r:14.1f} {r / base[1]:6.2f}")
-        before = rss_kib(relay.proc.pid)
-        held = asyncio.run(_hold(wss_port, args.offers))
-        after = rss_kib(relay.proc.pid)
-        print(f"relay memory per idle wss offer: {(after - before) / held:.1f} KiB ({held} offers)")
     finally:
         relay.stop()
     return 0
 
 
-async def _hold(port: int, n: int) -> int:
-    socks = await idle_offers(port, n)
+async def _hold(pid: int, port: int, carrier: Literal["tcp", "wss"], n: int) -> float:
+    warm = await idle_offers(port, 3, carrier)
     await asyncio.sleep(0.5)
-    count = len(socks)
-    return count
+    before = rss_kib(pid)
+    held = await idle_offers(port, n, carrier)
+    await asyncio.sleep(0.5)
+    after = rss_kib(pid)
+    for sock in warm + held:
+        sock.close()
+    return (after - before) / n
 
 
 if __name__ == "__main__":

@@ -133,12 +133,14 @@ class UntrustedCertificate(ConnectError):
 
     Either the relay's certificate is wrong or expired, or something in between
     (a company's TLS inspection whose CA this PC does not trust) answered instead.
-    ``detail`` is OpenSSL's (or the OS's) reason.
+    ``detail`` is OpenSSL's (or the OS's) reason; ``proxy`` the proxy the TLS
+    went through ("" when direct), the likely place of an inspection.
     """
 
-    def __init__(self, message: str, *, address: str, detail: str) -> None:
+    def __init__(self, message: str, *, address: str, detail: str, proxy: str = "") -> None:
         super().__init__(message, address=address)
         self.detail = detail
+        self.proxy = proxy
 
 
 class PeerNotFound(ZvkdiagError):

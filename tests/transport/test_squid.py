@@ -69,28 +69,6 @@ def test_the_proxy_comes_from_the_environment(
     assert not isinstance(err.value, zvkdiag.ProxyError)  # went direct, and the name is unknown
 
 
-def test_wrong_proxy_password_is_a_proxy_error(squid: Squid, wss_relay: RelayThread) -> None:
-    wrong = squid.url.replace(":geheim@", ":falsch@")
-    with pytest.raises(zvkdiag.ProxyError) as err:
-        zvkdiag.connect(
-            "123456789",
-            "abcd-efgh",
-            relay=f"wss://{NAME}:{wss_relay.wss_port}",
-            proxy=wrong,
-            engineer="E",
-        )
-    assert (err.value.reason, err.value.status, err.value.proxy) == ("auth", 407, squid.address)
-    assert "falsch" not in str(err.value) and squid.address in str(err.value)
-
-
-def test_a_port_the_proxy_forbids_is_refused(squid: Squid, wss_relay: RelayThread) -> None:
-    with pytest.raises(zvkdiag.ProxyError) as err:
-        zvkdiag.connect(
-            "123456789", "abcd-efgh", relay=f"wss://{NAME}:1", proxy=squid.url, engineer="E"
-        )
-    assert (err.value.reason, err.value.status) == ("refused", 403)
-
-
 def test_customer_reads_the_wrong_proxy_password_in_german(
     squid: Squid, wss_relay: RelayThread, spawn: type[Proc]
 ) -> None:
@@ -109,18 +87,3 @@ def test_customer_reads_the_wrong_proxy_password_in_german(
     )
     p.expect(f"Der Proxy {squid.address} hat die Anmeldung abgelehnt")
     assert not any("Traceback" in line for line in p.seen)
-
-
-def test_unreachable_proxy(wss_relay: RelayThread) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with pytest.raises(zvkdiag.ProxyError) as err:
-        zvkdiag.connect(
-            "123456789",
-            "abcd-efgh",
-            relay=f"wss://{NAME}:{wss_relay.wss_port}",
-            proxy=f"http://127.0.0.1:{port}",
-            engineer="E",
-        )
-    assert err.value.reason == "unreachable"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 import zvkdiag
 from zvkdiag.consent.model import RouteChosen
 from zvkdiag.relay.server import RelayConfig
+from zvkdiag.relay.wss import BUSY_READ, IDLE_READ, _LeanTLS
 from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
 from zvkdiag.testing.procs import Proc
 from zvkdiag.testing.tls import ThrowawayCA
@@ -61,16 +63,6 @@ def test_untrusted_certificate_names_the_hop(
     assert isinstance(err.value, zvkdiag.ConnectError)
     assert f"127.0.0.1:{wss_relay.wss_port}" in str(err.value)
     assert "not trust" in str(err.value)
-
-
-def test_expired_certificate_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ca = ThrowawayCA(tmp_path, "127.0.0.1", expired=True)
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
-    with (
-        RelayThread(wss=ca.server_context()) as relay,
-        pytest.raises(zvkdiag.UntrustedCertificate, match="expired"),
-    ):
-        zvkdiag.connect("123456789", "abcd-efgh", relay=relay.wss_address, engineer="Eva")
 
 
 def test_customer_sees_an_untrusted_relay_in_german(
@@ -128,3 +120,27 @@ def test_relay_cli_serves_both_listeners(ca: ThrowawayCA, spawn: type[Proc]) -> 
     with AgentThread(AutoConsent(), relay=f"wss://127.0.0.1:{wss}") as agent:
         with zvkdiag.connect(agent.session_id, agent.password, relay=raw, engineer="E") as s:
             assert s.run(["true"]).exit_status == 0
+
+
+def test_the_relay_reads_an_idle_connection_with_a_small_buffer(ca: ThrowawayCA) -> None:
+    """Idle offers keep one small read buffer; one that fills it grows it, up to asyncio's size."""
+
+    async def sizes() -> list[int]:
+        loop = asyncio.get_running_loop()
+        tls = _LeanTLS(loop, asyncio.Protocol(), ca.server_context(), None, True)  # type: ignore[arg-type]
+        seen = [len(tls.get_buffer(-1))]
+        tls.buffer_updated(100)  # a short read: no growth
+        seen.append(len(tls.get_buffer(-1)))
+        for _ in range(4):
+            tls.buffer_updated(len(tls.get_buffer(-1)))  # a read that filled the buffer
+            seen.append(len(tls.get_buffer(-1)))
+        return seen
+
+    assert asyncio.run(sizes()) == [
+        IDLE_READ,
+        IDLE_READ,
+        4 * IDLE_READ,
+        16 * IDLE_READ,
+        BUSY_READ,
+        BUSY_READ,
+    ]

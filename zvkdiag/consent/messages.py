@@ -54,6 +54,17 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             " wurde nicht bestätigt ({detail}). Falls Ihre Firma verschlüsselte Verbindungen"
             " prüft, muss Ihre IT-Abteilung deren Zertifikat auf diesem PC installieren."
         ),
+        "net.untrusted-proxy": (
+            "Die Verbindung zum Server {relay} über den Proxy {proxy} ist nicht"
+            " vertrauenswürdig: das Zertifikat, das dort ankommt, wurde nicht bestätigt"
+            " ({detail}). Vermutlich prüft Ihre Firma verschlüsselte Verbindungen; Ihre"
+            " IT-Abteilung muss deren Zertifikat auf diesem PC installieren."
+        ),
+        "net.expired": (
+            "Das Zertifikat des Servers {relay} ist abgelaufen ({detail}). Die Verbindung"
+            " wird deshalb nicht aufgebaut; bitte geben Sie Ihrem Ansprechpartner bei der"
+            " ZVK Bescheid. Es wird weiter versucht."
+        ),
         "app.title": "ZVK Fernwartung",
         "code.id": "Ihre ID",
         "code.password": "Kennwort",
@@ -213,6 +224,16 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "The connection to the server {relay} is not trustworthy: its certificate was not"
             " confirmed ({detail}). If your company inspects encrypted connections, your IT"
             " department must install its certificate on this PC."
+        ),
+        "net.untrusted-proxy": (
+            "The connection to the server {relay} through the proxy {proxy} is not"
+            " trustworthy: the certificate arriving there was not confirmed ({detail})."
+            " Your company probably inspects encrypted connections; your IT department must"
+            " install its certificate on this PC."
+        ),
+        "net.expired": (
+            "The certificate of the server {relay} has expired ({detail}). The connection is"
+            " therefore not made; please tell your contact at ZVK. The program keeps trying."
         ),
         "app.title": "ZVK Remote Support",
         "code.id": "Your ID",

@@ -166,6 +166,7 @@ class NetworkProblem:
     """The relay cannot be reached; the program keeps trying.
 
     ``kind``: unreachable, proxy-auth, proxy-refused, proxy-unreachable, untrusted,
+    untrusted-proxy (TLS through ``proxy`` not trusted: an inspection), expired,
     pac-download, pac-script, pac-timeout (then ``proxy`` is the PAC file's address).
     """
 

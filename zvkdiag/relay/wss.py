@@ -6,6 +6,12 @@ and hands the relay's ordinary per-connection protocol a transport whose
 the very same code for both carriers, and a raw TCP engineer pairs with a wss
 customer. Backpressure passes through: the TLS transport's pause/resume writing
 reaches the pipe, the pipe's pause/resume reading reaches the TLS transport.
+
+Memory per idle offer: asyncio's TLS protocol keeps a 256 KiB read buffer for
+every connection, which was most of what an idle wss offer cost. ``_LeanTLS``
+starts each connection with ``IDLE_READ`` bytes and grows the buffer (up to
+``BUSY_READ``) only when a read fills it, so idle offers stay small and a busy
+pipe reads as much per call as before.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from asyncio import sslproto
 from typing import Any, Final
 
 from wsproto import ConnectionType, WSConnection
@@ -32,10 +39,30 @@ from zvkdiag.relay.server import Relay
 from zvkdiag.transport.address import WSS_PATH
 from zvkdiag.transport.wsclient import SUBPROTOCOL
 
-__all__ = ["UPGRADE_TIMEOUT", "WssConn", "start_wss_relay"]
+__all__ = ["BUSY_READ", "IDLE_READ", "UPGRADE_TIMEOUT", "WssConn", "start_wss_relay"]
 
 log = logging.getLogger("zvkdiag.relay")
 UPGRADE_TIMEOUT: Final = 10.0  # TLS handshake, then the HTTP upgrade request
+IDLE_READ: Final = 4 * 1024
+BUSY_READ: Final = 256 * 1024  # asyncio's own size, reached after a few full reads
+
+
+class _LeanTLS(sslproto.SSLProtocol):
+    """asyncio's TLS protocol whose read buffer starts at one record and grows when filled.
+
+    ``max_size`` is both the socket read buffer's size and the chunk decrypted per
+    call; as a class attribute it sets the start, as an instance attribute the
+    current size (``get_buffer`` reallocates when it grew).
+    """
+
+    max_size = IDLE_READ
+
+    def buffer_updated(self, nbytes: int) -> None:
+        full = nbytes >= self.max_size  # the socket transport asks for max_size bytes
+        super().buffer_updated(nbytes)
+        if full and self.max_size < BUSY_READ:
+            # typeshed calls it a ClassVar; asyncio reads it through the instance
+            self.max_size = min(self.max_size * 4, BUSY_READ)  # type: ignore[misc]
 
 
 class _MessageTransport(asyncio.Transport):
@@ -169,12 +196,20 @@ async def start_wss_relay(
 
     The server joins ``relay.servers``, so a drain stops this listener too.
     """
-    server = await asyncio.get_running_loop().create_server(
-        lambda: WssConn(relay),
+    loop = asyncio.get_running_loop()
+
+    def tls() -> asyncio.BaseProtocol:
+        # No waiter: a failed or slow handshake closes the connection by itself
+        # (``_fatal_error``); typeshed wants a future and an int timeout.
+        conn = WssConn(relay)
+        timeout: Any = UPGRADE_TIMEOUT
+        waiter: Any = None
+        return _LeanTLS(loop, conn, ssl_context, waiter, True, ssl_handshake_timeout=timeout)
+
+    server = await loop.create_server(
+        tls,
         host,
         port,
-        ssl=ssl_context,
-        ssl_handshake_timeout=UPGRADE_TIMEOUT,
         backlog=1024,
         reuse_port=reuse_port or None,
     )

@@ -27,7 +27,7 @@ import spnego.exceptions
 
 from zvkdiag.engineer.loopthread import LoopThread
 
-__all__ = ["NtlmProxy", "Tunnel"]
+__all__ = ["NtlmProxy", "Tunnel", "shutdown"]
 
 MAX_HEAD: Final = 16 * 1024
 _BODY: Final = b"<html><body>Proxy login required</body></html>\n"
@@ -172,14 +172,7 @@ class NtlmProxy:
         await asyncio.gather(_pump(reader, up_w), _pump(up_r, writer), return_exceptions=True)
 
     def close(self) -> None:
-        async def _close() -> None:
-            self._server.close()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-        self._lt.call(_close())
-        self._lt.stop()
+        shutdown(self._lt, self._server, self._tasks)
         if self._old_env is None:
             os.environ.pop("NTLM_USER_FILE", None)
         else:
@@ -191,6 +184,19 @@ class NtlmProxy:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def shutdown(lt: LoopThread, server: asyncio.Server, tasks: set[asyncio.Task[Any]]) -> None:
+    """Stop a test proxy's server and its connection tasks, then its loop thread."""
+
+    async def _close() -> None:
+        server.close()
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    lt.call(_close())
+    lt.stop()
 
 
 def _parse(head: bytes) -> tuple[str, str, dict[str, str]]:

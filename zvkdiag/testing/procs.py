@@ -17,11 +17,16 @@ class Proc:
     """A zvkdiag child process whose stdout lines are collected by a thread."""
 
     def __init__(
-        self, *args: str, env: dict[str, str] | None = None, prefix: Sequence[str] = ()
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        prefix: Sequence[str] = (),
+        module: str = "zvkdiag",
     ) -> None:
-        # ``prefix``: e.g. ``ip netns exec NAME`` to run it in a network namespace
+        # ``prefix``: e.g. ``ip netns exec NAME`` to run it in a network namespace;
+        # ``module``: another runnable module (a test network's servers)
         self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "zvkdiag", *args],
+            [*prefix, sys.executable, "-m", module, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -1,4 +1,10 @@
-"""From a ``ConnectError`` to what the customer's window says (pure)."""
+"""From a ``ConnectError`` to what the customer's window says (pure).
+
+Each message names the hop that failed: the proxy (login refused, way
+forbidden, not answering), the PAC file, the TLS in between (an inspection
+through the proxy whose CA this PC lacks), or the relay itself (certificate
+expired or not trusted, not reachable).
+"""
 
 from __future__ import annotations
 
@@ -20,5 +26,8 @@ def network_problem(exc: ConnectError, relay: str) -> NetworkProblem:
         detail = str(exc).rsplit(": ", 1)[-1].rstrip(".") if exc.reason == "download" else ""
         return NetworkProblem(kinds.get(exc.reason, "pac-script"), exc.address, exc.pac, detail)
     if isinstance(exc, UntrustedCertificate):
-        return NetworkProblem("untrusted", exc.address, "", exc.detail)
+        if exc.proxy:  # the hop in between is the likely place of a TLS inspection
+            return NetworkProblem("untrusted-proxy", exc.address, exc.proxy, exc.detail)
+        kind = "expired" if "expired" in exc.detail.lower() else "untrusted"
+        return NetworkProblem(kind, exc.address, "", exc.detail)
     return NetworkProblem("unreachable", relay)

@@ -7,9 +7,10 @@ loops costs that much time, never the program. A script that throws, a file
 that cannot be fetched and an answer naming no usable proxy each end in a
 ``PacError`` that names the file.
 
-The file comes from ``--pac URL`` (``pac=`` on ``connect``) or, on Windows only,
-from the user's "automatic configuration script" setting (``AutoConfigURL``,
-read by ``pypac`` from the registry; see ``windows_pac_url``).
+The file comes from ``--pac URL`` (``pac=`` on ``connect``), on Windows from
+the user's "automatic configuration script" setting (``AutoConfigURL``, read by
+``pypac`` from the registry; see ``windows_pac_url``), and when nothing names a
+proxy or a PAC file, from WPAD over DNS (``zvkdiag.transport.wpad``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "MAX_PAC",
     "PAC_DOWNLOAD_TIMEOUT",
     "PAC_RUN_TIMEOUT",
+    "WPAD",
     "fetch_pac",
     "pac_for",
     "parse_pac_answer",
@@ -44,6 +46,8 @@ __all__ = [
 PAC_DOWNLOAD_TIMEOUT: Final = 5.0
 PAC_RUN_TIMEOUT: Final = 5.0
 MAX_PAC: Final = 1024 * 1024
+WPAD: Final = "wpad:"
+"""What ``pac_for`` answers when the PAC file is to be found by WPAD over DNS."""
 
 # Run in the child: read {"js", "url", "host"} on stdin, answer {"answer"} or {"error"}.
 _CHILD: Final = """\
@@ -99,7 +103,9 @@ def pac_for(
 
     ``--proxy`` wins over everything; then ``--pac`` (``none`` for no PAC); then a
     proxy from the environment (``HTTPS_PROXY``, ``ALL_PROXY``) means no PAC;
-    then, on Windows, the user's automatic configuration script.
+    then, on Windows, the user's automatic configuration script, and the user's
+    fixed proxy (WinINet) means no PAC. Otherwise ``WPAD``: look for one over
+    DNS, unless ``NO_PROXY`` is ``*``.
     """
     if explicit_proxy is not None:
         return None
@@ -108,8 +114,19 @@ def pac_for(
     if any(env.get(n) for n in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")):
         return None
     if platform == "win32":
-        return windows_pac_url()
-    return None
+        found = windows_pac_url()
+        if found is not None:
+            return found
+        if _wininet_proxy():
+            return None
+    if env.get("no_proxy", env.get("NO_PROXY", "")).strip() == "*":
+        return None
+    return WPAD
+
+
+def _wininet_proxy() -> bool:
+    registry = urllib.request.getproxies_registry()  # type: ignore[attr-defined]
+    return bool(registry.get("https"))
 
 
 def parse_pac_answer(answer: str, *, pac: str, address: str) -> ProxyURL | None:
@@ -220,9 +237,21 @@ async def run_pac(
 
 
 async def proxy_from_pac(pac: str, host: str, port: int) -> ProxyURL | None:
-    """The proxy the PAC file ``pac`` names for ``https://host:port/`` (None: go direct)."""
+    """The proxy the PAC file ``pac`` names for ``https://host:port/`` (None: go direct).
+
+    ``pac`` may be ``WPAD``: then the file is looked for over DNS, and none found
+    (or a relay on this PC) means no proxy.
+    """
+    from zvkdiag.transport import wpad
+
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    js = await fetch_pac(pac, address=address)
+    if pac == WPAD:
+        found = None if wpad.loopback(host) else await wpad.discover(address)
+        if found is None:
+            return None
+        pac, js = found
+    else:
+        js = await fetch_pac(pac, address=address)
     url = f"https://{address}/"  # browsers hand PAC scripts no path for https
     answer = await run_pac(js, url, host, pac=pac, address=address)
     return parse_pac_answer(answer, pac=pac, address=address)

@@ -132,6 +132,7 @@ async def _tls(writer: asyncio.StreamWriter, route: Route, ctx: ssl.SSLContext) 
             "certificate authority is not installed here sits in between.",
             address=route.target,
             detail=detail,
+            proxy=route.proxy.hostport if route.proxy else "",
         ) from exc
     except (ssl.SSLError, OSError) as exc:
         raise ConnectError(
