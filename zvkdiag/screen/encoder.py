@@ -5,13 +5,17 @@ a JPEG approximation, and when it last changed.  For each captured frame:
 
 0. A vertically scrolled band whose source the viewer shows exactly is sent
    as one COPY (``scroll``); only what differs after the copy is encoded.
-1. Changed tiles the viewer shows exactly are tried as an XOR delta first
-   (a blinking cursor or a typed letter: tens to hundreds of bytes).
-2. Otherwise lossless zstd, if that stays small (text, flat areas).
-3. Otherwise JPEG, merged into few rectangles (photos, gradients, anything
+1. Changed tiles the viewer shows exactly shrink to the bounding box of
+   their changed pixels (a typed letter: one character cell, not 64×64).
+2. A rectangle of at most 256 colours (text, forms, tables, icons, a
+   spinner) is sent as PALETTE: one byte per pixel through the stream's
+   deflate context, which remembers the glyphs of the last 32 KB.
+3. Otherwise, for an exactly shown tile, an XOR delta if that is tiny;
+   otherwise lossless zstd, if that stays small.
+4. Otherwise JPEG, merged into few rectangles (photos, gradients, anything
    that keeps moving).  A tile that was JPEG and changes again soon goes
    straight to JPEG without trying lossless first.
-4. Tiles shown as JPEG that have not changed for ``refine_after`` seconds
+5. Tiles shown as JPEG that have not changed for ``refine_after`` seconds
    are refined losslessly, within a byte budget per frame, so a settled
    screen ends up pixel-exact on the viewer.
 
@@ -29,7 +33,14 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from zvkdiag.screen.codec import Encoding, encode_copy, encode_jpeg, encode_lossless, encode_xor
+from zvkdiag.screen.codec import (
+    Encoding,
+    PaletteEncoder,
+    encode_copy,
+    encode_jpeg,
+    encode_lossless,
+    encode_xor,
+)
 from zvkdiag.screen.frames import Tile
 from zvkdiag.screen.scroll import Scroll, find_scroll
 from zvkdiag.screen.tiles import (
@@ -77,6 +88,7 @@ class FrameEncoder:
         self._copied: tuple[Rect, Pixels] | None = None  # tiles the COPY changed, after it
         self._lossy = np.zeros((0, 0), np.bool_)
         self._changed_at = np.zeros((0, 0), np.float64)
+        self._palette = PaletteEncoder()
         self.last_was_keyframe = False
 
     @property
@@ -192,6 +204,7 @@ class FrameEncoder:
 
     def _reset(self, height: int, width: int) -> npt.NDArray[np.bool_]:
         shape = grid_shape(height, width)
+        self._palette.reset()  # a keyframe starts the viewer's PALETTE context afresh
         self._lossy = np.zeros(shape, np.bool_)
         self._changed_at = np.full(shape, -np.inf)
         return np.ones(shape, np.bool_)
@@ -205,15 +218,34 @@ class FrameEncoder:
         jpeg = np.zeros_like(candidates)
         for row, col in np.argwhere(candidates):
             rect = tile_rect(int(row), int(col), height, width)
-            tile = self._exact_tile(pixels, rect, use_xor=not fresh and not self._lossy[row, col])
+            shown = not fresh and not self._lossy[row, col]
+            if shown:
+                tight = self._tighten(pixels, rect)
+                if tight is None:
+                    continue  # the COPY already shows it
+                rect = tight
+            tile = self._exact_tile(pixels, rect, use_xor=shown)
             if tile is None:
                 jpeg[row, col] = True
             else:
                 tiles.append(tile)
         return tiles, jpeg
 
+    def _tighten(self, pixels: Pixels, rect: Rect) -> Rect | None:
+        """The bounding box of the pixels in ``rect`` that differ from what the viewer shows."""
+        differs = _words(_crop(pixels, rect)) != _words(self._reference(rect))
+        rows = np.flatnonzero(differs.any(axis=1))
+        if rows.size == 0:
+            return None
+        cols = np.flatnonzero(differs[rows[0] : rows[-1] + 1].any(axis=0))
+        top, left = int(rows[0]), int(cols[0])
+        return Rect(rect.x + left, rect.y + top, int(cols[-1]) + 1 - left, int(rows[-1]) + 1 - top)
+
     def _exact_tile(self, pixels: Pixels, rect: Rect, *, use_xor: bool) -> Tile | None:
         view = _crop(pixels, rect)
+        palette = self._palette.encode(view)
+        if palette is not None:
+            return _tile(rect, Encoding.PALETTE, palette)
         if use_xor:
             delta = encode_xor(view, self._reference(rect))
             if len(delta) <= self.policy.xor_accept:
@@ -242,7 +274,12 @@ class FrameEncoder:
             if spent >= self.policy.refine_budget:
                 break
             rect = tile_rect(int(row), int(col), height, width)
-            tile = _tile(rect, Encoding.LOSSLESS, encode_lossless(_crop(pixels, rect)))
+            view = _crop(pixels, rect)
+            palette = self._palette.encode(view)
+            if palette is None:
+                tile = _tile(rect, Encoding.LOSSLESS, encode_lossless(view))
+            else:
+                tile = _tile(rect, Encoding.PALETTE, palette)
             spent += len(tile.payload)
             tiles.append(tile)
             self._lossy[row, col] = False
@@ -264,6 +301,11 @@ def _grid_slices(area: Rect) -> tuple[slice, slice]:
     """The tile rows and columns of a tile-aligned area."""
     rows = slice(area.y // TILE, -(-(area.y + area.h) // TILE))
     return rows, slice(area.x // TILE, -(-(area.x + area.w) // TILE))
+
+
+def _words(pixels: Pixels) -> npt.NDArray[np.uint32]:
+    """A (h, w, 4) view as (h, w) 32-bit pixels, without a copy."""
+    return pixels.view(np.uint32)[..., 0]
 
 
 def _crop(pixels: Pixels, rect: Rect) -> Pixels:
