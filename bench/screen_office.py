@@ -21,6 +21,8 @@ g_table    10-15  the table is rewritten every 200 ms (every number changes)
 h_anim     15-20  the animation runs at 25 frames/s
 =========  =====  ===================================================================
 
+The form's text cursor blinks (Tk's default, 600/300 ms) until the end of
+the run, then stays on, so the final picture can be compared pixel for pixel.
 The run tells the Tk process what to do through a FIFO next to the log
 (``control.fifo`` in the folder of ``--log``, the setup's ``--workdir``).
 Content is deterministic (the numbers and the animation depend on the tick
@@ -156,6 +158,7 @@ def cmd_run(a: argparse.Namespace) -> None:
     sleep_until(end)
     control.write("anim off\n")
     log("phase_end", phase="h_anim")
+    control.write("blink off\n")  # a blinking text cursor would never let the screen settle
     time.sleep(0.3)
     log("scenario_end", screen_md5=screen_md5())
 

@@ -1,8 +1,9 @@
 """The windows of scenario B (``screen_office.py``): a form, a table, an animation.
 
-``python screen_office_app.py FIFO``: reads ``table on|off`` and ``anim on|off``
-lines from FIFO.  The table's numbers and the animation's picture depend on
-their tick count only, so every run draws the same pictures.
+``python screen_office_app.py FIFO``: reads ``table on|off``, ``anim on|off`` and
+``blink on|off`` (the text cursor) lines from FIFO.  The table's numbers and the
+animation's picture depend on their tick count only, so every run draws the same
+pictures.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Office:
         root.title("vb-form")
         root.geometry("+40+40")
         root.configure(bg="#f0f0f0")
+        self.inputs: list[tk.Entry | tk.Text] = []
         tk.Label(root, text="Supportanfrage", font=("DejaVu Sans", 16, "bold"), bg="#f0f0f0").grid(
             row=0, column=0, columnspan=2, pady=8, padx=10, sticky="w"
         )
@@ -46,13 +48,16 @@ class Office:
                 row=i + 1, column=0, sticky="w", padx=10, pady=4
             )
             entry = tk.Entry(root, font=FONT, width=36)
+            self.inputs.append(entry)
             entry.grid(row=i + 1, column=1, padx=10, pady=4)
             if i == 0:
                 entry.focus_set()
         tk.Label(root, text="Anliegen", font=FONT, bg="#f0f0f0").grid(
             row=5, column=0, sticky="nw", padx=10, pady=4
         )
-        tk.Text(root, font=FONT, width=36, height=6).grid(row=5, column=1, padx=10, pady=4)
+        message = tk.Text(root, font=FONT, width=36, height=6)
+        message.grid(row=5, column=1, padx=10, pady=4)
+        self.inputs.append(message)
 
         table = tk.Toplevel(root)
         table.title("vb-table")
@@ -89,7 +94,10 @@ class Office:
         while not self.commands.empty():
             what, state = self.commands.get().split()
             on = state == "on"
-            if what == "table":
+            if what == "blink":  # off: the text cursor stays on, the screen settles
+                for widget in self.inputs:
+                    widget.configure(insertofftime=300 if on else 0)
+            elif what == "table":
                 self.table_on, self.table_next = on, now
             elif what == "anim":
                 self.anim_on, self.anim_next = on, now
