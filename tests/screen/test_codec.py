@@ -241,6 +241,35 @@ def test_more_than_256_colours_are_no_palette_and_leave_the_context_alone() -> N
     assert np.array_equal(shown[..., :3], cell[..., :3])
 
 
+def test_colours_keep_their_index_so_a_glyph_is_the_same_bytes_everywhere() -> None:
+    encoder, decoder = PaletteEncoder(), PaletteDecoder()
+    glyph = glyph_cell(6)
+    other = glyph.copy()
+    other[..., :3] = np.where(other[..., :3] == 96, 0, other[..., :3])  # one shade fewer
+    sizes = []
+    for cell in (glyph, other, glyph, other):
+        payload = encoder.encode(cell)
+        assert payload is not None
+        shown = blank(16, 9)
+        decoder.decode_into(payload, shown)
+        assert np.array_equal(shown[..., :3], cell[..., :3])
+        sizes.append(len(payload))
+    assert sizes[3] < sizes[1] / 3  # a subset of the colours: the same indices as before
+
+
+def test_a_palette_that_would_overflow_is_cleared_and_started_again() -> None:
+    encoder, decoder = PaletteEncoder(), PaletteDecoder()
+    for start in range(0, 1024, 200):  # 200 new colours each time: more than 256 in all
+        cell = blank(10, 20)
+        cell[..., 0] = (np.arange(200).reshape(10, 20) + start) % 256
+        cell[..., 1] = (np.arange(200).reshape(10, 20) + start) // 256
+        payload = encoder.encode(cell)
+        assert payload is not None
+        shown = blank(10, 20)
+        decoder.decode_into(payload, shown)
+        assert np.array_equal(shown[..., :3], cell[..., :3])
+
+
 def test_a_reset_on_both_ends_starts_afresh() -> None:
     encoder = PaletteEncoder()
     first = encoder.encode(glyph_cell(5))
@@ -254,9 +283,9 @@ def test_a_reset_on_both_ends_starts_afresh() -> None:
     assert np.array_equal(shown[..., :3], glyph_cell(5)[..., :3])
 
 
-def palette_body(count: int, indices: np.ndarray) -> bytes:
-    colours = np.arange(3 * count, dtype=np.uint8).tobytes()
-    return bytes((count - 1,)) + colours + indices.astype(np.uint8).tobytes()
+def palette_body(count: int, indices: np.ndarray, cleared: int = 1) -> bytes:
+    colours = (np.arange(3 * count) % 256).astype(np.uint8).tobytes()
+    return struct.pack(">BH", cleared, count) + colours + indices.astype(np.uint8).tobytes()
 
 
 def deflated(body: bytes) -> bytes:
@@ -272,12 +301,19 @@ def deflated(body: bytes) -> bytes:
         (deflated(palette_body(2, np.zeros((4, 3)))), "does not fit"),  # 12 pixels for 4×4
         (deflated(palette_body(2, np.full((4, 4), 2))), "past its 2 colours"),
         (deflated(b"\x00" * 5000), "more than its 4x4 area"),  # a deflate bomb stops early
-        (b"", "does not fit"),
+        (b"", "shorter than its header"),
+        (deflated(palette_body(2, np.zeros((4, 4)), cleared=2)), "colours long"),
     ],
 )
 def test_bad_palette_payloads_are_protocol_errors(payload: bytes, message: str) -> None:
     with pytest.raises(ProtocolError, match=message):
         PaletteDecoder().decode_into(payload, blank(4, 4))
+
+
+def test_a_palette_past_256_colours_is_a_protocol_error() -> None:
+    payload = deflated(palette_body(257, np.zeros((4, 4))))
+    with pytest.raises(ProtocolError, match="257 colours long"):
+        PaletteDecoder().decode_into(payload, blank(8, 8))
 
 
 def test_palette_payloads_need_the_canvas() -> None:

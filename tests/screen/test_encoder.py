@@ -281,3 +281,22 @@ def test_a_viewer_that_joins_at_a_keyframe_decodes_the_rest() -> None:
         assert frame is not None
         late.apply(frame)
     assert np.array_equal(late.pixels()[..., :3], screen[..., :3])
+
+
+def test_a_rewritten_table_goes_as_one_rectangle_and_far_apart_letters_stay_apart() -> None:
+    chain = Chain()
+    screen = text_screen(256, 320, seed=3)
+    chain.step(screen)
+    table = screen.copy()
+    table[40:200, 30:290] = text_screen(160, 260, seed=4)  # every cell rewritten
+    frame = chain.step(table)
+    assert frame is not None and encodings(frame) == {Encoding.PALETTE}
+    assert len(frame.tiles) <= 2  # not one per changed tile (20 of them)
+    assert sum(t.w * t.h for t in frame.tiles) <= 260 * 160
+    assert chain.exact(table)
+    letters = table.copy()
+    letters[4:14, 4:10, :3] = 0
+    letters[230:240, 300:306, :3] = 0
+    frame = chain.step(letters)
+    assert frame is not None and len(frame.tiles) == 2  # not one box around both
+    assert chain.exact(letters)

@@ -11,8 +11,8 @@ LOSSLESS  zstd of the B, G and R planes (h×w bytes each, in that order) yes
 XOR       zstd of the planes of (new XOR what the viewer shows)       yes
 COPY      source x u16, y u16: copy that area of the viewer's canvas  yes
 PALETTE   raw deflate, one context for the whole stream (sync flush  yes
-          per tile) of: colours - 1 u8 | colours x (B, G, R) | h×w
-          colour indices u8
+          per tile) of: cleared u8 | added u16 | added x (B, G, R) |
+          h×w indices u8 into the stream's palette (≤ 256 colours)
 ========  ==========================================================  =======
 
 Measured on a 1080p screen of terminal text: JPEG 274 KB / 4 ms for the
@@ -30,7 +30,9 @@ PALETTE is what ZRLE does for small changes: a rectangle of few colours (a
 typed letter, a table cell, a spinner; at most 256 colours) becomes one byte
 per pixel, and the deflate context lives as long as the stream (reset by
 each keyframe), so a glyph seen in the last 32 KB costs a back-reference
-instead of its pixels.  ``PaletteEncoder`` (customer) and ``PaletteDecoder``
+instead of its pixels.  The palette lives as long too (a payload adds the
+colours it needs, or clears the palette and starts it again), so equal
+pixels are equal bytes in every rectangle.  ``PaletteEncoder`` (customer) and ``PaletteDecoder``
 (viewer) hold the two ends of that context; every PALETTE tile must be
 decoded, in order, by the viewer that the encoder's output went to.
 Deflate rather than zstd: Python's zlib bounds what one payload may unpack
@@ -94,6 +96,7 @@ class Encoding(enum.IntEnum):
 
 
 _COPY = struct.Struct(">HH")
+_PALETTE_HEAD = struct.Struct(">BH")  # palette cleared first (0/1), colours added
 _compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=False)
 _decompressor = zstandard.ZstdDecompressor()
 
@@ -130,18 +133,26 @@ def encode_copy(source_x: int, source_y: int) -> bytes:
 class PaletteEncoder:
     """The customer's end of the PALETTE context; ``reset()`` with every keyframe.
 
-    ``encode`` sorts the rectangle's pixels once (as 24-bit words, ~35 us for
-    64×64) to find its colours and maps them to indices through a 16 MB
-    table indexed by colour (``np.unique(return_inverse=True)`` and
+    Both ends keep a session palette of up to 256 colours.  A payload adds
+    the colours it needs that the palette lacks (or, when they would not fit,
+    clears it first), so a colour keeps its index from rectangle to
+    rectangle and a glyph is the same bytes wherever it is drawn: the deflate
+    context then finds it again (half the bytes of a palette per rectangle,
+    on a table of numbers).  ``encode`` sorts the rectangle's pixels once (as
+    24-bit words, ~35 us for 64×64) to find its colours and maps them through
+    a 16 MB table indexed by colour (``np.unique(return_inverse=True)`` and
     ``searchsorted`` cost 5-6× more).  One thread only.
     """
 
     def __init__(self) -> None:
         self._deflate = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, _RAW_DEFLATE, 9)
-        self._index: Pixels | None = None  # colour -> index, allocated on first use
+        self._index: npt.NDArray[np.uint8] | None = None  # colour -> index (first use)
+        self._colours = np.zeros(MAX_COLOURS, np.uint32)  # index -> colour
+        self._count = 0
 
     def reset(self) -> None:
         self._deflate = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, _RAW_DEFLATE, 9)
+        self._count = 0
 
     def encode(self, pixels: Pixels) -> bytes | None:
         """One PALETTE payload for a (h, w, 4) BGRX view; None past ``MAX_COLOURS``.
@@ -158,11 +169,19 @@ class PaletteEncoder:
             return None
         if self._index is None:
             self._index = np.zeros(1 << 24, np.uint8)
-        self._index[colours] = np.arange(colours.size, dtype=np.uint8)
+        index = self._index[colours]
+        known = (index < self._count) & (self._colours[index] == colours)
+        new = colours[~known]
+        cleared = self._count + new.size > MAX_COLOURS
+        if cleared:
+            self._count, new = 0, colours
+        start, self._count = self._count, self._count + new.size
+        self._colours[start : self._count] = new
+        self._index[new] = np.arange(start, self._count, dtype=np.uint8)
         body = b"".join(
             (
-                bytes((colours.size - 1,)),
-                colours.astype("<u4").view(np.uint8).reshape(-1, 4)[:, :3].tobytes(),
+                _PALETTE_HEAD.pack(cleared, new.size),
+                new.astype("<u4").view(np.uint8).reshape(-1, 4)[:, :3].tobytes(),
                 self._index[words].tobytes(),
             )
         )
@@ -174,9 +193,12 @@ class PaletteDecoder:
 
     def __init__(self) -> None:
         self._inflate = zlib.decompressobj(_RAW_DEFLATE)
+        self._colours = np.zeros((MAX_COLOURS, 3), np.uint8)
+        self._count = 0
 
     def reset(self) -> None:
         self._inflate = zlib.decompressobj(_RAW_DEFLATE)
+        self._count = 0
 
     def decode_into(self, payload: bytes, target: Pixels) -> None:
         """Apply one PALETTE payload onto ``target`` (a (h, w, 4) view of the canvas).
@@ -185,27 +207,35 @@ class PaletteDecoder:
         ------
         ProtocolError
             Not valid deflate in this context, more or fewer bytes than the
-            rectangle holds, or an index past the palette.  The context is then
-            lost until the next keyframe.
+            rectangle holds, more than 256 colours, or an index past the
+            palette.  The context is then lost until the next keyframe.
         """
         height, width = target.shape[:2]
-        limit = 1 + 3 * MAX_COLOURS + height * width
+        limit = _PALETTE_HEAD.size + 3 * MAX_COLOURS + height * width
         try:
             raw = self._inflate.decompress(payload, limit)
         except zlib.error as exc:
             raise ProtocolError(f"a palette tile could not be inflated: {exc}") from exc
         if self._inflate.unconsumed_tail:
             raise ProtocolError(f"a palette tile unpacks to more than its {width}x{height} area")
-        count = raw[0] + 1 if raw else 0
-        if len(raw) != 1 + 3 * count + height * width:
+        if len(raw) < _PALETTE_HEAD.size:
+            raise ProtocolError("a palette tile is shorter than its header")
+        cleared, added = _PALETTE_HEAD.unpack_from(raw)
+        count = (0 if cleared else self._count) + added
+        if cleared > 1 or count > MAX_COLOURS:
+            raise ProtocolError(f"a palette tile makes the palette {count} colours long")
+        if len(raw) != _PALETTE_HEAD.size + 3 * added + height * width:
             raise ProtocolError(
                 f"a palette tile of {len(raw)} bytes does not fit a {width}x{height} area"
             )
-        colours = np.frombuffer(raw, np.uint8, 3 * count, 1).reshape(count, 3)
-        indices = np.frombuffer(raw, np.uint8, offset=1 + 3 * count).reshape(height, width)
+        start = count - added
+        added_colours = np.frombuffer(raw, np.uint8, 3 * added, _PALETTE_HEAD.size)
+        self._colours[start:count] = added_colours.reshape(added, 3)
+        indices = np.frombuffer(raw, np.uint8, offset=_PALETTE_HEAD.size + 3 * added)
         if int(indices.max()) >= count:
             raise ProtocolError(f"a palette tile uses a colour past its {count} colours")
-        target[..., :3] = colours[indices]
+        self._count = count
+        target[..., :3] = self._colours[indices.reshape(height, width)]
         target[..., 3] = 255
 
 

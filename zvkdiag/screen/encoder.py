@@ -61,6 +61,7 @@ XOR_ACCEPT: Final = 1024
 LOSSLESS_MAX: Final = 3072
 REFINE_AFTER: Final = 0.25
 REFINE_BUDGET: Final = 512 * 1024
+BLOCK_SLACK: Final = 1.5  # a block's box may be this much bigger than its tiles' changed parts
 
 
 @dataclass(frozen=True)
@@ -212,24 +213,78 @@ class FrameEncoder:
     def _exact_tiles(
         self, pixels: Pixels, candidates: npt.NDArray[np.bool_], fresh: bool
     ) -> tuple[list[Tile], npt.NDArray[np.bool_]]:
-        """XOR or lossless tiles for the candidates; the rest is marked for JPEG."""
+        """Palette, XOR or lossless tiles for the candidates; the rest is marked for JPEG.
+
+        In a keyframe a whole band of tiles (a tile high, the screen wide) of
+        few colours goes as one PALETTE rectangle: a wallpaper costs a few
+        bytes a band instead of a tile header and a flush per tile.
+        """
         height, width = pixels.shape[:2]
         tiles: list[Tile] = []
         jpeg = np.zeros_like(candidates)
+        if fresh:
+            candidates = candidates.copy()
+            for row in np.flatnonzero(candidates.all(axis=1)):
+                band = Rect(0, int(row) * TILE, width, min(TILE, height - int(row) * TILE))
+                payload = self._palette.encode(_crop(pixels, band))
+                if payload is not None:
+                    tiles.append(_tile(band, Encoding.PALETTE, payload))
+                    candidates[row] = False
+        tight: dict[tuple[int, int], Rect] = {}  # shown tiles: the box of what changed
+        if not fresh:
+            candidates = candidates.copy()
+            for row, col in np.argwhere(candidates & ~self._lossy):
+                box = self._tighten(pixels, tile_rect(int(row), int(col), height, width))
+                if box is None:
+                    candidates[row, col] = False  # the COPY already shows it
+                else:
+                    tight[int(row), int(col)] = box
+            tiles.extend(self._palette_blocks(pixels, tight, candidates))
         for row, col in np.argwhere(candidates):
-            rect = tile_rect(int(row), int(col), height, width)
-            shown = not fresh and not self._lossy[row, col]
-            if shown:
-                tight = self._tighten(pixels, rect)
-                if tight is None:
-                    continue  # the COPY already shows it
-                rect = tight
+            shown = (int(row), int(col)) in tight
+            rect = (
+                tight[int(row), int(col)] if shown else tile_rect(int(row), int(col), height, width)
+            )
             tile = self._exact_tile(pixels, rect, use_xor=shown)
             if tile is None:
                 jpeg[row, col] = True
             else:
                 tiles.append(tile)
         return tiles, jpeg
+
+    def _palette_blocks(
+        self, pixels: Pixels, tight: dict[tuple[int, int], Rect], todo: npt.NDArray[np.bool_]
+    ) -> list[Tile]:
+        """One PALETTE rectangle for each block of changed tiles that changed nearly all over.
+
+        A table rewritten or a spinner turning changes a block of tiles; the
+        box around their changed parts, if it is not much bigger than the
+        parts, goes as one rectangle (one header, one flush, one palette
+        lookup) instead of one per tile.  Two letters typed far apart stay
+        apart.  Clears ``todo`` where it sent something.
+        """
+        height, width = pixels.shape[:2]
+        mask = np.zeros_like(todo)
+        for row, col in tight:
+            mask[row, col] = True
+        tiles = []
+        for block in merge_runs(mask, height, width):
+            if block.w * block.h <= TILE * TILE:
+                continue
+            rows, cols = _grid_slices(block)
+            parts = [
+                tight[r, c]
+                for r in range(rows.start, rows.stop)
+                for c in range(cols.start, cols.stop)
+            ]
+            box = _bounds(parts)
+            if box.w * box.h > BLOCK_SLACK * sum(p.w * p.h for p in parts):
+                continue
+            payload = self._palette.encode(_crop(pixels, box))
+            if payload is not None:
+                tiles.append(_tile(box, Encoding.PALETTE, payload))
+                todo[rows, cols] = False
+        return tiles
 
     def _tighten(self, pixels: Pixels, rect: Rect) -> Rect | None:
         """The bounding box of the pixels in ``rect`` that differ from what the viewer shows."""
@@ -301,6 +356,12 @@ def _grid_slices(area: Rect) -> tuple[slice, slice]:
     """The tile rows and columns of a tile-aligned area."""
     rows = slice(area.y // TILE, -(-(area.y + area.h) // TILE))
     return rows, slice(area.x // TILE, -(-(area.x + area.w) // TILE))
+
+
+def _bounds(rects: list[Rect]) -> Rect:
+    x0, y0 = min(r.x for r in rects), min(r.y for r in rects)
+    x1, y1 = max(r.x + r.w for r in rects), max(r.y + r.h for r in rects)
+    return Rect(x0, y0, x1 - x0, y1 - y0)
 
 
 def _words(pixels: Pixels) -> npt.NDArray[np.uint32]:
