@@ -303,10 +303,15 @@ async def _session(
 
 
 def run_zvkdiag(
-    rundir: Path, env: dict[str, str], display: str, harness_dir: Path, harness: ModuleType
+    rundir: Path,
+    env: dict[str, str],
+    display: str,
+    harness_dir: Path,
+    harness: ModuleType,
+    script: Path | None = None,
 ) -> ZvkResult:
     """Relay, customer, engineer: record the scenario; returns the trace and the checks."""
-    scenario = [PYTHON, str(harness_dir / "scenario.py"), "run", "--log"]
+    scenario = [PYTHON, str(script or harness_dir / "scenario.py"), "run", "--log"]
     scenario.append(str(rundir / "events.jsonl"))
     with (
         start_relay() as relay,

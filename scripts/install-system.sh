@@ -15,6 +15,8 @@ have ssh || need+=(openssh-client)
 have xterm || need+=(xterm)
 have xwd || need+=(x11-apps)
 have xsetroot || need+=(x11-xserver-utils)
+# the screen benchmark's scenario A draws its wallpaper and picture window with ImageMagick
+have display || need+=(imagemagick)
 have setxkbmap || need+=(x11-xkb-utils)
 have make || need+=(make)
 # HTTP proxy and namespace firewall for the tests of the way to the relay

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from hypothesis import strategies as st
 from zvkdiag._errors import ProtocolError
 from zvkdiag.screen.codec import (
     Encoding,
+    PaletteDecoder,
+    PaletteEncoder,
     decode_into,
     encode_copy,
     encode_jpeg,
@@ -188,3 +191,131 @@ def test_controls_round_trip() -> None:
 def test_malformed_controls_raise(blob: bytes) -> None:
     with pytest.raises(ProtocolError):
         decode_control(blob)
+
+
+# -- PALETTE: the session-long deflate context ----------------------------------------------
+
+
+def glyph_cell(seed: int) -> np.ndarray:
+    """A 9×16 character cell: black glyph on white, two grey anti-aliasing shades."""
+    rng = np.random.default_rng(seed)
+    cell = np.full((16, 9, 4), 255, np.uint8)
+    cell[..., :3] = rng.choice(
+        np.array([0, 96, 192, 255], np.uint8), (16, 9, 1), p=[0.2, 0.1, 0.1, 0.6]
+    )
+    return cell
+
+
+def test_palette_round_trip_is_exact_and_remembers_what_it_saw() -> None:
+    encoder, decoder = PaletteEncoder(), PaletteDecoder()
+    sizes = []
+    for seed in (1, 2, 1, 2, 1):  # the same two glyphs again and again
+        cell = glyph_cell(seed)
+        payload = encoder.encode(cell)
+        assert payload is not None
+        shown = blank(16, 9)
+        decoder.decode_into(payload, shown)
+        assert np.array_equal(shown[..., :3], cell[..., :3]) and (shown[..., 3] == 255).all()
+        sizes.append(len(payload))
+    assert sizes[2] < sizes[0] / 3 and sizes[4] < sizes[0] / 3  # a back-reference, not the glyph
+
+
+def test_palette_decodes_strided_views_onto_the_canvas() -> None:
+    screen = text_screen(64, 96, seed=4)
+    encoder, decoder = PaletteEncoder(), PaletteDecoder()
+    canvas = blank(64, 96)
+    payload = encoder.encode(screen[8:40, 10:70])
+    assert payload is not None
+    decoder.decode_into(payload, canvas[8:40, 10:70])
+    assert np.array_equal(canvas[8:40, 10:70, :3], screen[8:40, 10:70, :3])
+
+
+def test_more_than_256_colours_are_no_palette_and_leave_the_context_alone() -> None:
+    encoder, decoder = PaletteEncoder(), PaletteDecoder()
+    assert encoder.encode(photo_patch(32, 32)) is None
+    cell = glyph_cell(3)
+    payload = encoder.encode(cell)
+    assert payload is not None
+    shown = blank(16, 9)
+    decoder.decode_into(payload, shown)  # still in step with the encoder
+    assert np.array_equal(shown[..., :3], cell[..., :3])
+
+
+def test_colours_keep_their_index_so_a_glyph_is_the_same_bytes_everywhere() -> None:
+    encoder, decoder = PaletteEncoder(), PaletteDecoder()
+    glyph = glyph_cell(6)
+    other = glyph.copy()
+    other[..., :3] = np.where(other[..., :3] == 96, 0, other[..., :3])  # one shade fewer
+    sizes = []
+    for cell in (glyph, other, glyph, other):
+        payload = encoder.encode(cell)
+        assert payload is not None
+        shown = blank(16, 9)
+        decoder.decode_into(payload, shown)
+        assert np.array_equal(shown[..., :3], cell[..., :3])
+        sizes.append(len(payload))
+    assert sizes[3] < sizes[1] / 3  # a subset of the colours: the same indices as before
+
+
+def test_a_palette_that_would_overflow_is_cleared_and_started_again() -> None:
+    encoder, decoder = PaletteEncoder(), PaletteDecoder()
+    for start in range(0, 1024, 200):  # 200 new colours each time: more than 256 in all
+        cell = blank(10, 20)
+        cell[..., 0] = (np.arange(200).reshape(10, 20) + start) % 256
+        cell[..., 1] = (np.arange(200).reshape(10, 20) + start) // 256
+        payload = encoder.encode(cell)
+        assert payload is not None
+        shown = blank(10, 20)
+        decoder.decode_into(payload, shown)
+        assert np.array_equal(shown[..., :3], cell[..., :3])
+
+
+def test_a_reset_on_both_ends_starts_afresh() -> None:
+    encoder = PaletteEncoder()
+    first = encoder.encode(glyph_cell(5))
+    assert first is not None
+    encoder.reset()
+    again = encoder.encode(glyph_cell(5))
+    assert again == first  # nothing remembered across the reset
+    late = PaletteDecoder()  # a viewer that joins at the reset
+    shown = blank(16, 9)
+    late.decode_into(again, shown)
+    assert np.array_equal(shown[..., :3], glyph_cell(5)[..., :3])
+
+
+def palette_body(count: int, indices: np.ndarray, cleared: int = 1) -> bytes:
+    colours = (np.arange(3 * count) % 256).astype(np.uint8).tobytes()
+    return struct.pack(">BH", cleared, count) + colours + indices.astype(np.uint8).tobytes()
+
+
+def deflated(body: bytes) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return packer.compress(body) + packer.flush(zlib.Z_SYNC_FLUSH)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"\xff\xfe\xfd garbage", "could not be inflated"),
+        (deflated(palette_body(2, np.zeros((4, 5)))), "does not fit"),  # 20 pixels for 4×4
+        (deflated(palette_body(2, np.zeros((4, 3)))), "does not fit"),  # 12 pixels for 4×4
+        (deflated(palette_body(2, np.full((4, 4), 2))), "past its 2 colours"),
+        (deflated(b"\x00" * 5000), "more than its 4x4 area"),  # a deflate bomb stops early
+        (b"", "shorter than its header"),
+        (deflated(palette_body(2, np.zeros((4, 4)), cleared=2)), "colours long"),
+    ],
+)
+def test_bad_palette_payloads_are_protocol_errors(payload: bytes, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        PaletteDecoder().decode_into(payload, blank(4, 4))
+
+
+def test_a_palette_past_256_colours_is_a_protocol_error() -> None:
+    payload = deflated(palette_body(257, np.zeros((4, 4))))
+    with pytest.raises(ProtocolError, match="257 colours long"):
+        PaletteDecoder().decode_into(payload, blank(8, 8))
+
+
+def test_palette_payloads_need_the_canvas() -> None:
+    with pytest.raises(ValueError, match="PALETTE"):
+        decode_into(Encoding.PALETTE, b"", blank(4, 4))

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
+from zvkdiag.screen import stream
 from zvkdiag.screen.capture import Capturer
 from zvkdiag.screen.damage import DamageWatch
 from zvkdiag.screen.encoder import FrameEncoder
@@ -291,12 +292,16 @@ def test_the_pointer_is_sent_from_the_grabbed_parts_alone(screen: XServer) -> No
             assert np.array_equal(shown, capturer.grab()[..., :3]), f"pointer at {x},{y}"
 
 
-def test_a_still_screen_keeps_the_worker_to_itself(screen: XServer) -> None:
+def test_a_still_screen_keeps_the_worker_to_itself(
+    screen: XServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With nothing drawn, the worker checks the pointer itself; the loop is not woken per tick.
 
     At 60 ticks a second, one hand-over per tick would be ~60 turns a second; the
-    worker keeps ticking and hands back only for the once-a-second full poll.
+    worker keeps ticking and hands back only for the full poll (made once a second
+    here, every ``FULL_POLL`` seconds in use).
     """
+    monkeypatch.setattr(stream, "FULL_POLL", 1.0)
 
     async def main() -> tuple[int, int]:
         streamer = ScreenStreamer(display=screen.display, max_fps=60)

@@ -110,8 +110,8 @@ def test_small_text_changes_travel_as_small_exact_deltas(scene: Scene) -> None:
             scene.say("typed: " + "x" * n)
 
     receiver, got = asyncio.run(stream_in_memory(scene.display, during=type_slowly))
-    typing = [g for g in got if {t.encoding for t in g.frame.tiles} == {Encoding.XOR}]
-    assert typing, "no frame consisted of XOR deltas only"
+    typing = [g for g in got if {t.encoding for t in g.frame.tiles} == {Encoding.PALETTE}]
+    assert typing, "no frame consisted of palette rectangles only"
     assert max(g.wire_bytes for g in typing) < 1500
     assert same_picture(receiver.canvas.pixels(), grab_now(scene.display))
 

@@ -5,13 +5,17 @@ a JPEG approximation, and when it last changed.  For each captured frame:
 
 0. A vertically scrolled band whose source the viewer shows exactly is sent
    as one COPY (``scroll``); only what differs after the copy is encoded.
-1. Changed tiles the viewer shows exactly are tried as an XOR delta first
-   (a blinking cursor or a typed letter: tens to hundreds of bytes).
-2. Otherwise lossless zstd, if that stays small (text, flat areas).
-3. Otherwise JPEG, merged into few rectangles (photos, gradients, anything
+1. Changed tiles the viewer shows exactly shrink to the bounding box of
+   their changed pixels (a typed letter: one character cell, not 64×64).
+2. A rectangle of at most 256 colours (text, forms, tables, icons, a
+   spinner) is sent as PALETTE: one byte per pixel through the stream's
+   deflate context, which remembers the glyphs of the last 32 KB.
+3. Otherwise, for an exactly shown tile, an XOR delta if that is tiny;
+   otherwise lossless zstd, if that stays small.
+4. Otherwise JPEG, merged into few rectangles (photos, gradients, anything
    that keeps moving).  A tile that was JPEG and changes again soon goes
    straight to JPEG without trying lossless first.
-4. Tiles shown as JPEG that have not changed for ``refine_after`` seconds
+5. Tiles shown as JPEG that have not changed for ``refine_after`` seconds
    are refined losslessly, within a byte budget per frame, so a settled
    screen ends up pixel-exact on the viewer.
 
@@ -32,6 +36,7 @@ import numpy.typing as npt
 from zvkdiag.screen.codec import (
     JPEG_QUALITY,
     Encoding,
+    PaletteEncoder,
     encode_copy,
     encode_jpeg,
     encode_lossless,
@@ -57,6 +62,7 @@ XOR_ACCEPT: Final = 1024
 LOSSLESS_MAX: Final = 3072
 REFINE_AFTER: Final = 0.25
 REFINE_BUDGET: Final = 512 * 1024
+BLOCK_SLACK: Final = 1.5  # a block's box may be this much bigger than its tiles' changed parts
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class FrameEncoder:
         self._copied: tuple[Rect, Pixels] | None = None  # tiles the COPY changed, after it
         self._lossy = np.zeros((0, 0), np.bool_)
         self._changed_at = np.zeros((0, 0), np.float64)
+        self._palette = PaletteEncoder()
         self.last_was_keyframe = False
 
     @property
@@ -200,6 +207,7 @@ class FrameEncoder:
 
     def _reset(self, height: int, width: int) -> npt.NDArray[np.bool_]:
         shape = grid_shape(height, width)
+        self._palette.reset()  # a keyframe starts the viewer's PALETTE context afresh
         self._lossy = np.zeros(shape, np.bool_)
         self._changed_at = np.full(shape, -np.inf)
         return np.ones(shape, np.bool_)
@@ -207,21 +215,94 @@ class FrameEncoder:
     def _exact_tiles(
         self, pixels: Pixels, candidates: npt.NDArray[np.bool_], fresh: bool
     ) -> tuple[list[Tile], npt.NDArray[np.bool_]]:
-        """XOR or lossless tiles for the candidates; the rest is marked for JPEG."""
+        """Palette, XOR or lossless tiles for the candidates; the rest is marked for JPEG.
+
+        In a keyframe a whole band of tiles (a tile high, the screen wide) of
+        few colours goes as one PALETTE rectangle: a wallpaper costs a few
+        bytes a band instead of a tile header and a flush per tile.
+        """
         height, width = pixels.shape[:2]
         tiles: list[Tile] = []
         jpeg = np.zeros_like(candidates)
+        if fresh:
+            candidates = candidates.copy()
+            for row in np.flatnonzero(candidates.all(axis=1)):
+                band = Rect(0, int(row) * TILE, width, min(TILE, height - int(row) * TILE))
+                payload = self._palette.encode(_crop(pixels, band))
+                if payload is not None:
+                    tiles.append(_tile(band, Encoding.PALETTE, payload))
+                    candidates[row] = False
+        tight: dict[tuple[int, int], Rect] = {}  # shown tiles: the box of what changed
+        if not fresh:
+            candidates = candidates.copy()
+            for row, col in np.argwhere(candidates & ~self._lossy):
+                box = self._tighten(pixels, tile_rect(int(row), int(col), height, width))
+                if box is None:
+                    candidates[row, col] = False  # the COPY already shows it
+                else:
+                    tight[int(row), int(col)] = box
+            tiles.extend(self._palette_blocks(pixels, tight, candidates))
         for row, col in np.argwhere(candidates):
-            rect = tile_rect(int(row), int(col), height, width)
-            tile = self._exact_tile(pixels, rect, use_xor=not fresh and not self._lossy[row, col])
+            shown = (int(row), int(col)) in tight
+            rect = (
+                tight[int(row), int(col)] if shown else tile_rect(int(row), int(col), height, width)
+            )
+            tile = self._exact_tile(pixels, rect, use_xor=shown)
             if tile is None:
                 jpeg[row, col] = True
             else:
                 tiles.append(tile)
         return tiles, jpeg
 
+    def _palette_blocks(
+        self, pixels: Pixels, tight: dict[tuple[int, int], Rect], todo: npt.NDArray[np.bool_]
+    ) -> list[Tile]:
+        """One PALETTE rectangle for each block of changed tiles that changed nearly all over.
+
+        A table rewritten or a spinner turning changes a block of tiles; the
+        box around their changed parts, if it is not much bigger than the
+        parts, goes as one rectangle (one header, one flush, one palette
+        lookup) instead of one per tile.  Two letters typed far apart stay
+        apart.  Clears ``todo`` where it sent something.
+        """
+        height, width = pixels.shape[:2]
+        mask = np.zeros_like(todo)
+        for row, col in tight:
+            mask[row, col] = True
+        tiles = []
+        for block in merge_runs(mask, height, width):
+            if block.w * block.h <= TILE * TILE:
+                continue
+            rows, cols = _grid_slices(block)
+            parts = [
+                tight[r, c]
+                for r in range(rows.start, rows.stop)
+                for c in range(cols.start, cols.stop)
+            ]
+            box = _bounds(parts)
+            if box.w * box.h > BLOCK_SLACK * sum(p.w * p.h for p in parts):
+                continue
+            payload = self._palette.encode(_crop(pixels, box))
+            if payload is not None:
+                tiles.append(_tile(box, Encoding.PALETTE, payload))
+                todo[rows, cols] = False
+        return tiles
+
+    def _tighten(self, pixels: Pixels, rect: Rect) -> Rect | None:
+        """The bounding box of the pixels in ``rect`` that differ from what the viewer shows."""
+        differs = _words(_crop(pixels, rect)) != _words(self._reference(rect))
+        rows = np.flatnonzero(differs.any(axis=1))
+        if rows.size == 0:
+            return None
+        cols = np.flatnonzero(differs[rows[0] : rows[-1] + 1].any(axis=0))
+        top, left = int(rows[0]), int(cols[0])
+        return Rect(rect.x + left, rect.y + top, int(cols[-1]) + 1 - left, int(rows[-1]) + 1 - top)
+
     def _exact_tile(self, pixels: Pixels, rect: Rect, *, use_xor: bool) -> Tile | None:
         view = _crop(pixels, rect)
+        palette = self._palette.encode(view)
+        if palette is not None:
+            return _tile(rect, Encoding.PALETTE, palette)
         if use_xor:
             delta = encode_xor(view, self._reference(rect))
             if len(delta) <= self.policy.xor_accept:
@@ -250,7 +331,12 @@ class FrameEncoder:
             if spent >= self.policy.refine_budget:
                 break
             rect = tile_rect(int(row), int(col), height, width)
-            tile = _tile(rect, Encoding.LOSSLESS, encode_lossless(_crop(pixels, rect)))
+            view = _crop(pixels, rect)
+            palette = self._palette.encode(view)
+            if palette is None:
+                tile = _tile(rect, Encoding.LOSSLESS, encode_lossless(view))
+            else:
+                tile = _tile(rect, Encoding.PALETTE, palette)
             spent += len(tile.payload)
             tiles.append(tile)
             self._lossy[row, col] = False
@@ -272,6 +358,17 @@ def _grid_slices(area: Rect) -> tuple[slice, slice]:
     """The tile rows and columns of a tile-aligned area."""
     rows = slice(area.y // TILE, -(-(area.y + area.h) // TILE))
     return rows, slice(area.x // TILE, -(-(area.x + area.w) // TILE))
+
+
+def _bounds(rects: list[Rect]) -> Rect:
+    x0, y0 = min(r.x for r in rects), min(r.y for r in rects)
+    x1, y1 = max(r.x + r.w for r in rects), max(r.y + r.h for r in rects)
+    return Rect(x0, y0, x1 - x0, y1 - y0)
+
+
+def _words(pixels: Pixels) -> npt.NDArray[np.uint32]:
+    """A (h, w, 4) view as (h, w) 32-bit pixels, without a copy."""
+    return pixels.view(np.uint32)[..., 0]
 
 
 def _crop(pixels: Pixels, rect: Rect) -> Pixels:

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from zvkdiag._errors import ProtocolError
-from zvkdiag.screen.codec import Encoding, decode_into, parse_copy
+from zvkdiag.screen.codec import Encoding, PaletteDecoder, decode_into, parse_copy
 from zvkdiag.screen.frames import Frame, Tile
 from zvkdiag.screen.tiles import TILE, grid_shape
 
@@ -31,6 +31,7 @@ class Canvas:
         self._pixels: Pixels = np.zeros((0, 0, 4), np.uint8)
         self._lossy = np.zeros((0, 0), np.bool_)  # per 64×64 tile: shown as JPEG
         self._lock = threading.Lock()
+        self._palette = PaletteDecoder()  # the stream's PALETTE context
         self.last_seq = 0
 
     @property
@@ -61,6 +62,8 @@ class Canvas:
                 self._pixels = np.zeros((frame.height, frame.width, 4), np.uint8)
                 self._pixels[..., 3] = 255
                 self._lossy = np.zeros(grid_shape(frame.height, frame.width), np.bool_)
+            if frame.keyframe:
+                self._palette.reset()
             for tile in frame.tiles:
                 self._apply_tile(tile)
             self.last_seq = frame.seq
@@ -71,7 +74,10 @@ class Canvas:
             sx, sy = parse_copy(tile.payload)
             target[...] = self._pixels[sy : sy + tile.h, sx : sx + tile.w].copy()
             return  # the encoder copies exact sources only; lossy marks stay (conservative)
-        decode_into(tile.encoding, tile.payload, target)
+        if tile.encoding is Encoding.PALETTE:
+            self._palette.decode_into(tile.payload, target)
+        else:
+            decode_into(tile.encoding, tile.payload, target)
         height, width = self._pixels.shape[:2]
         if tile.encoding is Encoding.JPEG:  # every tile it touches is now approximate
             rows = slice(tile.y // TILE, -(-(tile.y + tile.h) // TILE))

@@ -76,7 +76,7 @@ __all__ = [
 ]
 
 MAX_FPS: Final = 60.0  # grabs per second at most
-FULL_POLL: Final = 1.0  # grab at least this often even when X DAMAGE reports nothing
+FULL_POLL: Final = 5.0  # grab the whole screen at least this often, whatever X DAMAGE says
 IDLE_AFTER: Final = 2.0  # seconds without a frame: the screen is idle
 IDLE_POLL: Final = 1 / 15  # the pointer poll's period while idle (DAMAGE still wakes at once)
 
