@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import subprocess
@@ -11,6 +13,9 @@ from collections.abc import Sequence
 from queue import Empty, Queue
 
 __all__ = ["Proc"]
+
+PIPE_DRAIN = 5.0
+"""Seconds to wait for the last stdout lines of an ended child (a grandchild may hold it)."""
 
 
 class Proc:
@@ -31,7 +36,8 @@ class Proc:
         )
         self.lines: Queue[str] = Queue()
         self.seen: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None
@@ -62,4 +68,21 @@ class Proc:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        return self.proc.wait()
+        status = self.proc.wait()
+        self._close_pipes()
+        return status
+
+    def _close_pipes(self) -> None:
+        """Close the pipes of an ended child; what it said on stderr stays readable."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        self._pump_thread.join(PIPE_DRAIN)
+        if self.proc.stdout is not None and not self._pump_thread.is_alive():
+            self.proc.stdout.close()
+        err = self.proc.stderr
+        if err is not None and not isinstance(err, io.StringIO):
+            with contextlib.suppress(OSError, ValueError):
+                said = err.read()
+                err.close()
+                self.proc.stderr = io.StringIO(said)
