@@ -5,8 +5,6 @@ nothing of each other's threads, of the per-user folder or of the build;
 this room puts them together: one window per user (``single``), an audit log
 that survives damage (``auditfile``), the relay and CA key built in at build
 time (``builtin``), and the same options for both entry points (``options``).
+
+The entry point is ``zvkdiag.quicksupport.main.main``.
 """
-
-from zvkdiag.quicksupport.main import main
-
-__all__ = ["main"]

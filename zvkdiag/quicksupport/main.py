@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 from collections.abc import Sequence
 
 from zvkdiag._version import __version__
+from zvkdiag.cli import setup_logging
 from zvkdiag.quicksupport.options import add_options
 
 __all__ = ["main"]
@@ -28,11 +27,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the customer program; returns the exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(name)s %(message)s",
-    )
+    setup_logging(args.verbose)
     from zvkdiag.quicksupport.app import run
 
     try:
