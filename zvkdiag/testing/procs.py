@@ -22,17 +22,25 @@ class Proc:
     """A zvkdiag child process whose stdout lines are collected by a thread."""
 
     def __init__(
-        self, *args: str, env: dict[str, str] | None = None, prefix: Sequence[str] = ()
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        prefix: Sequence[str] = (),
+        program: Sequence[str] | None = None,
+        clean_env: bool = False,
     ) -> None:
-        # ``prefix``: e.g. ``ip netns exec NAME`` to run it in a network namespace
+        # ``prefix``: e.g. ``ip netns exec NAME`` to run it in a network namespace;
+        # ``program``: another build of zvkdiag (the one-file binary) instead of ``-m zvkdiag``;
+        # ``clean_env``: ``env`` is all the child gets, as with ``env -i``
+        command = list(program) if program else [sys.executable, "-m", "zvkdiag"]
         self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "zvkdiag", *args],
+            [*prefix, *command, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             bufsize=1,
-            env={**os.environ, **(env or {})},
+            env=dict(env or {}) if clean_env else {**os.environ, **(env or {})},
         )
         self.lines: Queue[str] = Queue()
         self.seen: list[str] = []
