@@ -47,7 +47,8 @@ unit: venv
 
 test: lint typecheck unit
 
-# One-file customer program (PyInstaller): dist/zvk-quicksupport
+# One-file customer program (PyInstaller): dist/zvk-quicksupport; built in:
+# ZVK_RELAY=host[:port] and ZVK_CA_KEY=ca.pub (optional), e.g. make dist ZVK_RELAY=relay.zvk.example
 dist-linux: venv
 	$(BIN)/python packaging/build.py
 
