@@ -12,6 +12,7 @@ import importlib.util
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
@@ -126,3 +127,36 @@ def test_binary_takes_the_options_of_zvkdiag_quicksupport(binary: Path, tmp_path
     )  # fmt: skip
     for option in ("--relay", "--ui", "--lang", "--listen", "--ca-key", "--proxy"):
         assert option in done.stdout
+
+
+@pytest.mark.x11
+def test_binary_shows_its_window_with_tk_inside(
+    binary: Path, relay_process: str, tmp_path: Path
+) -> None:
+    if shutil.which("Xvfb") is None or shutil.which("xdotool") is None:
+        pytest.skip("needs Xvfb and xdotool")
+    from zvkdiag.consent.messages import text
+    from zvkdiag.testing.xvfb import xvfb
+
+    with xvfb(width=1024, height=768) as server:
+        env = {**_bare_env(tmp_path), "DISPLAY": server.display}
+        customer = Proc(
+            "--relay", relay_process, "--ui", "tk", "--lang", "de",
+            program=[str(binary)], env=env, clean_env=True,
+        )  # fmt: skip
+        try:
+            customer.expect(r"^ID: \d{3} \d{3} \d{3}$", WAIT)
+            deadline = time.monotonic() + WAIT
+            while not _windows(server.env(), text("app.title", "de")):
+                assert time.monotonic() < deadline, "no QuickSupport window on the screen"
+                time.sleep(0.1)
+        finally:
+            customer.stop()
+
+
+def _windows(env: dict[str, str], title: str) -> list[str]:
+    found = subprocess.run(
+        ["xdotool", "search", "--onlyvisible", "--name", title],
+        env=env, capture_output=True, text=True, timeout=WAIT,
+    )  # fmt: skip
+    return found.stdout.split()
