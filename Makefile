@@ -50,7 +50,7 @@ test: lint typecheck unit
 # One-file customer program (PyInstaller): dist/zvk-quicksupport; built in:
 # ZVK_RELAY=host[:port] and ZVK_CA_KEY=ca.pub (optional), e.g. make dist ZVK_RELAY=relay.zvk.example
 dist-linux: venv
-	$(BIN)/python packaging/build.py
+	$(BIN)/python packaging/build_onefile.py
 
 dist: dist-linux
 

@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "packaging"))
 
-from build import build  # type: ignore[import-not-found]  # noqa: E402
+from build_onefile import build  # type: ignore[import-not-found]  # noqa: E402
+
 from zvkdiag.quicksupport.builtin import BuiltIn  # noqa: E402
 
 ID = re.compile(r"^ID: \d{3} \d{3} \d{3}$")

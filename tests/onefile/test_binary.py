@@ -41,7 +41,7 @@ def binary() -> Path:
 
     sys.path.insert(0, str(ROOT / "packaging"))
     try:
-        from build import build  # type: ignore[import-not-found]
+        from build_onefile import build  # type: ignore[import-not-found]
     finally:
         sys.path.remove(str(ROOT / "packaging"))
     from zvkdiag.quicksupport.builtin import BuiltIn

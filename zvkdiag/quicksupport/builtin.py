@@ -1,6 +1,6 @@
 """Settings baked into the customer program at build time: relay address and CA key.
 
-The program customers download is built with ``packaging/build.py --relay ...
+The program customers download is built with ``packaging/build_onefile.py --relay ...
 --ca-key ...``, which writes ``builtin.json`` beside this module inside the
 build; so the customer configures nothing.  A source checkout has no such file
 and falls back to the development defaults.  ``--relay`` and ``--ca-key`` on the
