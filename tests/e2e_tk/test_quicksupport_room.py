@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pytest
 
 from zvkdiag.consent import tk_theme as theme
@@ -21,7 +22,7 @@ from zvkdiag.testing.procs import Proc
 
 from .conftest import EXIT_WAIT, ID_LINE, StartCustomer
 from .driver import MAIN, WAIT, Screen, colour_share, ink, same_ink, until, white_boxes
-from .reference import Reference
+from .reference import Ink, Reference
 
 pytestmark = pytest.mark.x11
 
@@ -89,8 +90,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def notice_ink(screen: Screen) -> Ink:
+    """Ink of the rows of the main window that hold the red notice."""
+    pixels = screen.grab_window(screen.window(MAIN)).astype(int)
+    red = (pixels[:, :, 0] > 150) & (pixels[:, :, 1] < 90) & (pixels[:, :, 2] < 90)
+    rows = np.flatnonzero(red.any(axis=1))
+    if rows.size == 0:
+        return ink(pixels[:0].astype(np.uint8))
+    return ink(pixels[rows[0] : rows[-1] + 1].astype(np.uint8))
+
+
 def test_no_relay_says_so_and_try_again_reaches_it_once_it_is_there(
-    screen: Screen, tmp_path: Path
+    screen: Screen, reference: Reference, tmp_path: Path
 ) -> None:
     address = f"127.0.0.1:{_free_port()}"
     customer = Proc(
@@ -107,6 +118,9 @@ def test_no_relay_says_so_and_try_again_reaches_it_once_it_is_there(
             return len(buttons) == 3
 
         until(three_buttons, WAIT, '"Protokoll öffnen", "Erneut versuchen", "Beenden"')
+        said = text("net.unreachable", "de", relay=address)
+        want = reference.notice(said)
+        until(lambda: same_ink(notice_ink(screen), want), WAIT, f"the window shows {said!r}")
         assert "Traceback" not in "\n".join(customer.seen)
         log = tmp_path / "zvkdiag" / "audit.jsonl"
 
