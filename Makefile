@@ -11,7 +11,7 @@ LOCK := requirements/linux-py311.lock
 # uv only writes the lock; installs use pip with --require-hashes
 UV_VERSION := 0.13.9
 
-.PHONY: demo test lint typecheck unit system venv bench clean lock dist dist-linux
+.PHONY: demo test lint typecheck unit system venv bench clean lock dist dist-linux dist-windows
 
 system:
 	@bash scripts/install-system.sh
@@ -52,11 +52,15 @@ test: lint typecheck unit
 dist-linux: venv
 	$(BIN)/python packaging/build_onefile.py
 
-dist: dist-linux
+dist: dist-linux dist-windows
 
 bench: venv
 	$(BIN)/python bench/connect_bench.py
 	$(BIN)/python bench/relay_bench.py
+
+# The customer's Windows program, built on Linux under Wine (docs/windows.md); unsigned
+dist-windows: system
+	$(PYTHON) packaging/windows/build.py --out dist/zvk-quicksupport.exe
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist

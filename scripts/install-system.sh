@@ -25,6 +25,12 @@ python3 -c 'import tkinter' 2>/dev/null || need+=(python3-tk)
 # grep reads all of ldconfig's output: with -q it may stop early, and pipefail would see
 # ldconfig's SIGPIPE as a missing library (an apt-get update at every start)
 ldconfig -p | grep 'libxcb-xinput.so.0 ' >/dev/null || need+=(libxcb-xinput0)
+# The Windows build and its tests under Wine (packaging/windows/build.py, tests/windows):
+# Debian's wine64 keeps its loader off PATH; mingw builds the test prefix's stand-in DLLs
+[ -x /usr/lib/wine/wine64 ] || need+=(wine64)
+have x86_64-w64-mingw32-gcc || need+=(gcc-mingw-w64-x86-64-win32)
+have osslsigncode || need+=(osslsigncode)
+have tesseract || need+=(tesseract-ocr)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 
 if [ ${#need[@]} -eq 0 ]; then

@@ -84,6 +84,9 @@ class Window:
 class Screen:
     """One Xvfb screen, driven through the X server like a person at the desk."""
 
+    button_greys: tuple[str, ...] = BUTTON_GREYS
+    """Colours of a push button's face (Tk on X11; Tk under Wine draws others)."""
+
     def __init__(self, server: XServer) -> None:
         self.server = server
 
@@ -149,7 +152,8 @@ class Screen:
 
     def buttons(self, win: Window) -> list[tuple[int, int]]:
         """Screen centres of the push buttons in the lowest button row of ``win``."""
-        return [(win.left + x, win.top + y) for x, y in button_centres(self.grab_window(win))]
+        centres = button_centres(self.grab_window(win), self.button_greys)
+        return [(win.left + x, win.top + y) for x, y in centres]
 
     def press(self, title: str, index: int, count: int) -> None:
         """Click button ``index`` of the ``count`` in the one window named ``title``.
@@ -231,13 +235,13 @@ def runs(line: Mask, least: int) -> list[tuple[int, int]]:
     ]
 
 
-def button_centres(pixels: Pixels) -> list[tuple[int, int]]:
+def button_centres(pixels: Pixels, greys: tuple[str, ...] = BUTTON_GREYS) -> list[tuple[int, int]]:
     """Centres of the grey button faces in the lowest row of buttons, left to right.
 
     A face is a band of rows that are at least ``MIN_BUTTON`` pixels grey; its
     first row lies above the caption, so there each button is one clean run.
     """
-    mask = colour_mask(pixels, *BUTTON_GREYS)
+    mask = colour_mask(pixels, *greys)
     rows = runs(np.asarray(mask.sum(axis=1) >= MIN_BUTTON, dtype=bool), MIN_BUTTON // 2)
     if not rows:
         return []

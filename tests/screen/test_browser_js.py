@@ -11,6 +11,7 @@ import asyncio
 import base64
 import shutil
 import tempfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -97,14 +98,14 @@ def test_frames_are_drawn_exactly_and_acknowledged(page: Any) -> None:
     with ThreadPoolExecutor(1) as pool:  # playwright's sync API owns this thread's loop
         receiver = pool.submit(asyncio.run, drive(view, screen, 1000)).result()
     load(page)
-    assert page.evaluate("window.sent") == [{"type": "ready"}]
+    assert page.evaluate("window.sent") == [{"type": "ready", "inflate": True}]
     frames = view.frames()
     for content, buffers in frames:
         page.evaluate(
             "([c, b]) => window.deliver(c, b)",
             [content, [base64.b64encode(b).decode() for b in buffers]],
         )
-    assert {t[4] for c, _ in frames for t in c["tiles"]} == {"jpeg", "rgba", "copy"}
+    assert {t[4] for c, _ in frames for t in c["tiles"]} == {"jpeg", "rgb", "copy"}
     last = frames[-1][0]["seq"]
     page.wait_for_function(f"window.acks.length && window.acks.at(-1) === {last}")
     acks = page.evaluate("window.acks")
@@ -145,3 +146,29 @@ def test_figures_say_what_they_measure_and_go_quiet_on_a_still_screen(page: Any)
     text = page.evaluate(stats)
     assert "fps" not in text and "RTT 3 ms" in text
     assert "clock" in page.evaluate("document.querySelector('span[title]').title")
+
+
+def test_packed_pixels_that_do_not_fit_are_reported_not_drawn(page: Any) -> None:
+    load(page)
+    rgb = bytes(range(48))  # 4x4 pixels
+    short = base64.b64encode(zlib.compress(rgb[:45], wbits=-zlib.MAX_WBITS)).decode()
+    good = base64.b64encode(zlib.compress(rgb, wbits=-zlib.MAX_WBITS)).decode()
+    frame = {"type": "frame", "w": 8, "h": 8, "ts": 0, "wire": 1, "rgb": 48}
+    tiles = [[2, 2, 4, 4, "rgb"]]
+    deliver = "([c, b]) => window.deliver(c, b)"
+    page.evaluate(deliver, [{**frame, "seq": 1, "rgb": 45, "tiles": tiles}, [short]])
+    status = "document.querySelectorAll('span')[1].textContent"
+    page.wait_for_function(f"{status}.includes('draw failed')")
+    assert "past the end" in page.evaluate(status)
+    page.evaluate("() => { document.querySelectorAll('span')[1].textContent = ''; }")
+    garbage = base64.b64encode(b"\xff" * 20).decode()  # not deflate at all
+    page.evaluate(deliver, [{**frame, "seq": 1, "tiles": tiles}, [garbage]])
+    page.wait_for_function(f"{status}.includes('draw failed')")
+    # the kernel is asked for the whole picture once (not again for a second failure soon after)
+    assert page.evaluate("window.sent.filter((m) => m.type === 'ready').length") == 2
+    page.evaluate(deliver, [{**frame, "seq": 2, "tiles": tiles}, [good]])
+    page.wait_for_function("window.acks.at(-1) === 2")
+    width, height, pixels = page.evaluate(READ_CANVAS)
+    drawn = np.frombuffer(base64.b64decode(pixels), np.uint8).reshape(height, width, 4)
+    assert np.array_equal(drawn[2:6, 2:6, :3], np.frombuffer(rgb, np.uint8).reshape(4, 4, 3))
+    assert drawn[0, 0, 3] == 0  # nothing else was drawn

@@ -73,3 +73,23 @@ def test_the_viewer_can_ask_for_a_keyframe() -> None:
 def test_window_must_hold_a_frame() -> None:
     with pytest.raises(ValueError, match="at least one"):
         FlowControl(window=0)
+
+
+def test_a_continued_frame_may_take_one_place_past_the_window() -> None:
+    flow = FlowControl(window=2)
+    flow.sent(0.0)
+    flow.sent(0.0)
+    with pytest.raises(RuntimeError):
+        flow.sent(0.0)
+    flow.sent(0.0, continued=True)
+    with pytest.raises(RuntimeError):
+        flow.sent(0.0, continued=True)
+    assert flow.in_flight == 3
+
+
+def test_allowance_for_line_time_delays_the_ack_timeout() -> None:
+    flow = FlowControl(ack_timeout=1.0)
+    flow.sent(0.0, allowance=3.0)  # a whole screen on a slow line
+    assert flow.deadline() == 4.0
+    assert flow.state(3.9) is FlowState.OPEN
+    assert flow.state(4.0) is FlowState.RESYNC

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import zlib
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ class RecordingView(ScreenView):
 
 
 class FakeBrowserCanvas:
-    """Applies frame messages like screen.js does: JPEG decoded, RGBA copied."""
+    """Applies frame messages like screen.js does: JPEG decoded, RGBA copied, RGB inflated."""
 
     def __init__(self) -> None:
         self.pixels = np.zeros((0, 0, 3), np.uint8)
@@ -48,17 +49,30 @@ class FakeBrowserCanvas:
     def draw(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         if self.pixels.shape[:2] != (content["h"], content["w"]):
             self.pixels = np.zeros((content["h"], content["w"], 3), np.uint8)
-        for (x, y, w, h, kind, *source), data in zip(content["tiles"], buffers, strict=True):
+        own = iter(buffers)  # jpeg and rgba tiles take one each, in tile order
+        carriers = sum(t[4] in ("jpeg", "rgba") for t in content["tiles"])
+        assert len(buffers) == carriers + ("rgb" in content)
+        packed = b""
+        if "rgb" in content:
+            packed = zlib.decompress(buffers[-1], wbits=-zlib.MAX_WBITS)
+            assert len(packed) == content["rgb"]
+        offset = 0
+        for x, y, w, h, kind, *source in content["tiles"]:
             if kind == "copy":
                 sx, sy = source
                 self.pixels[y : y + h, x : x + w] = self.pixels[sy : sy + h, sx : sx + w].copy()
                 continue
             if kind == "jpeg":
-                rgb = simplejpeg.decode_jpeg(data, "RGB")
+                rgb = simplejpeg.decode_jpeg(next(own), "RGB")
+            elif kind == "rgb":
+                rgb = np.frombuffer(packed, np.uint8, w * h * 3, offset).reshape(h, w, 3)
+                offset += w * h * 3
             else:
+                data = next(own)
                 assert len(data) == w * h * 4
                 rgb = np.frombuffer(data, np.uint8).reshape(h, w, 4)[..., :3]
             self.pixels[y : y + h, x : x + w] = rgb
+        assert offset == len(packed)
 
 
 class PhotoThenStill(ChangingScreen):
@@ -111,7 +125,7 @@ def test_one_message_per_frame_with_binary_buffers() -> None:
     frames = view.frames()
     assert [c["seq"] for c, _ in frames] == list(range(1, len(frames) + 1))
     for content, buffers in frames:
-        assert len(buffers) == len(content["tiles"]) >= 1
+        assert len(buffers) >= 1 and content["tiles"]
         assert all(isinstance(b, bytes) for b in buffers)
         assert len(json.dumps(content)) < 2000  # pixels never ride in the JSON part
         assert content["wire"] > 0
@@ -127,7 +141,7 @@ def test_what_the_browser_draws_equals_the_kernel_canvas() -> None:
     for content, buffers in view.frames():
         browser.draw(content, buffers)
     kinds = {t[4] for c, _ in view.frames() for t in c["tiles"]}
-    assert kinds == {"jpeg", "rgba", "copy"}
+    assert kinds == {"jpeg", "rgb", "copy"}
     assert np.array_equal(browser.pixels, receiver.canvas.pixels()[..., 2::-1])
     assert np.array_equal(browser.pixels, screen.picture(4)[..., 2::-1])
 
@@ -138,7 +152,19 @@ def test_ready_repaints_the_whole_picture() -> None:
     view.sent.clear()
     view.from_browser({"type": "ready"})
     ((content, buffers),) = view.sent
-    assert content["tiles"] == [[0, 0, 192, 128, "rgba"]]
+    assert content["tiles"] == [[0, 0, 192, 128, "rgb"]]
+    browser = FakeBrowserCanvas()
+    browser.draw(content, buffers)
+    assert np.array_equal(browser.pixels, receiver.canvas.pixels()[..., 2::-1])
+
+
+def test_a_browser_that_cannot_inflate_gets_raw_rgba_from_then_on() -> None:
+    view = RecordingView()
+    receiver = asyncio.run(drive(view, ChangingScreen(), 2))
+    view.sent.clear()
+    view.from_browser({"type": "ready", "inflate": False})
+    ((content, buffers),) = view.sent
+    assert content["tiles"] == [[0, 0, 192, 128, "rgba"]] and "rgb" not in content
     browser = FakeBrowserCanvas()
     browser.draw(content, buffers)
     assert np.array_equal(browser.pixels, receiver.canvas.pixels()[..., 2::-1])

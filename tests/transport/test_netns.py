@@ -9,59 +9,32 @@ fall back to wss. No other address is touched.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from zvkdiag.testing.procs import Proc
+from zvkdiag.testing.shaping import NamespacePair, can_make_namespaces
 from zvkdiag.testing.tls import ThrowawayCA
 
-TOOLS = ("ip", "nft")
 pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not all(shutil.which(t) for t in TOOLS),
+    not can_make_namespaces() or not shutil.which("nft"),
     reason="needs root, iproute2 and nftables to make network namespaces",
 )
-NET = f"10.{200 + os.getpid() % 50}.{os.getpid() % 250}"
-RELAY_IP, CUSTOMER_IP = f"{NET}.1", f"{NET}.2"
-
-
-def _run(*cmd: str) -> None:
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
+RELAY_IP = NamespacePair().engineer_ip  # the relay's end of the veth pair
 
 
 @pytest.fixture
 def namespaces() -> Iterator[tuple[str, str]]:
-    tag = f"zvk{os.getpid()}"
-    relay_ns, customer_ns = f"{tag}r", f"{tag}c"
-    try:
-        _run("ip", "netns", "add", relay_ns)
-        _run("ip", "netns", "add", customer_ns)
-        _run("ip", "link", "add", f"{tag}a", "type", "veth", "peer", "name", f"{tag}b")
-        _run("ip", "link", "set", f"{tag}a", "netns", relay_ns)
-        _run("ip", "link", "set", f"{tag}b", "netns", customer_ns)
-        for ns, dev, ip in ((relay_ns, f"{tag}a", RELAY_IP), (customer_ns, f"{tag}b", CUSTOMER_IP)):
-            _run("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
-            _run("ip", "-n", ns, "link", "set", dev, "up")
-            _run("ip", "-n", ns, "link", "set", "lo", "up")
+    with NamespacePair() as pair:
         rules = (
             "table inet zvk {\n chain out {\n  type filter hook output priority 0; policy accept;\n"
             '  oifname "lo" accept\n  tcp dport != 443 drop\n }\n}\n'
         )
-        subprocess.run(
-            ["ip", "netns", "exec", customer_ns, "nft", "-f", "-"],
-            input=rules,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        yield relay_ns, customer_ns
-    finally:
-        for ns in (relay_ns, customer_ns):
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        pair.run(pair.customer, "nft", "-f", "-", stdin=rules)
+        yield pair.engineer, pair.customer
 
 
 def test_only_443_open_forces_the_wss_fallback(

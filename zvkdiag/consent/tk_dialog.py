@@ -65,6 +65,9 @@ class ConsentDialog:
         self.lang, self.fonts, self._answer = lang, fonts, answer
         self._deadline = time.monotonic() + ticket.timeout
         self.window = tk.Toplevel(root, name="consent", background=theme.BG)
+        # Mapped only once placed: shown at Tk's default spot first, it would flash
+        # over the main window with the ID and password.
+        self.window.withdraw()
         self.window.title(text("dialog.title", lang))
         self.window.resizable(False, False)
         self.window.attributes("-topmost", True)
@@ -82,6 +85,7 @@ class ConsentDialog:
         self._tick_id = ""
         self._tick()
         _centre(self.window, root)
+        self.window.deiconify()
         self.lift()
 
     def _body(self, ticket: Ticket) -> None:

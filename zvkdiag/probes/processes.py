@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ntpath
+import sys
 import time
 from collections.abc import Iterator
-from typing import Final
+from typing import Any, Final
 
 import psutil
 
@@ -16,6 +19,7 @@ __all__ = ["ProcessesProbe", "UsersSessionsProbe"]
 
 ALL = frozenset({"linux", "windows", "darwin"})
 CPU_SAMPLE_SECONDS: Final = 0.1
+_PROCESS_QUERY_LIMITED_INFORMATION: Final = 0x1000
 """psutil's per-process CPU% is 0.0 on the first call; the second call after this gap counts."""
 _ATTRS: Final = [
     "pid",
@@ -76,7 +80,7 @@ class ProcessesProbe(Probe):
 
     def collect(self, ctx: ProbeContext) -> Iterator[Record]:
         keep_args = bool(ctx.params.get("include_args", False))
-        procs = list(psutil.process_iter(_ATTRS))
+        procs = list(psutil.process_iter())
         for proc in procs:
             _prime_cpu(proc)
         time.sleep(CPU_SAMPLE_SECONDS)
@@ -89,18 +93,70 @@ class ProcessesProbe(Probe):
 
 
 def _prime_cpu(proc: psutil.Process) -> None:
-    with contextlib.suppress(psutil.Error):
+    with contextlib.suppress(psutil.Error, OSError):
         proc.cpu_percent(None)
 
 
+def _attributes(proc: psutil.Process) -> dict[str, Any] | None:
+    """``_ATTRS`` one by one: what the platform cannot answer is None, the row stays.
+
+    psutil's ``process_iter(attrs)`` turns only AccessDenied into a default;
+    other errors (Wine answers ``name()`` and ``exe()`` with ``OSError 22``)
+    would end the whole probe.  None when the process is gone.
+    """
+    info: dict[str, Any] = {"pid": proc.pid}
+    with proc.oneshot():
+        for attr in _ATTRS[1:]:
+            try:
+                info[attr] = getattr(proc, attr)()
+            except psutil.ZombieProcess:
+                info[attr] = None
+            except psutil.NoSuchProcess:
+                return None
+            except (psutil.Error, OSError):
+                info[attr] = None
+    if sys.platform == "win32" and not info["exe"]:
+        info["exe"] = windows_image_path(proc.pid)
+        if not info["name"] and info["exe"]:
+            info["name"] = ntpath.basename(info["exe"])
+    return info
+
+
+def windows_image_path(pid: int) -> str | None:
+    """``QueryFullProcessImageNameW``: the exe's path where psutil's own call failed."""
+    kernel32: Any = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
+    kernel32.OpenProcess.restype = ctypes.c_void_p
+    kernel32.OpenProcess.argtypes = (ctypes.c_uint32, ctypes.c_int32, ctypes.c_uint32)
+    kernel32.QueryFullProcessImageNameW.argtypes = (
+        ctypes.c_void_p,
+        ctypes.c_uint32,
+        ctypes.c_wchar_p,
+        ctypes.POINTER(ctypes.c_uint32),
+    )
+    kernel32.CloseHandle.argtypes = (ctypes.c_void_p,)
+    handle = kernel32.OpenProcess(_PROCESS_QUERY_LIMITED_INFORMATION, 0, pid)
+    if not handle:
+        return None
+    try:
+        buf = ctypes.create_unicode_buffer(32768)
+        size = ctypes.c_uint32(len(buf))
+        if not kernel32.QueryFullProcessImageNameW(handle, 0, buf, ctypes.byref(size)):
+            return None
+        return buf.value or None
+    finally:
+        kernel32.CloseHandle(handle)
+
+
 def _process_record(proc: psutil.Process, *, keep_args: bool) -> Record | None:
-    info = proc.info
+    info = _attributes(proc)
+    if info is None:
+        return None
     try:
         cpu: float | None = proc.cpu_percent(None)
         argv = proc.cmdline() if keep_args else []
     except psutil.NoSuchProcess:
         return None  # ended during the scan: normal
-    except psutil.Error:
+    except (psutil.Error, OSError):
         cpu, argv = None, []
     mem = info.get("memory_info")
     name = info.get("name") or None

@@ -23,16 +23,18 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
-import pandas as pd
 
 from zvkdiag._errors import ProtocolError
 from zvkdiag.consent.messages import text
 from zvkdiag.probes.base import Probe
 from zvkdiag.probes.registry import DEFAULT_REGISTRY, ProbeRegistry
 from zvkdiag.probes.runner import ProbeResult
+
+if TYPE_CHECKING:  # pandas is the engineer's: the customer program (encode side) ships without it
+    import pandas as pd
 
 __all__ = ["MAX_RESULT_BYTES", "WIRE_VERSION", "decode_result", "encode_result", "preview_text"]
 
@@ -161,6 +163,8 @@ def _check_header(obj: object, probe: type[Probe]) -> _Header:
 
 
 def _frame(probe: type[Probe], rows: list[object]) -> pd.DataFrame:
+    import pandas as pd
+
     width = len(probe.columns)
     for i, row in enumerate(rows):
         if not isinstance(row, list) or len(row) != width:
@@ -179,6 +183,8 @@ def _frame(probe: type[Probe], rows: list[object]) -> pd.DataFrame:
 
 def _column(dtype: str, values: list[object]) -> pd.Series:
     """One column with exactly ``dtype``; every value's JSON kind is checked first."""
+    import pandas as pd
+
     present = [v for v in values if v is not None]
     if dtype in ("string", "category", "datetime64[ns, UTC]"):
         _require(present, lambda v: isinstance(v, str), "text")

@@ -80,7 +80,8 @@ def plan(args: argparse.Namespace, builtin: BuiltIn | None = None) -> Plan:
         trust = builtin.trust()
     ui = args.ui
     if ui == "auto":
-        ui = "tk" if os.environ.get("DISPLAY") and _tk_available() else "console"
+        screen = sys.platform == "win32" or bool(os.environ.get("DISPLAY"))
+        ui = "tk" if screen and _tk_available() else "console"
     return Plan(
         lang=args.lang or default_language(),
         ui=ui,
@@ -96,6 +97,9 @@ def plan(args: argparse.Namespace, builtin: BuiltIn | None = None) -> Plan:
 
 def run(args: argparse.Namespace) -> int:
     """Run the customer program until the customer quits; the process exit status."""
+    from zvkdiag.screen.win32dpi import set_dpi_awareness
+
+    set_dpi_awareness()  # before any window: Windows fixes it per process
     try:
         p = plan(args)
     except (ValueError, ZvkdiagError, OSError) as exc:

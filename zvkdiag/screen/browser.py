@@ -1,85 +1,239 @@
 """Wire frames translated into what a browser can draw without help.
 
-A browser decodes JPEG natively but not zstd, so the kernel side (which has
-already applied the frame to its canvas) sends JPEG tiles through untouched,
-COPY tiles as a canvas-to-itself ``drawImage``, and every other exact tile
-(lossless or XOR) as raw RGBA cut from the canvas: no
-decoding in JavaScript, no re-encoding in Python, one array swizzle per tile
-(~20 µs for 64×64).  The price is bandwidth on the kernel→browser hop
-(16 KB per exact 64×64 tile), which is local or LAN in practice.
+Where JupyterLab runs on a server, the kernel→browser websocket is a network
+link of its own, so exact pixels travel compressed on it too.  The kernel
+(which has already applied the frame to its canvas) keeps a *shadow*: the
+pixels the browser shows and, per pixel, whether the browser is known to show
+them exactly.  Per frame, in tile order:
 
-One browser message per frame: a small JSON header and one binary buffer per
-tile, in tile order (``widget.send(content, buffers)``); never base64, never a
-synced trait.
+- JPEG tiles go through untouched (the browser decodes JPEG itself); the
+  browser's decode may differ from ours, so those pixels become unknown;
+- COPY tiles become a canvas-to-itself ``drawImage`` (shadow copied alike);
+- every exact tile (lossless, XOR, or any other exact encoding) is cut down
+  to the rectangle where the canvas differs from what the browser shows
+  (a typed letter, not its 64×64 tile) and skipped when nothing differs.
+  Those rectangles' RGB bytes, one after the other, are compressed into
+  one raw-deflate buffer per frame, which the browser's native
+  ``DecompressionStream("deflate-raw")`` inflates (no decoder shipped in
+  JavaScript, and no dependence on the relay's encoding: whatever the
+  customer side chose is decoded here, what the browser gets is re-encoded
+  from the canvas).
+
+Why deflate of raw RGB and not PNG: for the same pixels zlib level 1 of
+interleaved RGB was 2–4× faster to encode than Pillow's PNG at level 1 and no
+larger on screen text (docs/benchmarks.md, "Second hop"); once inflated, the
+browser fills one ``ImageData`` per rectangle (one loop) and puts it.
+
+``form="rgba"`` keeps the former raw RGBA form (16 KB per exact 64×64 tile,
+no shadow): for measurements and as a fallback.
+
+One browser message per frame: a small JSON header and binary buffers, one
+for each ``jpeg`` or ``rgba`` tile in tile order (``copy`` and ``rgb`` tiles
+carry none: Jupyter's binary framing costs 8 bytes per buffer) and, when the
+frame has ``rgb`` tiles, one more at the end with their deflated pixels
+(header ``"rgb"``: its inflated length).  Neighbouring ``rgb`` rectangles of
+one row of tiles are joined into one.  Never base64, never a synced trait.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+import threading
+import zlib
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from zvkdiag.screen.codec import Encoding, parse_copy
-from zvkdiag.screen.frames import Frame
+from zvkdiag.screen.frames import Frame, Tile
 from zvkdiag.screen.reassemble import Canvas
 
-__all__ = ["BROWSER_COPY", "BROWSER_JPEG", "BROWSER_RGBA", "browser_message", "repaint_message"]
+__all__ = [
+    "BROWSER_COPY",
+    "BROWSER_JPEG",
+    "BROWSER_RGB",
+    "BROWSER_RGBA",
+    "BrowserHop",
+    "HopForm",
+]
 
 BROWSER_JPEG: Final = "jpeg"
-BROWSER_RGBA: Final = "rgba"
-BROWSER_COPY: Final = "copy"  # [x, y, w, h, "copy", source x, source y], empty buffer
+BROWSER_RGBA: Final = "rgba"  # w*h*4 raw bytes in the tile's own buffer
+BROWSER_RGB: Final = "rgb"  # w*h*3 bytes inside the frame's deflated buffer
+BROWSER_COPY: Final = "copy"  # [x, y, w, h, "copy", source x, source y], no buffer
+DEFLATE_LEVEL: Final = 1
+"""zlib level: 1 took a fifth of level 6's time for 1.7× its bytes on screen text."""
 
+HopForm = Literal["deflate", "rgba"]
 Message = tuple[dict[str, Any], list[bytes]]
+Pixels = npt.NDArray[np.uint8]
 
 
-def browser_message(frame: Frame, canvas: Canvas, *, wire_bytes: int) -> Message:
-    """The browser message for a frame that ``canvas`` has just applied."""
-    tiles: list[list[int | str]] = []
-    buffers: list[bytes] = []
-    for tile in frame.tiles:
-        entry: list[int | str] = [tile.x, tile.y, tile.w, tile.h]
+class BrowserHop:
+    """Messages that bring the browser's canvas up to the kernel's, with what it shows.
+
+    One per viewer widget; every browser view of the widget receives the same
+    messages, so one shadow serves them all.  ``frame_message`` and
+    ``repaint_message`` may be called from different threads (the session's
+    loop, a comm callback): a lock keeps the shadow whole, and the caller
+    must send the messages in the order they were made.
+    """
+
+    def __init__(self, *, form: HopForm = "deflate") -> None:
+        self.form: HopForm = form
+        self._shown: Pixels = np.zeros((0, 0, 4), np.uint8)
+        self._known = np.zeros((0, 0), np.bool_)
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        """A new stream or a new browser canvas: nothing is known to be shown."""
+        with self._lock:
+            self._known[...] = False
+
+    def frame_message(self, frame: Frame, canvas: Canvas, *, wire_bytes: int) -> Message:
+        """The browser message for a frame that ``canvas`` has just applied."""
+        out = _Builder(_header(frame.seq, frame.width, frame.height, frame.captured_at, wire_bytes))
+        with self._lock:
+            self._fit(frame.width, frame.height)
+            for tile in frame.tiles:
+                self._translate(tile, canvas, out)
+            if self.form == "deflate":
+                self._settle_copies(frame, canvas, out)
+        return out.finish()
+
+    def repaint_message(self, canvas: Canvas) -> Message | None:
+        """The whole canvas as one exact tile (a browser view that was just (re)opened)."""
+        pixels = canvas.pixels()
+        if pixels.size == 0:
+            return None
+        height, width = pixels.shape[:2]
+        out = _Builder(_header(canvas.last_seq, width, height, 0.0, 0))
+        with self._lock:
+            self._fit(width, height)
+            if self.form == "rgba":
+                out.add([0, 0, width, height, BROWSER_RGBA], _rgba(pixels))
+            else:
+                self._shown[...] = pixels
+                self._known[...] = True
+                out.add_rgb(0, 0, pixels)
+        return out.finish()
+
+    # -- one tile ---------------------------------------------------------------------
+
+    def _translate(self, tile: Tile, canvas: Canvas, out: _Builder) -> None:
+        x, y, w, h = tile.x, tile.y, tile.w, tile.h
         if tile.encoding is Encoding.JPEG:
-            entry.append(BROWSER_JPEG)
-            data = tile.payload
+            self._known[y : y + h, x : x + w] = False
+            out.add([x, y, w, h, BROWSER_JPEG], tile.payload)
         elif tile.encoding is Encoding.COPY:
-            entry.extend((BROWSER_COPY, *parse_copy(tile.payload)))
-            data = b""
+            sx, sy = parse_copy(tile.payload)
+            self._shown[y : y + h, x : x + w] = self._shown[sy : sy + h, sx : sx + w].copy()
+            self._known[y : y + h, x : x + w] = self._known[sy : sy + h, sx : sx + w].copy()
+            out.add([x, y, w, h, BROWSER_COPY, sx, sy], None)
+        elif self.form == "rgba":
+            out.add([x, y, w, h, BROWSER_RGBA], _rgba(canvas.region(x, y, w, h)))
         else:
-            entry.append(BROWSER_RGBA)
-            data = _rgba(canvas.region(tile.x, tile.y, tile.w, tile.h))
-        tiles.append(entry)
-        buffers.append(data)
-    return _header(
-        frame.seq, frame.width, frame.height, frame.captured_at, wire_bytes, tiles
-    ), buffers
+            self._exact(x, y, canvas.region(x, y, w, h), out)
+
+    def _settle_copies(self, frame: Frame, canvas: Canvas, out: _Builder) -> None:
+        """Correct copied areas that differ from the canvas after the whole frame.
+
+        A copy moves what the browser shows, which is the canvas' picture only
+        if nothing came in between (a repaint made from a canvas that already
+        held this frame); the compare is cheap and usually finds nothing.
+        """
+        for tile in frame.tiles:
+            if tile.encoding is Encoding.COPY:
+                region = canvas.region(tile.x, tile.y, tile.w, tile.h)
+                self._exact(tile.x, tile.y, region, out, known_only=True)
+
+    def _exact(
+        self, x: int, y: int, pixels: Pixels, out: _Builder, *, known_only: bool = False
+    ) -> None:
+        """Send the rectangle of ``pixels`` the browser does not show exactly.
+
+        ``known_only``: only where the browser was known to be exact (a copied
+        JPEG approximation stays one until its refinement arrives).
+        """
+        h, w = pixels.shape[:2]
+        shown = self._shown[y : y + h, x : x + w]
+        known = self._known[y : y + h, x : x + w]
+        differs = (_words(pixels) ^ _words(shown)) & _COLOUR != 0  # whole pixels: ~10x faster
+        differs = differs & known if known_only else differs | ~known
+        rows = np.flatnonzero(differs.any(axis=1))
+        if rows.size == 0:
+            return  # the browser already shows exactly these pixels
+        cols = np.flatnonzero(differs.any(axis=0))
+        top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        changed = pixels[top:bottom, left:right]
+        shown[top:bottom, left:right] = changed
+        known[top:bottom, left:right] = True
+        out.add_rgb(x + left, y + top, changed)
+
+    def _fit(self, width: int, height: int) -> None:
+        if self._shown.shape[:2] != (height, width):  # a new size clears the browser's canvas
+            self._shown = np.zeros((height, width, 4), np.uint8)
+            self._known = np.zeros((height, width), np.bool_)
 
 
-def repaint_message(canvas: Canvas) -> Message | None:
-    """The whole canvas as one exact tile (a browser view that was just (re)opened)."""
-    pixels = canvas.pixels()
-    if pixels.size == 0:
-        return None
-    height, width = pixels.shape[:2]
-    tiles: list[list[int | str]] = [[0, 0, width, height, BROWSER_RGBA]]
-    return _header(canvas.last_seq, width, height, 0.0, 0, tiles), [_rgba(pixels)]
+class _Builder:
+    """One browser message in the making."""
+
+    def __init__(self, header: dict[str, Any]) -> None:
+        self.header = header
+        self.tiles: list[list[int | str]] = []
+        self.buffers: list[bytes] = []
+        self.packed: list[list[Pixels]] = []  # per rgb tile its BGRX parts, left to right
+
+    def add(self, entry: list[int | str], data: bytes | None) -> None:
+        self.tiles.append(entry)
+        if data is not None:
+            self.buffers.append(data)
+
+    def add_rgb(self, x: int, y: int, pixels: Pixels) -> None:
+        h, w = pixels.shape[:2]
+        last = self.tiles[-1] if self.tiles else None
+        if last is not None and last[4] == BROWSER_RGB and last[1] == y and last[3] == h:
+            lx, lw = int(last[0]), int(last[2])
+            if lx + lw == x:  # the next part of the same row: one rectangle
+                last[2] = lw + w
+                self.packed[-1].append(pixels)
+                return
+        self.tiles.append([x, y, w, h, BROWSER_RGB])
+        self.packed.append([pixels])
+
+    def finish(self) -> Message:
+        self.header["tiles"] = self.tiles
+        if self.packed:
+            raw = b"".join(_rgb(np.concatenate(parts, axis=1)) for parts in self.packed)
+            deflate = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+            self.buffers.append(deflate.compress(raw) + deflate.flush())
+            self.header["rgb"] = len(raw)
+        return self.header, self.buffers
 
 
 def _header(
-    seq: int,
-    width: int,
-    height: int,
-    captured_at: float,
-    wire_bytes: int,
-    tiles: list[list[int | str]],
+    seq: int, width: int, height: int, captured_at: float, wire_bytes: int
 ) -> dict[str, Any]:
     return {
         "type": "frame", "seq": seq, "w": width, "h": height,
-        "ts": captured_at, "wire": wire_bytes, "tiles": tiles,
+        "ts": captured_at, "wire": wire_bytes,
     }  # fmt: skip
 
 
-def _rgba(bgrx: npt.NDArray[np.uint8]) -> bytes:
+_COLOUR: Final = np.uint32(0x00FFFFFF)  # B, G, R of a little-endian BGRX word
+
+
+def _words(bgrx: Pixels) -> npt.NDArray[np.uint32]:
+    """Each pixel as one uint32 (the last axis must be contiguous: canvas copies and slices)."""
+    return bgrx.view("<u4")[..., 0]
+
+
+def _rgb(bgrx: Pixels) -> bytes:
+    return np.ascontiguousarray(bgrx[..., 2::-1]).tobytes()
+
+
+def _rgba(bgrx: Pixels) -> bytes:
     rgba = np.empty_like(bgrx)
     rgba[..., 0] = bgrx[..., 2]
     rgba[..., 1] = bgrx[..., 1]

@@ -241,6 +241,9 @@ class Capturer:
         except mss.ScreenShotError:
             self._has_cursor = False  # no XFixes: frames without the pointer
             return None
+        if cursor is None:  # mss's Windows (GDI) backend has no pointer image to give
+            self._has_cursor = False
+            return None
         self.cursor_fetches += 1
         self._last_cursor = _cursor_key(cursor)
         left = int(cursor.left) - int(self._region["left"])

@@ -76,9 +76,9 @@ _compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=False)
 _decompressor = zstandard.ZstdDecompressor()
 
 
-def encode_jpeg(pixels: Pixels) -> bytes:
+def encode_jpeg(pixels: Pixels, quality: int = JPEG_QUALITY) -> bytes:
     """JPEG of a (h, w, 4) BGRX view; strided views need no copy."""
-    return bytes(simplejpeg.encode_jpeg(pixels, JPEG_QUALITY, "BGRA", "420"))
+    return bytes(simplejpeg.encode_jpeg(pixels, quality, "BGRA", "420"))
 
 
 def encode_lossless(pixels: Pixels) -> bytes:

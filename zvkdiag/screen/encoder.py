@@ -29,7 +29,14 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from zvkdiag.screen.codec import Encoding, encode_copy, encode_jpeg, encode_lossless, encode_xor
+from zvkdiag.screen.codec import (
+    JPEG_QUALITY,
+    Encoding,
+    encode_copy,
+    encode_jpeg,
+    encode_lossless,
+    encode_xor,
+)
 from zvkdiag.screen.frames import Tile
 from zvkdiag.screen.scroll import Scroll, find_scroll
 from zvkdiag.screen.tiles import (
@@ -60,6 +67,7 @@ class EncoderPolicy:
     lossless_max: int = LOSSLESS_MAX
     refine_after: float = REFINE_AFTER
     refine_budget: int = REFINE_BUDGET
+    jpeg_quality: int = JPEG_QUALITY
 
 
 class FrameEncoder:
@@ -226,7 +234,7 @@ class FrameEncoder:
     def _jpeg_tiles(self, pixels: Pixels, mask: npt.NDArray[np.bool_]) -> list[Tile]:
         height, width = pixels.shape[:2]
         return [
-            _tile(rect, Encoding.JPEG, encode_jpeg(_crop(pixels, rect)))
+            _tile(rect, Encoding.JPEG, encode_jpeg(_crop(pixels, rect), self.policy.jpeg_quality))
             for rect in merge_runs(mask, height, width)
         ]
 

@@ -47,7 +47,7 @@ class FlowControl:
     ack_timeout: float = ACK_TIMEOUT
     max_timeout: float = MAX_ACK_TIMEOUT
     next_seq: int = 1
-    _in_flight: dict[int, float] = field(default_factory=dict)  # seq -> sent at
+    _in_flight: dict[int, float] = field(default_factory=dict)  # seq -> sent at + allowance
     _resync: bool = True  # the very first frame is a keyframe
     _timeout: float = 0.0
     timeouts: int = 0
@@ -76,13 +76,21 @@ class FlowControl:
     def may_send(self, now: float) -> bool:
         return self.state(now) is not FlowState.FULL
 
-    def sent(self, now: float) -> int:
-        """Record a frame leaving; returns its seq.  Clears RESYNC (it was the keyframe)."""
-        if not self.may_send(now):
+    def sent(self, now: float, *, continued: bool = False, allowance: float = 0.0) -> int:
+        """Record a frame leaving; returns its seq.  Clears RESYNC (it was the keyframe).
+
+        ``continued``: the second part of one capture split in two (small
+        tiles first, ``adapt.split_tiles``); it may take one place beyond the
+        window, so a split never waits for an ack between its parts.
+        ``allowance``: seconds the frame needs on the line (a whole screen on
+        a slow line takes seconds), added to its ack timeout.
+        """
+        self._expire(now)
+        if len(self._in_flight) >= self.window + continued:
             raise RuntimeError("the flow-control window is full")
         seq = self.next_seq
         self.next_seq += 1
-        self._in_flight[seq] = now
+        self._in_flight[seq] = now + allowance
         self._resync = False
         return seq
 

@@ -46,15 +46,17 @@ import asyncio
 import contextlib
 import os
 import select
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
+from zvkdiag.screen.adapt import LineAdapter, split_tiles
 from zvkdiag.screen.capture import Capturer, Grabber
 from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
 from zvkdiag.screen.flow import FlowControl
@@ -119,6 +121,9 @@ class ScreenStreamer:
         without DAMAGE); defaults to ``max_fps``.
     flow
         The flow-control machine (tests inject one with short timeouts).
+    adapt
+        The line model that bounds unacknowledged bytes and picks JPEG
+        quality and refinement (``zvkdiag.screen.adapt``).
     capture
         Factory for the capturer, called in the worker thread.
     clock
@@ -134,13 +139,17 @@ class ScreenStreamer:
         poll_fps: float | None = None,
         policy: EncoderPolicy | None = None,
         flow: FlowControl | None = None,
+        adapt: LineAdapter | None = None,
         capture: CaptureSource | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._capture_source = capture or (lambda: Capturer(monitor, display=display))
         self._capturer: Grabber | None = None
-        self._encoder = FrameEncoder(policy)
+        self._policy = policy or EncoderPolicy()
+        self._encoder = FrameEncoder(self._policy)
         self.flow = flow or FlowControl()
+        self.adapt = adapt or LineAdapter()
+        self._split_over: int | None = None
         self._budget = GrabBudget(max_fps)
         self._poll = 1.0 / (poll_fps or max_fps)
         self._clock = clock
@@ -163,6 +172,7 @@ class ScreenStreamer:
 
     def on_ack(self, seq: int) -> None:
         """The viewer has drawn every frame up to ``seq``."""
+        self.adapt.acked(seq, self._clock())
         if self.flow.acked(seq):
             self._poke()
 
@@ -210,8 +220,9 @@ class ScreenStreamer:
     async def frames(self) -> AsyncIterator[bytes]:
         """Encoded frames, one wire message each, as fast as the viewer takes them."""
         self._loop = loop = asyncio.get_running_loop()
-        self._interrupt_r, self._interrupt_w = os.pipe()
-        os.set_blocking(self._interrupt_w, False)
+        if sys.platform != "win32":  # only X DAMAGE's select() waits on it; Windows has no such fd
+            self._interrupt_r, self._interrupt_w = os.pipe()
+            os.set_blocking(self._interrupt_w, False)
         self._running = True
         self._last_frame = self._clock()  # a new viewer: poll at full rate at first
         try:
@@ -219,14 +230,14 @@ class ScreenStreamer:
                 keyframe = self.flow.needs_keyframe
                 until = self.flow.deadline()
                 self.stats.turns += 1
+                self._adapt_encoder()
                 produced = await loop.run_in_executor(
                     self._executor, self._produce, keyframe, until
                 )
                 self._watch_damage()
                 if produced is None or self._stopped:
                     continue
-                blob = self._seal(*produced, asked_keyframe=keyframe)
-                if blob is not None:
+                for blob in self._seal(*produced, asked_keyframe=keyframe):
                     self._last_frame = self._clock()
                     yield blob
         finally:
@@ -285,18 +296,31 @@ class ScreenStreamer:
         keyframe: bool,
         *,
         asked_keyframe: bool,
-    ) -> bytes | None:
-        """Give the frame its seq, unless the window timed out meanwhile (then: keyframe)."""
+    ) -> list[bytes]:
+        """Give the frame its seq, unless the window timed out meanwhile (then: keyframe).
+
+        A frame of big JPEG tiles and small exact ones leaves as two, the
+        small ones first (``split_tiles``).
+        """
         if self.flow.needs_keyframe and not asked_keyframe:
-            return None  # the next turn captures a keyframe
+            return []  # the next turn captures a keyframe
         self.stats.ack_timeouts = self.flow.timeouts
-        seq = self.flow.sent(self._clock())
-        frame = Frame(seq, shape[1], shape[0], captured_at, keyframe, tuple(tiles))
-        blob = encode_frame(frame)
-        self.stats.frames += 1
-        self.stats.bytes += len(blob)
+        parts = [tiles] if keyframe else split_tiles(tiles, self._split_over)
+        blobs = []
+        for i, part in enumerate(parts):
+            now = self._clock()
+            frame = Frame(
+                self.flow.next_seq, shape[1], shape[0], captured_at, keyframe, tuple(part)
+            )
+            blob = encode_frame(frame)
+            allowance = self.adapt.line_time(len(blob))
+            seq = self.flow.sent(now, continued=i > 0, allowance=allowance)
+            self.adapt.sent(seq, len(blob), now, continued=i > 0)
+            self.stats.frames += 1
+            self.stats.bytes += len(blob)
+            blobs.append(blob)
         self.stats.keyframes += keyframe
-        return blob
+        return blobs
 
     def _produce(self, keyframe: bool, until: float | None = None) -> Produced | None:
         """Worker thread: grab, diff, encode.  None when nothing needs sending.
@@ -396,7 +420,7 @@ class ScreenStreamer:
         """Sleep until a frame may be captured; False once stopped."""
         while not self._stopped:
             now = self._clock()
-            if not self._paused and self.flow.may_send(now):
+            if not self._paused and self._may_send(now):
                 due = self._next_tick
                 if self._damaged:  # drawn since the last turn: go now, within max_fps
                     due = min(due, self._budget.ready_at(now))
@@ -412,6 +436,24 @@ class ScreenStreamer:
                 delay = None if deadline is None else max(0.0, deadline - now)
             await self._sleep(delay)
         return False
+
+    def _may_send(self, now: float) -> bool:
+        """Room in the frame window and in the line's byte budget (``adapt``)."""
+        room = self.flow.may_send(now)
+        if not self.flow.in_flight:  # acked, or given up after the ack timeout
+            self.adapt.forget()
+        return room and self.adapt.may_send()
+
+    def _adapt_encoder(self) -> None:
+        """The next frame's JPEG quality and refinement budget, as the line allows."""
+        decided = self.adapt.decision()
+        self._split_over = decided.split_over
+        self._encoder.policy = replace(
+            self._policy,
+            jpeg_quality=min(self._policy.jpeg_quality, decided.jpeg_quality),
+            lossless_max=min(self._policy.lossless_max, decided.lossless_max),
+            refine_budget=min(self._policy.refine_budget, decided.refine_budget),
+        )
 
     async def _sleep(self, delay: float | None) -> None:
         """Until ``delay`` seconds passed (None: no limit) or ``_poke()``.

@@ -4,7 +4,8 @@ The widget never does network I/O.  A ``ScreenReceiver`` (running on the
 session's own thread and event loop) applies each frame to its canvas and
 calls ``view.show(...)``, which translates it (``zvkdiag.screen.browser``)
 and sends ONE custom comm message with the tiles as binary buffers.  The
-browser draws (``createImageBitmap`` + ``drawImage``) and acknowledges
+browser draws (JPEG through ``createImageBitmap``, exact pixels inflated
+with ``DecompressionStream`` and put with ``putImageData``) and acknowledges
 drawn frames in batches; the widget passes those acks to the receiver,
 which sends them upstream, so a busy browser slows the customer's capture.
 
@@ -43,7 +44,7 @@ import anywidget
 import traitlets
 from PIL import Image
 
-from zvkdiag.screen.browser import browser_message, repaint_message
+from zvkdiag.screen.browser import BrowserHop, HopForm
 from zvkdiag.screen.reassemble import Canvas
 from zvkdiag.screen.receiver import ReceivedFrame
 from zvkdiag.widgets._quiet import quiet_busy_status
@@ -109,6 +110,9 @@ class ScreenView(anywidget.AnyWidget):
     """
 
     _esm = pathlib.Path(__file__).parent / "static" / "screen.js"
+    hop_form: HopForm = "deflate"
+    """How exact pixels travel to the browser (``zvkdiag.screen.browser``); the
+    former raw ``"rgba"`` form stays selectable for measurements."""
     title = traitlets.Unicode("").tag(sync=True)
     controllable = traitlets.Bool(False).tag(sync=True)
 
@@ -127,6 +131,7 @@ class ScreenView(anywidget.AnyWidget):
             control.on_note = lambda line: self._to_browser({"type": "status", "text": line}, [])
         self._link: ViewerLink | None = None
         self._send_lock = threading.Lock()
+        self._hop = BrowserHop(form=self.hop_form)
         self.frames_shown = 0
         self.acked_seq = 0
         self.paused = False
@@ -140,7 +145,9 @@ class ScreenView(anywidget.AnyWidget):
         self._link = link
         link.sink = self
         self.acked_seq = 0
-        self._to_browser({"type": "reset"}, [])
+        with self._send_lock:
+            self._hop.reset()
+            self.send({"type": "reset"}, [])
 
     # -- fed by the receiver -------------------------------------------------------------
 
@@ -150,8 +157,9 @@ class ScreenView(anywidget.AnyWidget):
 
     def push_frame(self, got: ReceivedFrame, canvas: Canvas) -> None:
         """Send one frame to the browser as one message (thread-safe)."""
-        content, buffers = browser_message(got.frame, canvas, wire_bytes=got.wire_bytes)
-        self._to_browser(content, buffers)
+        with self._send_lock:  # messages go out in the order the shadow saw them
+            content, buffers = self._hop.frame_message(got.frame, canvas, wire_bytes=got.wire_bytes)
+            self.send(content, buffers)
         self.frames_shown += 1
 
     def show_rtt(self, seconds: float) -> None:
@@ -185,7 +193,7 @@ class ScreenView(anywidget.AnyWidget):
         elif kind == "snapshot":
             self._take_snapshot()
         elif kind == "ready" and link is not None:
-            self._repaint(link)
+            self._repaint(link, inflate=content.get("inflate") is not False)
         if kind == "point" and self._control is not None:
             x, y = content.get("x"), content.get("y")
             ok = isinstance(x, int) and isinstance(y, int)
@@ -216,10 +224,13 @@ class ScreenView(anywidget.AnyWidget):
             text = f"snapshot failed: {exc}"
         self._to_browser({"type": "status", "text": text}, [])
 
-    def _repaint(self, link: ViewerLink) -> None:
-        message = repaint_message(link.canvas)
-        if message is not None:
-            self._to_browser(*message)
+    def _repaint(self, link: ViewerLink, *, inflate: bool) -> None:
+        with self._send_lock:
+            if not inflate:  # a browser without DecompressionStream("deflate-raw")
+                self._hop.form = "rgba"
+            message = self._hop.repaint_message(link.canvas)
+            if message is not None:
+                self.send(*message)
 
     def _to_browser(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         with self._send_lock:

@@ -1,0 +1,176 @@
+"""The kernel→browser hop: exact pixels as changed rectangles in one deflated buffer per frame.
+
+Frames are built with the real codec and applied to a real ``Canvas``; a stand-in for the
+browser (``FakeBrowserCanvas``, drawing the way screen.js does) must end up with the
+canvas' pixels, and the messages must carry no more than what changed.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import numpy as np
+
+from zvkdiag.screen.browser import BrowserHop
+from zvkdiag.screen.codec import (
+    Encoding,
+    encode_copy,
+    encode_jpeg,
+    encode_lossless,
+    encode_xor,
+)
+from zvkdiag.screen.frames import Frame, Tile
+from zvkdiag.screen.reassemble import Canvas
+
+from .scenes import photo_patch, text_screen
+from .test_widget import FakeBrowserCanvas
+
+Pixels = np.ndarray
+W, H = 192, 128
+
+
+def lossless_tiles(pixels: Pixels, size: int = 64) -> tuple[Tile, ...]:
+    return tuple(
+        Tile(
+            x, y, size, size, Encoding.LOSSLESS, encode_lossless(pixels[y : y + size, x : x + size])
+        )
+        for y in range(0, pixels.shape[0], size)
+        for x in range(0, pixels.shape[1], size)
+    )
+
+
+def frame(seq: int, *tiles: Tile, keyframe: bool = False, size: tuple[int, int] = (W, H)) -> Frame:
+    return Frame(seq, size[0], size[1], 0.0, keyframe, tiles)
+
+
+class Pair:
+    """A kernel canvas, its hop and the browser it feeds."""
+
+    def __init__(self, *, form: Any = "deflate") -> None:
+        self.canvas = Canvas()
+        self.hop = BrowserHop(form=form)
+        self.browser = FakeBrowserCanvas()
+        self.sent = 0
+
+    def show(self, f: Frame) -> tuple[dict[str, Any], list[bytes]]:
+        self.canvas.apply(f)
+        content, buffers = self.hop.frame_message(f, self.canvas, wire_bytes=1)
+        self.browser.draw(content, buffers)
+        self.sent += sum(map(len, buffers))
+        return content, buffers
+
+    def exact(self) -> bool:
+        return bool(np.array_equal(self.browser.pixels, self.canvas.pixels()[..., 2::-1]))
+
+
+def keyframe(pair: Pair, pixels: Pixels) -> tuple[dict[str, Any], list[bytes]]:
+    return pair.show(frame(1, *lossless_tiles(pixels), keyframe=True))
+
+
+def test_a_typed_letter_travels_as_its_own_rectangle() -> None:
+    pair = Pair()
+    screen = text_screen(H, W)
+    keyframe(pair, screen)
+    typed = screen.copy()
+    typed[70:82, 100:107, :3] = 0  # a letter inside the tile at (64, 64)
+    xor = encode_xor(typed[64:128, 64:128], screen[64:128, 64:128])
+    content, buffers = pair.show(frame(2, Tile(64, 64, 64, 64, Encoding.XOR, xor)))
+    changed = (typed[64:128, 64:128, :3] != screen[64:128, 64:128, :3]).any(axis=2)
+    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+    x, y = 64 + cols[0], 64 + rows[0]
+    w, h = cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1
+    assert content["tiles"] == [[x, y, w, h, "rgb"]] and w <= 7 and h <= 12
+    assert content["rgb"] == w * h * 3 and len(buffers) == 1
+    assert pair.exact()
+
+
+def test_what_the_browser_already_shows_is_not_sent() -> None:
+    pair = Pair()
+    screen = text_screen(H, W)
+    keyframe(pair, screen)
+    content, buffers = pair.show(frame(2, *lossless_tiles(screen)))
+    assert content["tiles"] == [] and buffers == [] and "rgb" not in content
+
+
+def test_neighbouring_rectangles_of_a_row_become_one() -> None:
+    pair = Pair()
+    content, buffers = keyframe(pair, text_screen(H, W))
+    assert content["tiles"] == [[0, 0, W, 64, "rgb"], [0, 64, W, 64, "rgb"]]
+    assert zlib.decompress(buffers[0], wbits=-zlib.MAX_WBITS) == (
+        np.ascontiguousarray(pair.canvas.pixels()[..., 2::-1]).tobytes()
+    )
+    assert pair.exact()
+
+
+def test_a_refined_jpeg_area_is_sent_whole_and_ends_exact() -> None:
+    pair = Pair()
+    screen = text_screen(H, W)
+    keyframe(pair, screen)
+    photo = screen.copy()
+    photo[0:64, 64:128] = photo_patch(64, 64)
+    jpeg = Tile(64, 0, 64, 64, Encoding.JPEG, encode_jpeg(photo[0:64, 64:128]))
+    content, buffers = pair.show(frame(2, jpeg))
+    assert content["tiles"] == [[64, 0, 64, 64, "jpeg"]] and buffers == [jpeg.payload]
+    # the refinement: the browser's JPEG decode is not known, so the whole tile goes
+    refined = Tile(64, 0, 64, 64, Encoding.LOSSLESS, encode_lossless(photo[0:64, 64:128]))
+    content, _ = pair.show(frame(3, refined))
+    assert content["tiles"] == [[64, 0, 64, 64, "rgb"]]
+    assert pair.exact()
+
+
+def test_a_copy_moves_what_the_browser_shows_and_a_repaint_in_between_is_corrected() -> None:
+    pair = Pair()
+    page = text_screen(2 * H, W, seed=5)
+    keyframe(pair, page[:H])
+    scrolled = page[32 : 32 + H]  # three lines down: the top 96 rows move up by 32
+    f = frame(
+        2,
+        Tile(0, 0, W, 96, Encoding.COPY, encode_copy(0, 32)),
+        *(t for t in lossless_tiles(scrolled) if t.y == 64),
+    )
+    pair.canvas.apply(f)
+    # the browser reopened just now: a repaint from a canvas that already holds frame 2
+    pair.browser.draw(*pair.hop.repaint_message(pair.canvas))  # type: ignore[misc]
+    content, buffers = pair.hop.frame_message(f, pair.canvas, wire_bytes=1)
+    pair.browser.draw(content, buffers)
+    assert content["tiles"][0] == [0, 0, W, 96, "copy", 0, 32]
+    assert pair.exact()
+
+
+def test_a_new_size_or_a_reset_forgets_what_the_browser_showed() -> None:
+    pair = Pair()
+    screen = text_screen(H, W)
+    keyframe(pair, screen)
+    pair.hop.reset()
+    content, _ = pair.show(frame(2, *lossless_tiles(screen)))
+    assert len(content["tiles"]) == 2  # both rows again
+    bigger = text_screen(H, W + 64)
+    content, _ = pair.show(frame(3, *lossless_tiles(bigger), keyframe=True, size=(W + 64, H)))
+    assert content["tiles"] == [[0, 0, W + 64, 64, "rgb"], [0, 64, W + 64, 64, "rgb"]]
+    assert pair.exact()
+
+
+def test_exact_pixels_cost_a_fraction_of_the_raw_form() -> None:
+    deflate, rgba = Pair(), Pair(form="rgba")
+    screen = text_screen(H, W)
+    typed = screen.copy()
+    typed[10:22, 10:40, :3] = 0
+    wire = 0
+    for pair in (deflate, rgba):
+        keyframe(pair, screen)
+        f = frame(2, *lossless_tiles(typed))
+        wire = f.payload_bytes
+        pair.show(f)
+        assert pair.exact()
+    first = sum(len(t.payload) for t in lossless_tiles(screen))
+    assert deflate.sent <= 2 * (first + wire)
+    assert rgba.sent > 5 * deflate.sent
+
+
+def test_a_repaint_of_the_raw_form_is_one_rgba_tile() -> None:
+    pair = Pair(form="rgba")
+    keyframe(pair, text_screen(H, W))
+    content, buffers = pair.hop.repaint_message(pair.canvas)  # type: ignore[misc]
+    assert content["tiles"] == [[0, 0, W, H, "rgba"]] and len(buffers[0]) == W * H * 4
+    assert BrowserHop().repaint_message(Canvas()) is None
