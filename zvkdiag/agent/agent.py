@@ -119,6 +119,7 @@ class Agent:
         self._ready = asyncio.Event()
         self._route: Route | None = None
         self._problem: NetworkProblem | None = None
+        self._retry = asyncio.Event()
 
     # -- AgentControl (thread-safe) -----------------------------------------------
     def end_session(self) -> None:
@@ -129,6 +130,21 @@ class Agent:
 
     def quit(self) -> None:
         self._call(self._do_quit)
+
+    def retry_now(self) -> None:
+        """Try the relay again now instead of after the pause ("Erneut versuchen")."""
+        self._call(self._retry_now)
+
+    def _retry_now(self) -> None:
+        self.audit("retry", by="customer")
+        self._retry.set()
+
+    async def _pause(self, delay: float) -> None:
+        """Wait ``delay`` seconds before the next try, or until the customer asks for it."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._retry.wait()
+        self._retry.clear()
 
     def _call(self, fn: Callable[[], object]) -> None:
         if self._loop is None:
@@ -258,7 +274,7 @@ class Agent:
                 delay = RELAY_RETRY[min(failures, len(RELAY_RETRY) - 1)]
                 failures += 1
                 log.info("relay: %s; trying again in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
+                await self._pause(delay)
             except (OSError, ZvkdiagError) as exc:
                 # a draining relay hands over to its successor on the same port: at once
                 handover = isinstance(exc, _RelayDraining) and failures == 0

@@ -93,6 +93,16 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "button.deny": "Ablehnen",
         "button.end": "Beenden",
         "button.audit": "Protokoll öffnen",
+        "button.retry": "Erneut versuchen",
+        "audit.set_aside": (
+            "Das bisherige Protokoll war beschädigt oder nicht lesbar. Es wurde als {name}"
+            " aufbewahrt; ein neues Protokoll beginnt."
+        ),
+        "instance.running": ("ZVK Fernwartung läuft bereits. Das Fenster wurde nach vorne geholt."),
+        "instance.silent": (
+            "ZVK Fernwartung läuft bereits, antwortet aber nicht. Bitte beenden Sie das"
+            " andere Fenster und starten Sie das Programm erneut."
+        ),
         "decision.allow": "Erlaubt.",
         "decision.deny": "Abgelehnt.",
         "indicator.active": "Fernwartung aktiv — {engineer}",
@@ -261,6 +271,17 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "button.deny": "Deny",
         "button.end": "End",
         "button.audit": "Open log",
+        "button.retry": "Try again",
+        "audit.set_aside": (
+            "The previous log was damaged or unreadable. It was kept as {name}; a new log begins."
+        ),
+        "instance.running": (
+            "ZVK remote support is already running. Its window was brought to the front."
+        ),
+        "instance.silent": (
+            "ZVK remote support is already running but does not answer. Please end the"
+            " other window and start the program again."
+        ),
         "decision.allow": "Allowed.",
         "decision.deny": "Denied.",
         "indicator.active": "Remote support active — {engineer}",
