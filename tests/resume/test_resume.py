@@ -8,10 +8,12 @@ that wait it out stay quick.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -28,9 +30,11 @@ from zvkdiag.consent.model import (
 )
 from zvkdiag.resume import frames
 from zvkdiag.testing.cut import CuttableLink
-from zvkdiag.testing.fakes import AgentThread, AutoConsent
+from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
 from zvkdiag.testing.procs import Proc
 from zvkdiag.testing.proxies import TcpProxy
+from zvkdiag.testing.tls import ThrowawayCA
+from zvkdiag.testing.xvfb import xvfb
 
 GRACE = 30.0  # long enough never to run out in the tests that resume
 
@@ -222,3 +226,67 @@ def test_a_recording_relay_cannot_resume_and_the_try_is_counted(
         assert ui.wait_for(lambda: _events(ui, ConnectionRestored) == 2, timeout=20)
         assert s.run(["echo", "b"]).stdout == "b\n"
         assert _session_asks(ui) == 1
+
+
+def test_the_screen_view_continues_with_a_fresh_keyframe(
+    relay_procs: list[Proc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    relay = _relay(relay_procs)
+    ui = AutoConsent()
+    with xvfb(320, 240) as screen:
+        monkeypatch.setenv("DISPLAY", screen.display)  # the in-process agent captures this
+        with (
+            CuttableLink(relay) as link,
+            AgentThread(ui, relay=link.address, resume_grace=GRACE) as agent,
+            _connect(agent, link.address) as s,
+        ):
+            got: list[bool] = []
+            wanted = threading.Event()
+
+            async def view() -> None:
+                async for frame in s.frames():
+                    got.append(frame.frame.keyframe)
+                    if wanted.is_set() and frame.frame.keyframe and _events(ui, ConnectionRestored):
+                        return
+
+            viewer = threading.Thread(target=lambda: asyncio.run(view()))
+            viewer.start()
+            assert ui.wait_for(lambda: bool(got))
+            link.cut()
+            assert ui.wait_for(lambda: _events(ui, ConnectionInterrupted) == 1)
+            before = len(got)
+            wanted.set()
+            link.restore()
+            viewer.join(timeout=30)
+            assert not viewer.is_alive()
+            assert len(got) > before and got[-1]  # a keyframe after the drop
+            assert _session_asks(ui) == 1
+            assert sum(r.scope is Scope.SCREEN_VIEW for r in ui.requests) == 1
+
+
+def test_over_wss_a_cut_resumes_and_quitting_ends_the_session_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quit is no drop: the engineer's side ends well before the grace would run out."""
+    ca = ThrowawayCA(tmp_path, "relay.zvk.test", "127.0.0.1")
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
+    for var in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    ui = AutoConsent()
+    with (
+        RelayThread(wss=ca.server_context()) as relay,
+        CuttableLink(f"127.0.0.1:{relay.wss_port}") as link,
+    ):
+        wss = f"wss://{link.address}"
+        with AgentThread(ui, relay=wss, resume_grace=GRACE) as agent:
+            s = _connect(agent, wss)
+            link.cut()
+            link.restore()
+            assert ui.wait_for(lambda: _events(ui, ConnectionRestored) == 1, timeout=20)
+            assert s.run(["echo", "wss"]).stdout == "wss\n"
+            agent.agent.quit()
+            deadline = time.monotonic() + GRACE / 3
+            while not s.closed and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert s.closed
+            s.close()
