@@ -68,7 +68,7 @@ _MAX_PAYLOAD: Final = {
 @dataclass(frozen=True)
 class Frame:
     kind: Kind
-    payload: bytes
+    payload: bytes | memoryview
 
 
 @dataclass(frozen=True)
@@ -105,11 +105,11 @@ def encode_hello(hello: Hello) -> bytes:
     return encode(Kind.HELLO, hello.nonce + _OFFSET.pack(hello.received))
 
 
-def parse_data(payload: bytes) -> tuple[int, bytes]:
+def parse_data(payload: bytes | memoryview) -> tuple[int, bytes | memoryview]:
     return _OFFSET.unpack_from(payload)[0], payload[_OFFSET.size :]
 
 
-def parse_ack(payload: bytes) -> int:
+def parse_ack(payload: bytes | memoryview) -> int:
     return int(_OFFSET.unpack(payload)[0])
 
 
@@ -132,25 +132,38 @@ def decode_header(header: bytes) -> tuple[Kind, int]:
 
 
 class Decoder:
-    """Cuts a byte stream into frames; keeps at most one partial frame."""
+    """Cuts a byte stream into frames; keeps at most one partial frame.
+
+    Payloads are views into the bytes received (no copy); a frame that spans
+    reads is joined once, when its last byte arrives.
+    """
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self._need = 0
 
     def feed(self, data: bytes) -> list[Frame]:
-        self._buf += data
+        if self._buf:
+            self._buf += data
+            if len(self._buf) < self._need:
+                return []
+            view = memoryview(bytes(self._buf))
+            self._buf = bytearray()
+        else:
+            view = memoryview(data)
         out: list[Frame] = []
-        pos = 0
-        buf = self._buf
-        while len(buf) - pos >= HEADER:
-            kind, length = decode_header(bytes(buf[pos : pos + HEADER]))
+        pos, size = 0, len(view)
+        self._need = HEADER
+        while size - pos >= HEADER:
+            kind, length = decode_header(bytes(view[pos : pos + HEADER]))
             end = pos + HEADER + length
-            if len(buf) < end:
+            if size < end:
+                self._need = end - pos
                 break
-            out.append(Frame(kind, bytes(buf[pos + HEADER : end])))
+            out.append(Frame(kind, view[pos + HEADER : end]))
             pos = end
-        if pos:
-            del buf[:pos]
+        if pos < size:
+            self._buf = bytearray(view[pos:])
         return out
 
     @property

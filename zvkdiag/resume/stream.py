@@ -69,7 +69,7 @@ class StreamState:
             start, chunk = kept[0]
             kept[0] = (offset, chunk[offset - start :])
 
-    def on_data(self, payload: bytes) -> bytes:
+    def on_data(self, payload: bytes | memoryview) -> bytes | memoryview:
         """The bytes of one DATA frame, which must start exactly where the last one ended."""
         offset, data = parse_data(payload)
         if offset != self.received:

@@ -26,6 +26,7 @@ from zvkdiag._sockio import recv_exactly, send_all
 from zvkdiag.resume.frames import (
     HEADER,
     Decoder,
+    Frame,
     Hello,
     Kind,
     decode_header,
@@ -53,7 +54,7 @@ HEARTBEAT: Final = 1.0
 DEAD_AFTER: Final = 3.0
 ACK_DELAY: Final = 0.05
 HANDSHAKE_TIMEOUT: Final = 10.0
-RETRY: Final = (0.1, 0.25, 0.5, 1.0)
+RETRY: Final = (0.1, 0.25, 0.5)
 
 Redial = Callable[[str], Awaitable[socket.socket]]
 """Open a new carrier paired with the peer, given the relay token; raise when it cannot."""
@@ -202,7 +203,7 @@ class ResumableTransport(asyncio.Transport):
             return
         self._heard = self._loop.time()
         try:
-            delivered = self._take(self._decoder.feed(data))
+            self._take(self._decoder.feed(data))
         except ProtocolError as exc:
             log.warning("resumable stream: %s", exc)
             self._closing = True
@@ -210,24 +211,23 @@ class ResumableTransport(asyncio.Transport):
                 carrier.transport.abort()
             self._end(exc)
             return
-        if delivered:
-            self._protocol.data_received(delivered)
         self._acknowledge()
 
-    def _take(self, frames: list[Any]) -> bytes:
-        out = []
+    def _take(self, frames: list[Frame]) -> None:
+        """Hand each DATA payload up as it is (asyncssh appends it to its own buffer)."""
+        assert self._protocol is not None
         for frame in frames:
+            if self._closing:
+                return
             if frame.kind is Kind.DATA:
-                out.append(self.state.on_data(frame.payload))
+                self._protocol.data_received(self.state.on_data(frame.payload))  # type: ignore[arg-type]
             elif frame.kind is Kind.ACK:
                 self.state.on_ack(parse_ack(frame.payload))
             elif frame.kind is Kind.CLOSE:
                 self._closing = True
                 self._loop.call_soon(self._end, None)
-                break
             else:
                 raise ProtocolError(f"a {frame.kind.name} frame in the middle of the stream")
-        return b"".join(out)
 
     def _acknowledge(self) -> None:
         if self.state.ack_due():
