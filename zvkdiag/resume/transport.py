@@ -67,19 +67,29 @@ class ResumeRefused(SessionClosed):
 
 
 class _Carrier(asyncio.Protocol):
+    """One carrier socket; what arrives before the stream adopted it is held back."""
+
     def __init__(self, owner: ResumableTransport) -> None:
         self.owner = owner
         self.transport: asyncio.Transport | None = None
+        self.adopted = False
+        self.early = bytearray()
+        self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        self.owner._carrier_data(self, data)
+        if self.adopted:
+            self.owner._carrier_data(self, data)
+        else:
+            self.early += data
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.owner._carrier_lost(self, exc)
+        self.lost = True
+        if self.adopted:
+            self.owner._carrier_lost(self, exc)
 
 
 class ResumableTransport(asyncio.Transport):
@@ -186,16 +196,21 @@ class ResumableTransport(asyncio.Transport):
         self._beat = self._loop.call_later(HEARTBEAT, self._heartbeat)
 
     async def _attach(self, sock: socket.socket, peer_received: int) -> None:
-        frames = self.state.replay(peer_received)
         _, carrier = await self._loop.create_connection(lambda: _Carrier(self), sock=sock)
         assert carrier.transport is not None
         if self._closing:
             carrier.transport.close()
             return
+        frames = self.state.replay(peer_received)  # after the await: SSH may have written since
         self._carrier, self._decoder, self._heard = carrier, Decoder(), self._loop.time()
+        carrier.adopted = True
         if not self._reading:
             carrier.transport.pause_reading()
         carrier.transport.writelines([*frames, self.state.ack()])
+        if carrier.early:
+            self._carrier_data(carrier, bytes(carrier.early))
+        if carrier.lost:
+            self._carrier_lost(carrier, None)
 
     # -- the carrier ------------------------------------------------------------------
     def _carrier_data(self, carrier: _Carrier, data: bytes) -> None:
