@@ -290,3 +290,33 @@ def test_over_wss_a_cut_resumes_and_quitting_ends_the_session_at_once(
                 time.sleep(0.05)
             assert s.closed
             s.close()
+
+
+def test_the_customer_reads_interrupted_then_reconnected_in_german(
+    relay_procs: list[Proc],
+) -> None:
+    """The real quicksupport program with the console UI, as a child process."""
+    relay = _relay(relay_procs)
+    with CuttableLink(relay) as link:
+        cust = Proc("quicksupport", "--relay", link.address, "--ui", "console", "--lang", "de")
+        relay_procs.append(cust)
+        sid = cust.expect(r"^ID: (\d{3} \d{3} \d{3})$").group(1)
+        pw = cust.expect(r"^Password: (\S+)$").group(1)
+        box: Future[zvkdiag.Session] = Future()
+        threading.Thread(
+            target=lambda: box.set_result(
+                zvkdiag.connect(sid, pw, relay=link.address, engineer="Erika")
+            )
+        ).start()
+        cust.expect(r"Erlauben\? \[y/n\]|Erlaubt")
+        cust.send("y")
+        with box.result(timeout=15) as s:
+            link.cut()
+            cust.expect("Verbindung unterbrochen – wird wiederhergestellt")
+            link.restore()
+            cust.expect("wieder verbunden", timeout=30)
+            ran: Future[str] = Future()
+            threading.Thread(target=lambda: ran.set_result(s.run(["echo", "x"]).stdout)).start()
+            cust.expect("möchte diesen Befehl")  # asked for the command, not for the session
+            cust.send("y")
+            assert ran.result(timeout=15) == "x\n"
