@@ -55,6 +55,7 @@ DEAD_AFTER: Final = 3.0
 ACK_DELAY: Final = 0.05
 HANDSHAKE_TIMEOUT: Final = 10.0
 RETRY: Final = (0.1, 0.25, 0.5)
+CLOSE_LINGER: Final = 2.0
 
 Redial = Callable[[str], Awaitable[socket.socket]]
 """Open a new carrier paired with the peer, given the relay token; raise when it cannot."""
@@ -174,16 +175,23 @@ class ResumableTransport(asyncio.Transport):
         if self._closing:
             return
         self._closing = True
-        if self._carrier is not None and self._carrier.transport is not None:
-            self._carrier.transport.write(encode(Kind.CLOSE))
-            self._carrier.transport.close()
+        carrier = self._carrier.transport if self._carrier is not None else None
+        if carrier is not None and not carrier.is_closing():
+            # Keep the carrier open until the peer, having read CLOSE, closes its side:
+            # closing at once can make the relay reset the peer's connection while the
+            # peer still writes, and a reset drops what the peer had not read yet.
+            carrier.write(encode(Kind.CLOSE))
+            self._loop.call_later(CLOSE_LINGER, carrier.close)
+            self._carrier = None
         self._end(None)
 
     def abort(self) -> None:
-        self._closing = True
-        if self._carrier is not None and self._carrier.transport is not None:
-            self._carrier.transport.abort()
-        self._end(None)
+        """Also a deliberate end: asyncssh aborts its transport right after its goodbye.
+
+        So what is buffered still goes out, followed by ``CLOSE``: dropping it would
+        look like a lost connection to the peer, which would then try to resume.
+        """
+        self.close()
 
     # -- starting -------------------------------------------------------------------
     async def start(self, protocol: asyncio.Protocol, sock: socket.socket) -> None:
@@ -196,7 +204,9 @@ class ResumableTransport(asyncio.Transport):
         self._beat = self._loop.call_later(HEARTBEAT, self._heartbeat)
 
     async def _attach(self, sock: socket.socket, peer_received: int) -> None:
-        _, carrier = await self._loop.create_connection(lambda: _Carrier(self), sock=sock)
+        own = sock.dup()  # the carrier's own handle: whoever dialled may close theirs
+        sock.close()
+        _, carrier = await self._loop.create_connection(lambda: _Carrier(self), sock=own)
         assert carrier.transport is not None
         if self._closing:
             carrier.transport.close()
@@ -222,8 +232,9 @@ class ResumableTransport(asyncio.Transport):
         except ProtocolError as exc:
             log.warning("resumable stream: %s", exc)
             self._closing = True
-            if carrier.transport:
-                carrier.transport.abort()
+            if carrier.transport:  # tell the peer it is over, or it would try to resume
+                carrier.transport.write(encode(Kind.CLOSE))
+                carrier.transport.close()
             self._end(exc)
             return
         self._acknowledge()
