@@ -22,6 +22,8 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "route.tcp": "Verbindung direkt zum Server {relay}",
         "route.wss": "Verbindung über HTTPS (Port 443) zum Server {relay}",
         "route.proxy": "Verbindung über Proxy {proxy}",
+        "net.interrupted": "Verbindung unterbrochen – wird wiederhergestellt",
+        "net.restored": "wieder verbunden",
         "net.unreachable": (
             "Der Server {relay} ist nicht erreichbar. Bitte prüfen Sie Ihre Internetverbindung;"
             " es wird weiter versucht."
@@ -203,6 +205,8 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "route.tcp": "Connected directly to the server {relay}",
         "route.wss": "Connected over HTTPS (port 443) to the server {relay}",
         "route.proxy": "Connected through proxy {proxy}",
+        "net.interrupted": "Connection interrupted – reconnecting",
+        "net.restored": "connected again",
         "net.unreachable": (
             "The server {relay} cannot be reached. Please check your internet connection;"
             " the program keeps trying."

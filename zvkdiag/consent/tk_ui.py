@@ -37,6 +37,8 @@ from zvkdiag.consent.model import (
     AgentControl,
     AgentEvent,
     CodeIssued,
+    ConnectionInterrupted,
+    ConnectionRestored,
     ConsentRequest,
     ControlActive,
     Decision,
@@ -336,6 +338,12 @@ class TkUI:
             case NetworkProblem():
                 self.main.set_notice(network_text(event, lang), warning=True)
                 self.main.show_retry(True)
+            case ConnectionInterrupted():
+                self.main.set_notice(text("net.interrupted", lang), warning=True)
+                self.main.add_message(text("net.interrupted", lang))
+            case ConnectionRestored():
+                self.main.set_notice("")
+                self.main.add_message(text("net.restored", lang))
             case SessionExpiring(minutes_left=minutes):
                 notice = text("notice.max_length", lang, minutes=minutes)
                 self.main.set_notice(notice, warning=True)
