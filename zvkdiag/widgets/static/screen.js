@@ -469,7 +469,7 @@ function linkBadge(model, root, canvas) {
   root.style.position = "relative";
   const overlay = el("div", { className: "zvk-link" });
   overlay.style.cssText =
-    "position: absolute; left: 0; right: 0; padding: 8px; text-align: center;" +
+    "position: absolute; box-sizing: border-box; padding: 8px; text-align: center;" +
     " font-weight: bold; color: #fff; pointer-events: none;";
   const badge = el("span", { className: "zvk-link-badge" });
   badge.style.cssText = "margin-left: 8px; color: #2e8b3a;";
@@ -481,7 +481,9 @@ function linkBadge(model, root, canvas) {
     overlay.dataset.state = badge.dataset.state = state;
     overlay.hidden = !(state === "interrupted" || state === "ended");
     overlay.textContent = overlay.hidden ? "" : text;
-    overlay.style.top = `${canvas.offsetTop}px`;
+    overlay.style.top = `${canvas.offsetTop}px`; // over the picture, not the buttons
+    overlay.style.left = `${canvas.offsetLeft}px`;
+    overlay.style.width = `${canvas.offsetWidth}px`;
     overlay.style.background = state === "ended" ? "rgba(80,80,80,0.85)" : "rgba(217,120,0,0.9)";
     canvas.style.filter = overlay.hidden ? "" : "grayscale(0.8)";
     badge.textContent = state === "restored" ? text : "";
