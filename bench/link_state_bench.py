@@ -20,29 +20,18 @@ import sys
 import threading
 import time
 
+from resume_bench import cut_session  # same folder
+
 import zvkdiag
 from zvkdiag.engineer.link import LinkState
 from zvkdiag.testing.cut import CuttableLink
-from zvkdiag.testing.fakes import AgentThread, AutoConsent
-from zvkdiag.testing.procs import Proc
 
 Round = tuple[float, float, float]  # cut -> interrupted, back -> connected, back -> call done
 
 
 def rounds(count: int, down: float) -> list[Round]:
-    relay = Proc("relay", "--listen", "127.0.0.1:0")
-    try:
-        address = relay.expect(r"Relay listening on (\S+)").group(1)
-        with (
-            CuttableLink(address) as link,
-            AgentThread(AutoConsent(), relay=link.address) as agent,
-            zvkdiag.connect(
-                agent.session_id, agent.password, relay=link.address, engineer="Bench"
-            ) as s,
-        ):
-            return [_round(s, link, down) for _ in range(count)]
-    finally:
-        relay.stop()
+    with cut_session() as (s, link):
+        return [_round(s, link, down) for _ in range(count)]
 
 
 def _round(s: zvkdiag.Session, link: CuttableLink, down: float) -> Round:
