@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import statistics
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import asyncssh
@@ -39,7 +41,9 @@ from zvkdiag.wire.ssh import CHANNEL_MAX_PACKET, CHANNEL_WINDOW, ENCRYPTION_ALGS
 
 
 # -- 1. time from the network coming back to the next frame --------------------------------------
-def resume_rounds(rounds: int, down: float) -> list[tuple[float, bool]]:
+@contextlib.contextmanager
+def cut_session() -> Iterator[tuple[zvkdiag.Session, CuttableLink]]:
+    """A relay process; agent and session both reach it through one link that can be cut."""
     relay = Proc("relay", "--listen", "127.0.0.1:0")
     try:
         address = relay.expect(r"Relay listening on (\S+)").group(1)
@@ -50,9 +54,14 @@ def resume_rounds(rounds: int, down: float) -> list[tuple[float, bool]]:
                 agent.session_id, agent.password, relay=link.address, engineer="Bench"
             ) as s,
         ):
-            return _watch(s, link, rounds, down)
+            yield s, link
     finally:
         relay.stop()
+
+
+def resume_rounds(rounds: int, down: float) -> list[tuple[float, bool]]:
+    with cut_session() as (s, link):
+        return _watch(s, link, rounds, down)
 
 
 def _watch(s: zvkdiag.Session, link: CuttableLink, rounds: int, down: float) -> list[Any]:

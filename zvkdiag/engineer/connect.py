@@ -11,6 +11,7 @@ from zvkdiag._errors import (
 )
 from zvkdiag.engineer import registry
 from zvkdiag.engineer.dial import Identity, Target, dial_customer
+from zvkdiag.engineer.link import LinkWatch
 from zvkdiag.engineer.loopthread import LoopThread
 from zvkdiag.engineer.shards import RelaySpec, relay_address
 from zvkdiag.resume.transport import GRACE
@@ -32,9 +33,16 @@ async def _open_session(
     proxy: str | None = None,
 ) -> Session:
     ident = Identity.load(identity) if identity else None
-    conn, watcher = await dial_customer(target, engineer, identity=ident)
+    link = LinkWatch()
+    conn, watcher = await dial_customer(target, engineer, identity=ident, on_link=link.on_event)
     session = Session(
-        conn, lt, session_id=target.session_id, engineer=engineer, info={}, watcher=watcher
+        conn,
+        lt,
+        session_id=target.session_id,
+        engineer=engineer,
+        info={},
+        watcher=watcher,
+        link=link,
     )
     try:
         chan = await session.open_op("session")
@@ -117,7 +125,9 @@ def connect(
     resume_grace
         Seconds a session through the relay survives a dropped connection: both sides
         reconnect by themselves and SSH continues where it stopped. After that the
-        session ends; 0 ends it at the first drop.
+        session ends; 0 ends it at the first drop.  Meanwhile ``session.connection``
+        says ``interrupted`` (``session.subscribe`` tells widgets), and calls made
+        in the meantime wait and complete once the connection is back.
     engineer
         Your name as the customer will see it in the consent dialog; an empty
         or blank name raises ``ValueError`` before anything goes on the network.

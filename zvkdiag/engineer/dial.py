@@ -23,7 +23,7 @@ from zvkdiag._exchange import EngineerHello, engineer_exchange
 from zvkdiag._sockio import recv_line, send_all
 from zvkdiag.resume.redial import resume_via_relay
 from zvkdiag.resume.secret import ResumeSecret
-from zvkdiag.resume.transport import GRACE, ResumableTransport, ResumeTunnel
+from zvkdiag.resume.transport import GRACE, Events, ResumableTransport, ResumeTunnel
 from zvkdiag.transport.dial import open_relay
 from zvkdiag.wire import handshake
 from zvkdiag.wire.ssh import CHANNEL_MAX_PACKET, CHANNEL_WINDOW, ENCRYPTION_ALGS
@@ -155,16 +155,23 @@ class Identity:
 
 
 async def dial_customer(
-    target: Target, engineer: str, *, identity: Identity | None = None
+    target: Target,
+    engineer: str,
+    *,
+    identity: Identity | None = None,
+    on_link: Events | None = None,
 ) -> tuple[asyncssh.SSHClientConnection, Watcher]:
     """Return an authenticated SSH connection to the customer's agent.
+
+    ``on_link`` is told when the carrier below SSH drops and when it resumed
+    (``zvkdiag.resume.transport.Events``), on this loop.
 
     Every failure is a ``ZvkdiagError``: running out of ``CONNECT_TIMEOUT`` is a
     ``ConnectError``, a relay backoff longer than ``AUTO_WAIT`` a ``RelayBackoff``.
     """
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT):
-            return await _dial_customer(target, engineer, identity)
+            return await _dial_customer(target, engineer, identity, on_link)
     except TimeoutError as exc:
         raise ConnectError(
             f"The customer's program did not answer within {CONNECT_TIMEOUT:g} s (via "
@@ -193,7 +200,7 @@ async def _paired_socket(target: Target) -> socket.socket:
 
 
 async def _dial_customer(
-    target: Target, engineer: str, identity: Identity | None
+    target: Target, engineer: str, identity: Identity | None, on_link: Events | None
 ) -> tuple[asyncssh.SSHClientConnection, Watcher]:
     sock = await _paired_socket(target)
     try:
@@ -207,21 +214,25 @@ async def _dial_customer(
             sock, target.session_id, target.password, hello=hello, on_resume_key=keys.append
         )
         watcher = Watcher()
-        stream = _resumable(target, ResumeSecret(keys[0], target.session_id, "engineer"))
+        secret = ResumeSecret(keys[0], target.session_id, "engineer")
+        stream = _resumable(target, secret, on_link)
         return await _ssh(ResumeTunnel(stream, sock), host_pub, client_key, watcher), watcher
     except BaseException:
         sock.close()
         raise
 
 
-def _resumable(target: Target, secret: ResumeSecret) -> ResumableTransport:
+def _resumable(target: Target, secret: ResumeSecret, on_link: Events | None) -> ResumableTransport:
     """SSH's stream; through a relay it survives a drop of up to ``resume_grace`` seconds."""
 
     async def redial(token: str) -> socket.socket:
         return await resume_via_relay(lambda: _open(target), target.session_id, token, "engineer")
 
     return ResumableTransport(
-        secret, redial=redial if target.via_relay else None, grace=target.resume_grace
+        secret,
+        redial=redial if target.via_relay else None,
+        grace=target.resume_grace,
+        on_event=on_link,
     )
 
 

@@ -32,6 +32,7 @@ from zvkdiag._errors import (
 )
 from zvkdiag.engineer import registry
 from zvkdiag.engineer.dial import Watcher
+from zvkdiag.engineer.link import LinkState, LinkWatch, Subscriber
 from zvkdiag.engineer.loopthread import LoopThread
 from zvkdiag.wire import codes, requests
 
@@ -71,8 +72,10 @@ class Session:
         engineer: str,
         info: dict[str, Any],
         watcher: Watcher | None = None,
+        link: LinkWatch | None = None,
     ) -> None:
         self._conn = conn
+        self._link = link or LinkWatch()
         self._watcher = watcher
         self._lt = loop
         self.session_id = session_id
@@ -103,8 +106,25 @@ class Session:
             self._lost = lost_message(self._watcher.lost if self._watcher else None)
             if self.case is not None:
                 self.case.close()  # what was collected (and mirrored) so far stays in it
+        self._link.end(self._lost)
         for cb in list(self.on_close):
             cb("engineer" if self._closed_by_us else "peer")
+
+    @property
+    def connection(self) -> LinkState:
+        """``connected``, ``interrupted`` (since ``.since``, resuming by itself) or ``ended``.
+
+        While interrupted, calls wait rather than fail: SSH runs on a stream that
+        resumes for up to ``resume_grace`` seconds, then the session ends.
+        """
+        return self._link.state
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Call ``subscriber(state)`` on each change of ``connection``; returns an unsubscribe.
+
+        It runs on the session's loop thread: keep it short and do not block.
+        """
+        return self._link.subscribe(subscriber)
 
     @property
     def end_reason(self) -> str | None:
@@ -405,6 +425,9 @@ class Session:
             title=f"Monitor {monitor}",
             control=ControlLink(self, monitor),
         )
+        if self.connection.phase != "connected":
+            view.show_link(self.connection)
+        self.subscribe(view.show_link)
         self._views.add(self._lt.submit(open_view(self, monitor, view)))
         return view
 

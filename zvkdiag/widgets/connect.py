@@ -38,6 +38,7 @@ from zvkdiag.widgets.feed import ConsentFeed
 
 if TYPE_CHECKING:
     from zvkdiag.cases import Case, CaseStore
+    from zvkdiag.engineer.link import LinkState
     from zvkdiag.engineer.session import RequestEvent, Session
 
 __all__ = ["ConnectPanel", "Status", "preset_credentials"]
@@ -59,7 +60,7 @@ Connector = Callable[..., "Session"]
 class Status:
     """What the status line shows: ``state`` (for colour and buttons) and ``text``."""
 
-    state: str  # idle | connecting | connected | closed | failed | busy
+    state: str  # idle | connecting | connected | interrupted | closed | failed | busy
     text: str
 
 
@@ -91,6 +92,21 @@ def after_request(session: Session, event: RequestEvent) -> Status:
             return Status("connected", f"{base} Denied: {event.summary}")
         case _:
             return Status("connected", f"{base} Failed: {event.summary}: {event.message}")
+
+
+def interrupted(session: Session, since: float) -> Status:
+    """The carrier dropped; the session resumes by itself (``Session.connection``)."""
+    at = time.strftime("%H:%M:%S", time.localtime(since))
+    return Status(
+        "interrupted",
+        f"Connection to {_shown_id(session.session_id)} interrupted since {at}; reconnecting"
+        " (Verbindung unterbrochen – wird wiederhergestellt). Requests wait until it is back;"
+        " the session ends if it does not come back in time.",
+    )
+
+
+def reconnected(session: Session) -> Status:
+    return Status("connected", f"{connected(session).text} Reconnected (wieder verbunden).")
 
 
 def closed(by: str, why: str | None = None) -> Status:
@@ -429,6 +445,7 @@ class ConnectPanel(anywidget.AnyWidget):
         self.feed.attach(session)
         session.listeners.append(lambda event: self._on_request(session, event))
         session.on_close.append(lambda by: self._on_close(by, session))
+        session.subscribe(lambda state: self._on_link(session, state))
         with self._ready:
             self._session, self._error = session, None
             self._show(connected(session))
@@ -438,8 +455,17 @@ class ConnectPanel(anywidget.AnyWidget):
 
     def _on_request(self, session: Session, event: RequestEvent) -> None:
         with self._lock:
-            if self._session is session and not session.closed:
+            if self._session is session and not session.closed and self.state != "interrupted":
                 self._show(after_request(session, event))
+
+    def _on_link(self, session: Session, state: LinkState) -> None:
+        with self._lock:
+            if self._session is not session or state.phase == "ended":
+                return  # the end is told by on_close, with the session's reason
+            if state.phase == "interrupted":
+                self._show(interrupted(session, state.since))
+            else:
+                self._show(reconnected(session))
 
     def _on_close(self, by: str, session: Session) -> None:
         with self._lock:

@@ -51,6 +51,7 @@ from zvkdiag.widgets._quiet import quiet_busy_status
 from zvkdiag.widgets._routing import answer_on_frontend_subshell
 
 if TYPE_CHECKING:
+    from zvkdiag.engineer.link import LinkState
     from zvkdiag.engineer.widget_control import ControlState
 
 __all__ = ["ControlPort", "ScreenView", "ViewerLink"]
@@ -58,6 +59,15 @@ __all__ = ["ControlPort", "ScreenView", "ViewerLink"]
 log = logging.getLogger(__name__)
 
 SnapshotCallback = Callable[[Image.Image], None]
+
+LINK_TEXTS: dict[str, str] = {
+    "connected": "",
+    "interrupted": "Verbindung unterbrochen – wird wiederhergestellt · connection interrupted,"
+    " reconnecting (the picture is frozen until it is back)",
+    "restored": "wieder verbunden · reconnected",
+    "ended": "Sitzung beendet · session ended",
+}
+"""The badge over the picture for each state of the connection (``Session.connection``)."""
 
 
 class ViewerLink(Protocol):
@@ -115,6 +125,10 @@ class ScreenView(anywidget.AnyWidget):
     former raw ``"rgba"`` form stays selectable for measurements."""
     title = traitlets.Unicode("").tag(sync=True)
     controllable = traitlets.Bool(False).tag(sync=True)
+    link_state = traitlets.Unicode("connected").tag(sync=True)
+    """``connected``, ``restored`` (connected again after an interruption),
+    ``interrupted`` or ``ended``; the browser overlays ``link_text`` unless connected."""
+    link_text = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self,
@@ -170,6 +184,19 @@ class ScreenView(anywidget.AnyWidget):
     def show_control(self, state: ControlState) -> None:
         """Show the remote-control state (thread-safe; the link calls it on its loop)."""
         self._to_browser({"type": "control_state", "state": state.state, "text": state.text}, [])
+
+    def show_link(self, state: LinkState) -> None:
+        """Show the connection's state over the picture (thread-safe; ``Session.subscribe``)."""
+        shown: str = state.phase
+        if shown == "connected" and self.link_state != "connected":
+            shown = "restored"
+        if shown == "ended" and state.reason:
+            text = f"{LINK_TEXTS['ended']}: {state.reason}"
+        else:
+            text = LINK_TEXTS[shown]
+        with self.hold_sync():
+            self.link_state = shown
+            self.link_text = text
 
     def snapshot(self) -> Image.Image:
         """The current picture (lossless), without storing it anywhere."""
@@ -240,4 +267,5 @@ class ScreenView(anywidget.AnyWidget):
         state = "connected" if self._link is not None else "not connected"
         pause = ", paused" if self.paused else ""
         control = f", control {self._control.state.state}" if self._control is not None else ""
-        return f"<ScreenView {state}{pause}{control}, {self.frames_shown} frames shown>"
+        link = "" if self.link_state in ("connected", "restored") else f", {self.link_state}"
+        return f"<ScreenView {state}{pause}{control}{link}, {self.frames_shown} frames shown>"

@@ -76,10 +76,10 @@ function render({ model, el: root }) {
     status.textContent = model.get("status");
     status.dataset.state = state;
     box.dataset.state = state;
-    const busy = state === "connecting" || state === "connected" || state === "busy";
+    const busy = ["connecting", "connected", "interrupted", "busy"].includes(state);
     takeOver.hidden = closeExisting.hidden = state !== "busy";
     connect.disabled = busy;
-    disconnect.disabled = state !== "connected";
+    disconnect.disabled = state !== "connected" && state !== "interrupted";
     for (const input of [...Object.values(inputs), password]) input.disabled = busy;
     password.placeholder = model.get("password_preset") ? "provided by the demo" : "";
   }

@@ -463,6 +463,42 @@ function remoteControl(model, root, canvas) {
   };
 }
 
+// The connection's state (traits link_state, link_text): over the picture while
+// interrupted or ended, so a frozen picture says why; "restored" shows in the bar.
+function linkBadge(model, root, canvas) {
+  root.style.position = "relative";
+  const overlay = el("div", { className: "zvk-link" });
+  overlay.style.cssText =
+    "position: absolute; box-sizing: border-box; padding: 8px; text-align: center;" +
+    " font-weight: bold; color: #fff; pointer-events: none;";
+  const badge = el("span", { className: "zvk-link-badge" });
+  badge.style.cssText = "margin-left: 8px; color: #2e8b3a;";
+  root.append(overlay);
+  root.firstChild.append(badge);
+  function update() {
+    const state = model.get("link_state");
+    const text = model.get("link_text");
+    overlay.dataset.state = badge.dataset.state = state;
+    overlay.hidden = !(state === "interrupted" || state === "ended");
+    overlay.textContent = overlay.hidden ? "" : text;
+    overlay.style.top = `${canvas.offsetTop}px`; // over the picture, not the buttons
+    overlay.style.left = `${canvas.offsetLeft}px`;
+    overlay.style.width = `${canvas.offsetWidth}px`;
+    overlay.style.background = state === "ended" ? "rgba(80,80,80,0.85)" : "rgba(217,120,0,0.9)";
+    canvas.style.filter = overlay.hidden ? "" : "grayscale(0.8)";
+    badge.textContent = state === "restored" ? text : "";
+  }
+  model.on("change:link_state", update);
+  model.on("change:link_text", update);
+  update();
+  return {
+    dispose() {
+      model.off("change:link_state", update);
+      model.off("change:link_text", update);
+    },
+  };
+}
+
 function render({ model, el: host }) {
   const root = el("div", { className: "zvk-screen" });
   root.style.cssText = "font: 12px sans-serif; display: inline-block; max-width: 100%;";
@@ -481,6 +517,7 @@ function render({ model, el: host }) {
   root.append(bar, canvas);
   host.append(root);
   const remote = remoteControl(model, root, canvas);
+  const link = linkBadge(model, root, canvas);
 
   let queue = Promise.resolve();
   let pending = 0;
@@ -636,6 +673,7 @@ function render({ model, el: host }) {
     model.off("msg:custom", onMessage);
     model.off("change:title", onTitle);
     remote.dispose();
+    link.dispose();
   };
 }
 
