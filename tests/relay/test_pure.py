@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from zvkdiag.relay.limits import LookupLimiter, TokenBucket
+from zvkdiag.relay.limits import LookupLimiter, ResumeLimiter, TokenBucket
 from zvkdiag.relay.records import IdHasher, PairingRecord, blur_address, rejection_label, to_json
 
 
@@ -68,3 +68,14 @@ def test_json_line_has_no_id_and_blurs_on_request() -> None:
     assert data["customer"] == "198.51.100.0/24" and data["engineer"] == "192.0.2.0/24"
     assert data["duration_s"] == 2.5 and data["session_s"] == 1.5 and data["wait_s"] == 1.0
     assert data["start"].startswith("2001-09-09T01:46:40")
+
+
+def test_resume_limiter_spends_every_try_per_address() -> None:
+    clock = Clock()
+    lim = ResumeLimiter(clock=clock, rate=1.0, burst=2)
+    for _ in range(2):
+        assert lim.wait("a") == 0
+        lim.tried("a")
+    assert lim.wait("a") == 1.0 and lim.wait("b") == 0
+    clock.t += 1
+    assert lim.wait("a") == 0

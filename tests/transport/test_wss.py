@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,10 @@ from zvkdiag.relay.wss import BUSY_READ, IDLE_READ, _LeanTLS
 from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
 from zvkdiag.testing.procs import Proc
 from zvkdiag.testing.tls import ThrowawayCA
+from zvkdiag.transport.address import Route
+from zvkdiag.transport.tls import client_context
+from zvkdiag.transport.wsclient import open_wss
+from zvkdiag.wire import handshake
 
 
 @pytest.fixture
@@ -144,3 +150,58 @@ def test_the_relay_reads_an_idle_connection_with_a_small_buffer(ca: ThrowawayCA)
         BUSY_READ,
         BUSY_READ,
     ]
+
+
+def _raw_engineer(address: str, sid: str) -> socket.socket:
+    host, port = address.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=20)
+    sock.sendall(handshake.format_connect(sid))
+    assert sock.recv(len(handshake.PAIRED)) == handshake.PAIRED
+    return sock
+
+
+def _recv_all(sock: socket.socket, n: int) -> bytes:
+    got = bytearray()
+    while len(got) < n and (chunk := sock.recv(1 << 20)):
+        got += chunk
+    return bytes(got)
+
+
+async def _slow_read(sock: socket.socket, n: int) -> bytes:
+    """Reads in small bites with pauses, so the bridge's buffers fill and must hold back."""
+    loop = asyncio.get_running_loop()
+    got = bytearray()
+    while len(got) < n and (chunk := await loop.sock_recv(sock, 64 * 1024)):
+        got += chunk
+        if len(got) % (1 << 20) < 64 * 1024:
+            await asyncio.sleep(0.05)
+    return bytes(got)
+
+
+def test_the_wss_bridge_keeps_order_under_backpressure_and_passes_the_close(
+    wss_relay: RelayThread,
+) -> None:
+    down = os.urandom(1 << 20) * 8 + b"end"  # more than every buffer on the way holds
+    up = os.urandom(3 << 20)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        customer = await open_wss(Route("wss", "127.0.0.1", wss_relay.wss_port), client_context())
+        await loop.sock_sendall(customer, handshake.format_offer(None, None))
+        reply = b""
+        while not reply.endswith(b"\n"):
+            reply += await loop.sock_recv(customer, 1)
+        sid = handshake.parse_reply(reply).session_id
+        assert sid
+        engineer = await asyncio.to_thread(_raw_engineer, wss_relay.address, sid)
+        assert await loop.sock_recv(customer, len(handshake.PAIRED)) == handshake.PAIRED
+        sender = asyncio.create_task(asyncio.to_thread(engineer.sendall, down))
+        assert await _slow_read(customer, len(down)) == down
+        await sender
+        await loop.sock_sendall(customer, up)
+        assert await asyncio.to_thread(_recv_all, engineer, len(up)) == up
+        customer.close()  # the bridge closes the WebSocket; the relay ends the pair
+        assert await asyncio.to_thread(engineer.recv, 1) == b""
+        engineer.close()
+
+    asyncio.run(main())

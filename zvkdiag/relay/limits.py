@@ -20,9 +20,12 @@ __all__ = [
     "BACKOFF_MAX",
     "LOOKUP_BURST",
     "LOOKUP_RATE",
+    "RESUME_BURST",
+    "RESUME_RATE",
     "AddressLimiter",
     "FailureBackoff",
     "LookupLimiter",
+    "ResumeLimiter",
     "TokenBucket",
 ]
 
@@ -32,6 +35,8 @@ BACKOFF_FORGET: Final = 600.0
 ADDRESS_ALLOWANCE: Final = 10
 LOOKUP_BURST: Final = 20.0
 LOOKUP_RATE: Final = 0.2  # one wrong ID per 5 s after the burst: walking 10^9 IDs is hopeless
+RESUME_BURST: Final = 60.0  # a whole office behind one NAT whose line dropped at once
+RESUME_RATE: Final = 1.0  # every waiting try holds a slot for RESUME_WAIT: churn stays slow
 _MAX_TRACKED: Final = 100_000
 
 
@@ -150,7 +155,7 @@ class LookupLimiter:
         return 0.0 if bucket is None else bucket.wait()
 
     def wrong(self, address: str) -> None:
-        """``address`` asked for an ID nobody holds."""
+        """``address`` asked for an ID nobody holds (spends one token)."""
         bucket = self._buckets.get(address)
         if bucket is None:
             if len(self._buckets) >= _MAX_TRACKED:
@@ -176,3 +181,21 @@ class AddressLimiter:
         self._count[address] -= 1
         if self._count[address] <= 0:
             del self._count[address]
+
+
+@dataclass
+class ResumeLimiter(LookupLimiter):
+    """Rate-limits ``ZVK1 RESUME`` tries per source address (a token bucket each).
+
+    Every try is spent, paired or not: the relay cannot tell a guessed token
+    from a real one until the other side comes, and a try that waits holds a
+    slot for up to ``RESUME_WAIT``.  A real resumption is two tries, usually
+    from two addresses, and the client retries a refused one after a pause.
+    """
+
+    rate: float = RESUME_RATE
+    burst: float = RESUME_BURST
+
+    def tried(self, address: str) -> None:
+        """``address`` sent a ``RESUME``."""
+        self.wrong(address)

@@ -23,9 +23,12 @@ from zvkdiag.relay.limits import (
     BACKOFF_BASE,
     LOOKUP_BURST,
     LOOKUP_RATE,
+    RESUME_BURST,
+    RESUME_RATE,
     AddressLimiter,
     FailureBackoff,
     LookupLimiter,
+    ResumeLimiter,
     TokenBucket,
 )
 from zvkdiag.relay.records import Outcome, PairingRecord
@@ -66,6 +69,8 @@ class RelayConfig:
     address_allowance: int = ADDRESS_ALLOWANCE
     lookup_rate: float = LOOKUP_RATE
     lookup_burst: float = LOOKUP_BURST
+    resume_rate: float = RESUME_RATE
+    resume_burst: float = RESUME_BURST
     pair_rate: float = 0.0
     total_rate: float = 0.0
     drain_timeout: float = DRAIN_TIMEOUT
@@ -90,6 +95,9 @@ class Relay:
             base=self.config.backoff_base, address_allowance=self.config.address_allowance
         )
         self.lookups = LookupLimiter(rate=self.config.lookup_rate, burst=self.config.lookup_burst)
+        self.resume_tries = ResumeLimiter(
+            rate=self.config.resume_rate, burst=self.config.resume_burst
+        )
         self.total_bucket = _bucket(self.config.total_rate)
         self.waiting: dict[str, list[_Conn]] = {}
         self.resumes: dict[tuple[str, str, str], _Conn] = {}  # (id, token, role) -> waiting side
@@ -409,6 +417,11 @@ class _Conn(asyncio.Protocol):
         if self.relay.draining:
             self.fail(handshake.ERR_DRAINING)
             return
+        wait = self.relay.resume_tries.wait(self.address)
+        if wait > 0:
+            self.fail(handshake.ERR_RATE_LIMITED, wait)
+            return
+        self.relay.resume_tries.tried(self.address)
         other = "customer" if request.role == "engineer" else "engineer"
         peer = self.relay.resumes.pop((request.session_id, request.token, other), None)
         if peer is not None:

@@ -2,17 +2,18 @@
 
 The PAKE exchange and asyncssh take a connected ``socket.socket`` (asyncssh's
 ``run_client`` wants a (host, port) peer name, so a loopback TCP pair, not an
-AF_UNIX socketpair). A pump task copies bytes between our end of the pair and
-the WebSocket: each binary message carries bytes of the same stream, in order.
+AF_UNIX socketpair). Two protocols copy bytes between our end of the pair and
+the WebSocket in callbacks, without tasks or stream buffers: each binary
+message carries bytes of the same stream, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import ssl
+from collections.abc import Iterable
 from typing import Final
 
 from wsproto import ConnectionType, WSConnection
@@ -27,6 +28,7 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from zvkdiag._errors import ConnectError, ProxyError, UntrustedCertificate
 from zvkdiag.transport.address import WSS_PATH, Route
@@ -43,8 +45,7 @@ __all__ = ["SUBPROTOCOL", "open_wss"]
 
 log = logging.getLogger("zvkdiag.transport")
 SUBPROTOCOL: Final = "zvk1"
-CHUNK: Final = 256 * 1024
-_pumps: set[asyncio.Task[None]] = set()
+WRITE_HIGH: Final = 1 << 20  # as the relay's pipe: a few reads in flight per direction
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -55,7 +56,7 @@ async def open_wss(route: Route, ctx: ssl.SSLContext) -> socket.socket:
     try:
         await _tls(writer, route, ctx)
         ws, early = await _upgrade(reader, writer, route)
-        return _bridge(ws, reader, writer, early)
+        return await _bridge(ws, writer, early)
     except BaseException:
         writer.close()
         raise
@@ -184,76 +185,126 @@ def _loopback_pair() -> tuple[socket.socket, socket.socket]:
     return ours, theirs
 
 
-def _bridge(
-    ws: WSConnection,
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    early: list[Event],
+async def _bridge(
+    ws: WSConnection, writer: asyncio.StreamWriter, early: list[Event]
 ) -> socket.socket:
+    """Hand the TLS transport and our end of the pair to a ``_Bridge``; return their end.
+
+    The relay speaks only after the client's handshake line, so after the
+    upgrade answer nothing is left in the stream reader's buffer.
+    """
     ours, theirs = _loopback_pair()
-    task = asyncio.create_task(_pump(ws, reader, writer, ours, early))
-    _pumps.add(task)
-    task.add_done_callback(_pumps.discard)
+    loop = asyncio.get_running_loop()
+    bridge = _Bridge(ws, writer)
+    try:
+        await loop.connect_accepted_socket(lambda: _LocalSide(bridge), ours)
+    except BaseException:
+        ours.close()
+        theirs.close()
+        raise
+    writer.transport.set_protocol(_WsSide(bridge))
+    bridge.events(early)
     return theirs
 
 
-async def _pump(
-    ws: WSConnection,
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    ours: socket.socket,
-    early: list[Event],
-) -> None:
-    up = asyncio.create_task(_up(ws, writer, ours))
-    down = asyncio.create_task(_down(ws, reader, writer, ours, early))
-    try:
-        await asyncio.wait((up, down), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in (up, down):
-            t.cancel()
-        for t in (up, down):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        ours.close()
-        if ws.state is ConnectionState.OPEN:
-            with contextlib.suppress(Exception):
-                writer.write(ws.send(CloseConnection(code=1000)))
-        writer.close()
+class _Bridge:
+    """Copies bytes between the WebSocket (over TLS) and the loopback socket, in callbacks.
 
+    Each read of the loopback socket goes out as one binary message; each
+    message's bytes go to the loopback socket.  Backpressure: a full write
+    buffer on one side pauses reading on the other (as the relay's pipe does).
+    """
 
-async def _up(ws: WSConnection, writer: asyncio.StreamWriter, ours: socket.socket) -> None:
-    """Local bytes out as binary messages; the peer's window drains them (backpressure)."""
-    loop = asyncio.get_running_loop()
-    while data := await loop.sock_recv(ours, CHUNK):
-        if ws.state is not ConnectionState.OPEN:
-            return
-        writer.write(ws.send(BytesMessage(data=data)))
-        await writer.drain()
+    def __init__(self, ws: WSConnection, writer: asyncio.StreamWriter) -> None:
+        tls = writer.transport
+        assert isinstance(tls, asyncio.Transport)
+        self.ws, self.tls = ws, tls
+        self.writer = writer  # a collected StreamWriter closes its transport
+        self.local: asyncio.Transport | None = None
+        tls.set_write_buffer_limits(high=WRITE_HIGH)
 
+    def up(self, data: bytes) -> None:
+        if self.ws.state is ConnectionState.OPEN and not self.tls.is_closing():
+            self.tls.write(self.ws.send(BytesMessage(data=data)))
 
-async def _down(
-    ws: WSConnection,
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    ours: socket.socket,
-    early: list[Event],
-) -> None:
-    loop = asyncio.get_running_loop()
-    pending = early
-    while True:
-        for event in pending:
+    def down(self, data: bytes) -> None:
+        try:
+            self.ws.receive_data(data)
+            self.events(self.ws.events())
+        except (LocalProtocolError, RemoteProtocolError) as exc:
+            log.info("wss: broken WebSocket from the relay: %s", exc)
+            self.close()
+
+    def events(self, events: Iterable[Event]) -> None:
+        for event in events:
             if isinstance(event, BytesMessage):
-                await loop.sock_sendall(ours, event.data)
+                if self.local is not None and not self.local.is_closing():
+                    self.local.write(event.data)
             elif isinstance(event, Ping):
-                writer.write(ws.send(event.response()))
+                self.tls.write(self.ws.send(event.response()))
             elif isinstance(event, CloseConnection):
-                if ws.state is ConnectionState.REMOTE_CLOSING:
-                    writer.write(ws.send(event.response()))
-                return
+                if self.ws.state is ConnectionState.REMOTE_CLOSING:
+                    self.tls.write(self.ws.send(event.response()))
+                self.close()
             elif isinstance(event, TextMessage):
-                return  # the carrier is binary only
-        data = await reader.read(CHUNK)
-        if not data:
+                self.close()  # the carrier is binary only
+
+    def close(self) -> None:
+        if self.local is not None:
+            self.local.close()
+        if self.tls.is_closing():
             return
-        ws.receive_data(data)
-        pending = list(ws.events())
+        if self.ws.state is ConnectionState.OPEN:
+            self.tls.write(self.ws.send(CloseConnection(code=1000)))
+        self.tls.close()
+
+    def hold(self, transport: asyncio.BaseTransport | None, paused: bool) -> None:
+        """One side's write buffer filled (``paused``) or drained: stop or resume the other."""
+        if isinstance(transport, asyncio.ReadTransport) and not transport.is_closing():
+            if paused:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
+
+
+class _LocalSide(asyncio.Protocol):
+    """Our end of the loopback pair: what SSH and the PAKE write goes up."""
+
+    def __init__(self, bridge: _Bridge) -> None:
+        self.bridge = bridge
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.bridge.local = transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH)
+
+    def data_received(self, data: bytes) -> None:
+        self.bridge.up(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.bridge.close()
+
+    def pause_writing(self) -> None:
+        self.bridge.hold(self.bridge.tls, True)
+
+    def resume_writing(self) -> None:
+        self.bridge.hold(self.bridge.tls, False)
+
+
+class _WsSide(asyncio.Protocol):
+    """The TLS transport after the upgrade: WebSocket frames come down."""
+
+    def __init__(self, bridge: _Bridge) -> None:
+        self.bridge = bridge
+
+    def data_received(self, data: bytes) -> None:
+        self.bridge.down(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.bridge.close()
+
+    def pause_writing(self) -> None:
+        self.bridge.hold(self.bridge.local, True)
+
+    def resume_writing(self) -> None:
+        self.bridge.hold(self.bridge.local, False)
