@@ -1,17 +1,23 @@
-"""Run the customer agent with the Tk window: Tk on the main thread, the agent on its own loop."""
+"""Run the customer agent with the Tk window: Tk on the main thread, the agent on its own loop.
+
+The window is made and drawn before the agent's stack (asyncssh, cryptography)
+is imported, so the customer sees it while that loads; the ID follows.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from typing import TYPE_CHECKING
 
 from zvkdiag._errors import ZvkdiagError
-from zvkdiag.agent.agent import Agent
 from zvkdiag.agent.control import LateControl
-from zvkdiag.agent.limits import SessionLimits
 from zvkdiag.consent.audit import AuditLog, default_audit_path
 from zvkdiag.consent.messages import text
-from zvkdiag.trust.verify import TrustConfig
+
+if TYPE_CHECKING:
+    from zvkdiag.agent.limits import SessionLimits
+    from zvkdiag.trust.verify import TrustConfig
 
 __all__ = ["run_with_tk"]
 
@@ -36,6 +42,9 @@ def run_with_tk(
     except ZvkdiagError as exc:
         print(exc, flush=True)
         return 2
+    ui.root.update()  # draw the window now, not after the imports below
+    from zvkdiag.agent.agent import Agent
+
     agent = Agent(
         ui,
         relay=relay,
