@@ -71,6 +71,8 @@ def test_the_start_to_the_id_loads_neither_numpy_nor_the_screen_stack() -> None:
     assert "zvkdiag.agent.agent" in names and "asyncssh" in names
     assert _under(names, ["numpy", "PIL", "pandas", "zvkdiag.screen.stream"]) == []
     assert _under(names, ["zvkdiag.probes.wire", "zvkdiag.screen.capture"]) == []
+    # a proxy's NTLM login and the wss carrier load theirs when used
+    assert _under(names, ["spnego", "wsproto"]) == []
 
 
 def test_the_lazy_package_names_still_resolve() -> None:
