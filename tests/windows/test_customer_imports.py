@@ -14,7 +14,7 @@ import subprocess
 import sys
 from typing import Final
 
-from tests.windows.conftest import load_build
+from .conftest import load_build
 
 # The modules the exe's entry and its PyInstaller options take in (--collect-submodules)
 BUNDLE_SCRIPT: Final = """
