@@ -17,6 +17,7 @@ the boundary with ``raise ... from exc`` so the cause stays visible::
     │   └── TamperingDetected  the stream was changed on the way (keys or bytes)
     ├── ConsentDenied          the customer said no, or did not answer in time
     ├── SessionClosed          the peer or the network ended the session
+    │   └── ResumeBufferFull   the peer stopped confirming; too much was kept for a resumption
     ├── SessionNotOpen         *we* closed the session and then used it
     ├── AlreadyConnected       this process already has a session open to that customer
     ├── CommandTimeout         a command ran longer than its timeout
@@ -54,6 +55,7 @@ __all__ = [
     "ProxyError",
     "RelayBackoff",
     "RelaySetupError",
+    "ResumeBufferFull",
     "SessionClosed",
     "SessionNotOpen",
     "TamperingDetected",
@@ -173,6 +175,10 @@ class ConsentDenied(ZvkdiagError):
 
 class SessionClosed(ZvkdiagError):
     """The customer, the relay or the network ended the session."""
+
+
+class ResumeBufferFull(SessionClosed):
+    """More bytes wait for the peer's confirmation than a resumption may keep."""
 
 
 class SessionNotOpen(ZvkdiagError):

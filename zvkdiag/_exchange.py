@@ -72,9 +72,17 @@ def _ssh_key_field(obj: dict[str, object]) -> str:
 
 
 async def engineer_exchange(
-    sock: socket.socket, session_id: str, password: str, *, hello: EngineerHello
+    sock: socket.socket,
+    session_id: str,
+    password: str,
+    *,
+    hello: EngineerHello,
+    on_resume_key: Callable[[bytes], None] | None = None,
 ) -> str:
-    """Run the engineer's side; return the customer's SSH host key (OpenSSH text)."""
+    """Run the engineer's side; return the customer's SSH host key (OpenSSH text).
+
+    ``on_resume_key`` receives the session's resumption key once the peer proved itself.
+    """
     async with asyncio.timeout(EXCHANGE_TIMEOUT):
         pake = Pake("engineer", session_id, password)
         await send_all(sock, frames.encode(FrameType.PAKE, pake.message()))
@@ -100,7 +108,10 @@ async def engineer_exchange(
             )
         kind, payload = await recv_frame(sock)
         _expect(FrameType.SEALED, kind)
-        return _ssh_key_field(pake.open(payload))
+        host_key = _ssh_key_field(pake.open(payload))
+        if on_resume_key is not None:
+            on_resume_key(pake.resume_key)
+        return host_key
 
 
 def _raise_if_fail(kind: FrameType, payload: bytes) -> None:
@@ -135,8 +146,12 @@ async def customer_exchange(
     host_key: str,
     on_failure: Callable[[], int],
     vet: Callable[[EngineerHello], EngineerHello] = lambda hello: hello,
+    on_resume_key: Callable[[bytes], None] | None = None,
 ) -> EngineerHello:
-    """Run the customer's side; ``on_failure`` counts a failed try and returns tries left."""
+    """Run the customer's side; ``on_failure`` counts a failed try and returns tries left.
+
+    ``on_resume_key`` receives the session's resumption key once the peer proved itself.
+    """
     async with asyncio.timeout(EXCHANGE_TIMEOUT):
         pake = Pake("customer", session_id, password)
         await send_all(sock, frames.encode(FrameType.PAKE, pake.message()))
@@ -179,4 +194,6 @@ async def customer_exchange(
             frames.encode(FrameType.CONFIRM, pake.confirmation())
             + frames.encode(FrameType.SEALED, pake.seal({"ssh_key": host_key})),
         )
+        if on_resume_key is not None:
+            on_resume_key(pake.resume_key)
         return hello

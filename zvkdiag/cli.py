@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from zvkdiag._version import __version__
-from zvkdiag.agent.limits import DEFAULT_IDLE_MINUTES, DEFAULT_MAX_HOURS, SessionLimits
+from zvkdiag.quicksupport.options import add_options
 
 __all__ = ["main"]
 
@@ -80,41 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     q = sub.add_parser(
         "quicksupport", help="the customer's program: show ID and password, ask before every step"
     )
-    mode = q.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--relay",
-        help="HOST (find the way), HOST:PORT (raw TCP) or wss://HOST[:PORT]",
-    )
-    q.add_argument(
-        "--proxy", help="http://[user:password@]host:port, or 'none' (default: HTTPS_PROXY)"
-    )
-    q.add_argument(
-        "--pac",
-        help="URL of a proxy auto-configuration (PAC) file, or 'none' "
-        "(default on Windows: the user's automatic configuration script)",
-    )
-    mode.add_argument("--listen", help="direct mode: listen on HOST:PORT instead of using a relay")
-    q.add_argument("--ui", choices=("auto", "tk", "console"), default="auto")
-    q.add_argument(
-        "--lang", choices=("de", "en"), default=None, help="default: from the locale, else German"
-    )
-    q.add_argument("--consent-timeout", type=float, default=60.0, help=argparse.SUPPRESS)
-    q.add_argument(
-        "--idle-minutes",
-        type=float,
-        default=DEFAULT_IDLE_MINUTES,
-        help="ask 'still needed?' after this many minutes without requests or screen view"
-        f" (fractions allowed, 0 = never; default {DEFAULT_IDLE_MINUTES:g})",
-    )
-    q.add_argument(
-        "--max-session-hours",
-        type=float,
-        default=DEFAULT_MAX_HOURS,
-        help=f"end any session after this many hours (0 = no limit; default {DEFAULT_MAX_HOURS:g})",
-    )
-
-    q.add_argument("--ca-key", help="the organisation's CA public key: only engineers it certified")
-    q.add_argument("--revoked", help="revocation list (fingerprints) that goes with --ca-key")
+    add_options(q)
 
     ca = sub.add_parser("ca", help="the organisation's certificate authority for engineers")
     casub = ca.add_subparsers(dest="ca_command", required=True)
@@ -136,13 +99,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def setup_logging(verbose: bool) -> None:
+    """Log to stderr: INFO with ``-v``, else warnings only."""
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.INFO if verbose else logging.WARNING,
         stream=sys.stderr,
         format="%(asctime)s %(name)s %(message)s",
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    setup_logging(args.verbose)
     try:
         if args.command == "relay":
             return _relay(args)
@@ -175,14 +143,6 @@ def _ca(args: argparse.Namespace) -> int:
         print(f"zvkdiag ca: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-def _trust(args: argparse.Namespace) -> Any:
-    if not args.ca_key:
-        return None
-    from zvkdiag.trust.verify import TrustConfig
-
-    return TrustConfig.load(args.ca_key, args.revoked)
 
 
 def _rate(text: str) -> float:
@@ -246,72 +206,9 @@ def _relay(args: argparse.Namespace) -> int:
 
 
 def _quicksupport(args: argparse.Namespace) -> int:
-    from zvkdiag.consent.messages import default_language, text
-    from zvkdiag.screen.win32dpi import set_dpi_awareness
+    from zvkdiag.quicksupport.app import run
 
-    set_dpi_awareness()  # before any window: Windows fixes it per process
-
-    lang = args.lang or default_language()
-    relay = None if args.listen else (args.relay or "127.0.0.1:8340")
-    try:
-        limits = SessionLimits.from_options(
-            idle_minutes=args.idle_minutes, max_hours=args.max_session_hours
-        )
-    except ValueError as exc:
-        print(f"zvkdiag: {exc}", file=sys.stderr)
-        return 2
-    ui_kind = args.ui
-    if ui_kind == "auto":
-        ui_kind = "tk" if os.environ.get("DISPLAY") and _tk_available() else "console"
-    if ui_kind == "tk":
-        from zvkdiag.consent.run_tk import run_with_tk
-
-        return run_with_tk(
-            lang=lang,
-            relay=relay,
-            listen=args.listen,
-            consent_timeout=args.consent_timeout,
-            trust=_trust(args),
-            limits=limits,
-            proxy=args.proxy,
-            pac=args.pac,
-        )
-    from zvkdiag.agent.agent import Agent
-    from zvkdiag.agent.control import LateControl
-    from zvkdiag.consent.console_ui import ConsoleUI
-
-    async def run() -> None:
-        from zvkdiag.consent.audit import AuditLog, default_audit_path
-
-        control = LateControl()
-        agent = Agent(
-            ConsoleUI(lang, control=control),
-            relay=relay,
-            listen=args.listen,
-            consent_timeout=args.consent_timeout,
-            audit_log=AuditLog(default_audit_path()),
-            trust=_trust(args),
-            limits=limits,
-            proxy=args.proxy,
-            pac=args.pac,
-        )
-        control.agent = agent
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, agent.quit)
-        await agent.run()
-
-    asyncio.run(run())
-    print(text("quit", lang), flush=True)
-    return 0
-
-
-def _tk_available() -> bool:
-    try:
-        import tkinter  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return run(args)
 
 
 if __name__ == "__main__":

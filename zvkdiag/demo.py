@@ -296,7 +296,7 @@ def _run_with_window(args: argparse.Namespace, relay: str, workdir: Path) -> int
     """The customer's Tk window on the virtual screen and the prompts in this terminal.
 
     Tk runs on the main thread (it turns Ctrl-C into ``quit``), the agent and
-    JupyterLab's lifetime on a thread of their own, as in ``run_with_tk``.
+    JupyterLab's lifetime on a thread of their own, as in ``zvkdiag.quicksupport.app.run_tk``.
     """
     from zvkdiag.consent.tk_ui import TkUI
 

@@ -123,6 +123,10 @@ def agent_loop() -> Iterator[AgentLoopThread]:
         yield loop
 
 
+_INTERPRETERS: list[object] = []
+"""Tcl interpreters of finished tests, kept so that only this thread frees them."""
+
+
 @pytest.fixture
 def make_ui(screen: XServer) -> Iterator[Callable[..., Driver]]:
     drivers: list[Driver] = []
@@ -139,10 +143,13 @@ def make_ui(screen: XServer) -> Iterator[Callable[..., Driver]]:
     for driver in drivers:
         driver.ui.close()
         driver.ui.destroy()
+        # The Tcl interpreter is deleted when its tkapp object is freed.  Some other
+        # object (a ticket's callback, a leftover coroutine) may keep a TkUI alive past
+        # this test and let a later test's loop thread free it, and Tcl then aborts the
+        # whole run ("Tcl_AsyncDelete: async handler deleted by the wrong thread").  So
+        # every interpreter stays referenced here until the run ends in this thread.
+        _INTERPRETERS.append(driver.ui.root.tk)
     drivers.clear()
-    # Tk objects sit in reference cycles; collect them here, in the Tk thread.  If a
-    # later test's agent thread happened to collect them, Tcl would abort the process
-    # ("Tcl_AsyncDelete: async handler deleted by the wrong thread").
     gc.collect()
 
 

@@ -1,7 +1,7 @@
 """Draw texts as the customer's main window does, grab them, print the pixels.
 
 Run by ``reference.py`` as a child process: ``python draw.py DISPLAY`` with a
-JSON list of ``[kind, text, width]`` on stdin (kind ``code`` or ``message``;
+JSON list of ``[kind, text, width]`` on stdin (kind ``code``, ``message`` or ``notice``;
 ``width`` is the white width of the message area, which wraps at it);
 prints a JSON list of ``{"shape": [h, w, 3], "rgb": base64}``.  It is a
 process of its own because Tk keeps its X connection open until the process
@@ -24,9 +24,24 @@ from zvkdiag.consent import tk_theme as theme
 SETTLE: Final = 0.15
 """Seconds for the X server to draw a freshly mapped window."""
 MESSAGE_LINES: Final = 5
+NOTICE_WRAP: Final = 460
+"""The main window's notice wraps at this many pixels (``tk_main.MainWindow._label``)."""
 
 
 def widget(top: tk.Toplevel, fonts: theme.Fonts, kind: str, value: str, width: int) -> tk.Widget:
+    if kind == "notice":  # the red line under the codes (a network problem)
+        notice = tk.Label(
+            top,
+            text=value,
+            font=fonts.bold,
+            foreground=theme.WARNING,
+            background=theme.BG,
+            anchor="w",
+            justify="left",
+            wraplength=NOTICE_WRAP,
+        )
+        notice.pack()
+        return notice
     if kind == "code":
         label = tk.Label(top, text=value, font=fonts.code, background=theme.CODE_BG)
         label.pack()

@@ -49,6 +49,10 @@ class Reference:
         """Ink of IDs or passwords as the main window shows them."""
         return self.draw(*(("code", value, 0) for value in values))
 
+    def notice(self, value: str) -> Ink:
+        """Ink of the main window's red notice line showing ``value``."""
+        return self.draw(("notice", value, 0))[0]
+
     def message(self, value: str, width: int) -> Ink:
         """Ink of one line added to a message area ``width`` white pixels wide (wrapped alike)."""
         return self.draw(("message", value, width))[0]

@@ -7,8 +7,8 @@ import sys
 import time
 
 import zvkdiag
-from zvkdiag.consent.model import SessionEnded
-from zvkdiag.testing.fakes import AgentThread, RelayThread
+from zvkdiag.consent.model import ConnectionInterrupted, SessionEnded
+from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
 
 FORGETFUL_NOTEBOOK = """
 import sys, zvkdiag
@@ -63,8 +63,18 @@ time.sleep(120)
 """
 
 
-def test_a_killed_kernel_ends_the_customers_session(agent: AgentThread, relay: RelayThread) -> None:
-    """SIGKILL: no atexit, no goodbye; the customer's side still ends the session at once."""
+def test_a_killed_kernel_ends_the_customers_session(relay: RelayThread) -> None:
+    """SIGKILL: no atexit, no goodbye; the customer's side waits out the resumption, then ends.
+
+    A killed kernel looks like a dropped connection to the customer's side, so it
+    tries to resume for ``resume_grace`` seconds (60 in production, 1 here).
+    """
+    with AgentThread(AutoConsent(), relay=relay.address, resume_grace=1.0) as agent:
+        _killed_kernel(agent, relay)
+        assert any(isinstance(e, ConnectionInterrupted) for e in agent.ui.events)
+
+
+def _killed_kernel(agent: AgentThread, relay: RelayThread) -> None:
     old = agent.password
     proc = subprocess.Popen(
         [sys.executable, "-c", HUNG_KERNEL, agent.session_id, old, relay.address],

@@ -23,7 +23,7 @@ import zvkdiag.agent, zvkdiag.probes
 for pkg in (zvkdiag.agent, zvkdiag.probes):
     for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
         importlib.import_module(info.name)
-for name in ("zvkdiag.cli", "zvkdiag.consent.run_tk", "zvkdiag.consent.tk_ui",
+for name in ("zvkdiag.cli", "zvkdiag.quicksupport.app", "zvkdiag.consent.tk_ui",
              "zvkdiag.consent.console_ui", "zvkdiag.screen.stream", "zvkdiag.screen.capture",
              "zvkdiag.screen.win32dpi"):
     importlib.import_module(name)
@@ -33,7 +33,7 @@ print(json.dumps(sorted(sys.modules)))
 # What ``zvkdiag quicksupport`` imports before it shows the window, and then before the ID
 WINDOW_SCRIPT: Final = """
 import json, sys
-import zvkdiag.cli, zvkdiag.consent.run_tk, zvkdiag.consent.tk_ui, zvkdiag.screen.win32dpi
+import zvkdiag.cli, zvkdiag.quicksupport.app, zvkdiag.consent.tk_ui, zvkdiag.screen.win32dpi
 print(json.dumps(sorted(sys.modules)))
 """
 START_SCRIPT: Final = WINDOW_SCRIPT.replace("win32dpi", "win32dpi, zvkdiag.agent.agent")

@@ -43,6 +43,8 @@ from zvkdiag.consent.audit import AuditLog, read_records
 from zvkdiag.consent.model import (
     DEFAULT_TIMEOUT,
     CodeIssued,
+    ConnectionInterrupted,
+    ConnectionRestored,
     ConsentUI,
     FailedTry,
     NetworkProblem,
@@ -51,12 +53,14 @@ from zvkdiag.consent.model import (
     SessionEnded,
     SessionStarted,
 )
+from zvkdiag.resume.redial import resume_via_relay
+from zvkdiag.resume.secret import ResumeSecret
+from zvkdiag.resume.transport import GRACE, ResumableTransport, ResumeTunnel
 from zvkdiag.transport.address import Route
 from zvkdiag.transport.dial import open_relay
 from zvkdiag.transport.explain import network_problem
 from zvkdiag.trust.verify import NotVerified, TrustConfig, verify_engineer
 from zvkdiag.wire import codes, handshake
-from zvkdiag.wire.ssh import KEEPALIVE_COUNT, KEEPALIVE_INTERVAL
 
 __all__ = ["Agent", "parse_address"]
 
@@ -92,6 +96,7 @@ class Agent:
         limits: SessionLimits | None = None,
         proxy: str | None = None,
         pac: str | None = None,
+        resume_grace: float = GRACE,
     ) -> None:
         if (relay is None) == (listen is None):
             raise ValueError("give exactly one of relay= or listen=")
@@ -100,6 +105,7 @@ class Agent:
         self.listen = listen
         self.proxy = proxy
         self.pac = pac
+        self.resume_grace = resume_grace
         self.ops = ops or default_ops()
         self.out = out or sys.stdout
         self.consent_timeout = consent_timeout
@@ -119,6 +125,7 @@ class Agent:
         self._ready = asyncio.Event()
         self._route: Route | None = None
         self._problem: NetworkProblem | None = None
+        self._retry = asyncio.Event()
 
     # -- AgentControl (thread-safe) -----------------------------------------------
     def end_session(self) -> None:
@@ -129,6 +136,21 @@ class Agent:
 
     def quit(self) -> None:
         self._call(self._do_quit)
+
+    def retry_now(self) -> None:
+        """Try the relay again now instead of after the pause ("Erneut versuchen")."""
+        self._call(self._retry_now)
+
+    def _retry_now(self) -> None:
+        self.audit("retry", by="customer")
+        self._retry.set()
+
+    async def _pause(self, delay: float) -> None:
+        """Wait ``delay`` seconds before the next try, or until the customer asks for it."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._retry.wait()
+        self._retry.clear()
 
     def _call(self, fn: Callable[[], object]) -> None:
         if self._loop is None:
@@ -258,7 +280,7 @@ class Agent:
                 delay = RELAY_RETRY[min(failures, len(RELAY_RETRY) - 1)]
                 failures += 1
                 log.info("relay: %s; trying again in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
+                await self._pause(delay)
             except (OSError, ZvkdiagError) as exc:
                 # a draining relay hands over to its successor on the same port: at once
                 handover = isinstance(exc, _RelayDraining) and failures == 0
@@ -344,6 +366,7 @@ class Agent:
     async def _attempt_inner(self, sock: socket.socket) -> None:
         host_key = asyncssh.generate_private_key("ssh-ed25519")
         host_pub = host_key.export_public_key().decode().strip()
+        keys: list[bytes] = []
         try:
             hello = await customer_exchange(
                 sock,
@@ -352,6 +375,7 @@ class Agent:
                 host_key=host_pub,
                 on_failure=self._failed,
                 vet=self._vet,
+                on_resume_key=keys.append,
             )
         except (AuthenticationFailed, NotVerified):
             return
@@ -377,8 +401,9 @@ class Agent:
         )
         self.session = session
         self.creds.session_started()
+        stream = self._resumable(ResumeSecret(keys[0], self.creds.session_id, "customer"))
         try:
-            await self._serve_ssh(sock, session, host_key)
+            await self._serve_ssh(ResumeTunnel(stream, sock), session, host_key)
         finally:
             self.session = None
             self.creds.session_ended()
@@ -387,14 +412,49 @@ class Agent:
             self.audit("session-ended", reason=session.end_reason)
             self._announce("session-ended")
 
+    # -- a dropped connection ----------------------------------------------------------
+    def _resumable(self, secret: ResumeSecret) -> ResumableTransport:
+        """SSH's stream; through a relay it survives a drop of up to ``resume_grace`` seconds."""
+
+        async def reopen() -> socket.socket:
+            assert self.relay is not None
+            return (await open_relay(self.relay, proxy=self.proxy, pac=self.pac)).sock
+
+        async def redial(token: str) -> socket.socket:
+            return await resume_via_relay(reopen, secret.session_id, token, "customer")
+
+        return ResumableTransport(
+            secret,
+            redial=redial if self.relay else None,
+            grace=self.resume_grace,
+            on_event=self._on_resume_event,
+        )
+
+    def _on_resume_event(self, kind: str) -> None:
+        if kind == "interrupted":
+            print("Network: interrupted, resuming", file=self.out, flush=True)
+            self.ui.show(ConnectionInterrupted(self.resume_grace))
+            self.audit("connection-interrupted")
+        elif kind == "restored":
+            print("Network: resumed", file=self.out, flush=True)
+            self.ui.show(ConnectionRestored())
+            self.audit("connection-restored")
+            for streamer in self.session.streams if self.session else ():
+                streamer.flow.request_keyframe()  # a fresh picture, not one from before the drop
+        elif kind == "refused":
+            self._failed()  # a wrong or replayed resumption proof counts like a wrong password
+        elif kind == "gave-up":
+            self.audit("connection-lost", waited=self.resume_grace)
+
     async def _serve_ssh(
-        self, sock: socket.socket, session: AgentSession, host_key: asyncssh.SSHKey
+        self, tunnel: ResumeTunnel, session: AgentSession, host_key: asyncssh.SSHKey
     ) -> None:
         client_keys = asyncssh.import_authorized_keys(session.hello.ssh_key + "\n")
         started = False
         try:
-            conn = await asyncssh.run_server(
-                sock,
+            conn = await asyncssh.connect_reverse(
+                "engineer",
+                tunnel=tunnel,
                 config=None,
                 server_factory=lambda: DenyingServer(
                     session.handle, session.connection_lost, session.sftp_factory
@@ -409,8 +469,7 @@ class Agent:
                 x11_forwarding=False,
                 agent_forwarding=False,
                 allow_scp=False,
-                keepalive_interval=KEEPALIVE_INTERVAL,
-                keepalive_count_max=KEEPALIVE_COUNT,
+                keepalive_interval=0,  # the resumable stream's heartbeat watches the carrier
                 login_timeout=30,
             )
         except (asyncssh.Error, OSError, TimeoutError) as exc:

@@ -33,6 +33,10 @@ class LateControl:
     def quit(self) -> None:
         self._forward(lambda agent: agent.quit())
 
+    def retry(self) -> None:
+        """Try the relay again now (the window's "Erneut versuchen")."""
+        self._forward(lambda agent: agent.retry_now())
+
     def _forward(self, call: Callable[[Agent], None]) -> None:
         if self.agent is None:
             return

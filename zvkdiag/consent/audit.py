@@ -33,6 +33,8 @@ from zvkdiag.consent.model import (
     AgentEvent,
     Clipboard,
     CodeIssued,
+    ConnectionInterrupted,
+    ConnectionRestored,
     ConsentRequest,
     ConsentUI,
     ControlActive,
@@ -369,6 +371,10 @@ def event_fields(event: AgentEvent) -> tuple[str, Record]:
             return "session.expiring", {"minutes_left": minutes}
         case RouteChosen(carrier=carrier, relay=relay, proxy=proxy):
             return "route", {"carrier": carrier, "relay": relay, "proxy": proxy}
+        case ConnectionInterrupted(grace=grace):
+            return "connection.interrupted", {"grace": grace}
+        case ConnectionRestored():
+            return "connection.restored", {}
         case NetworkProblem(kind=kind, relay=relay, proxy=proxy, detail=detail):
             return "network.problem", {
                 "kind": kind,

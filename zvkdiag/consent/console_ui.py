@@ -25,6 +25,8 @@ from zvkdiag.consent.model import (
     AgentControl,
     AgentEvent,
     CodeIssued,
+    ConnectionInterrupted,
+    ConnectionRestored,
     ConsentRequest,
     ControlActive,
     Decision,
@@ -163,3 +165,7 @@ class ConsoleUI:
                 self._say(text("notice.max_length", self.lang, minutes=minutes))
             case RouteChosen() | NetworkProblem():
                 self._say(network_text(event, self.lang))
+            case ConnectionInterrupted():
+                self._say(text("net.interrupted", self.lang))
+            case ConnectionRestored():
+                self._say(text("net.restored", self.lang))

@@ -22,6 +22,8 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "route.tcp": "Verbindung direkt zum Server {relay}",
         "route.wss": "Verbindung über HTTPS (Port 443) zum Server {relay}",
         "route.proxy": "Verbindung über Proxy {proxy}",
+        "net.interrupted": "Verbindung unterbrochen – wird wiederhergestellt",
+        "net.restored": "wieder verbunden",
         "net.unreachable": (
             "Der Server {relay} ist nicht erreichbar. Bitte prüfen Sie Ihre Internetverbindung;"
             " es wird weiter versucht."
@@ -93,6 +95,16 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "button.deny": "Ablehnen",
         "button.end": "Beenden",
         "button.audit": "Protokoll öffnen",
+        "button.retry": "Erneut versuchen",
+        "audit.set_aside": (
+            "Das bisherige Protokoll war beschädigt oder nicht lesbar. Es wurde als {name}"
+            " aufbewahrt; ein neues Protokoll beginnt."
+        ),
+        "instance.running": ("ZVK Fernwartung läuft bereits. Das Fenster wurde nach vorne geholt."),
+        "instance.silent": (
+            "ZVK Fernwartung läuft bereits, antwortet aber nicht. Bitte beenden Sie das"
+            " andere Fenster und starten Sie das Programm erneut."
+        ),
         "decision.allow": "Erlaubt.",
         "decision.deny": "Abgelehnt.",
         "indicator.active": "Fernwartung aktiv — {engineer}",
@@ -193,6 +205,8 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "route.tcp": "Connected directly to the server {relay}",
         "route.wss": "Connected over HTTPS (port 443) to the server {relay}",
         "route.proxy": "Connected through proxy {proxy}",
+        "net.interrupted": "Connection interrupted – reconnecting",
+        "net.restored": "connected again",
         "net.unreachable": (
             "The server {relay} cannot be reached. Please check your internet connection;"
             " the program keeps trying."
@@ -261,6 +275,17 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "button.deny": "Deny",
         "button.end": "End",
         "button.audit": "Open log",
+        "button.retry": "Try again",
+        "audit.set_aside": (
+            "The previous log was damaged or unreadable. It was kept as {name}; a new log begins."
+        ),
+        "instance.running": (
+            "ZVK remote support is already running. Its window was brought to the front."
+        ),
+        "instance.silent": (
+            "ZVK remote support is already running but does not answer. Please end the"
+            " other window and start the program again."
+        ),
         "decision.allow": "Allowed.",
         "decision.deny": "Denied.",
         "indicator.active": "Remote support active — {engineer}",

@@ -19,6 +19,8 @@ __all__ = [
     "AgentEvent",
     "Clipboard",
     "CodeIssued",
+    "ConnectionInterrupted",
+    "ConnectionRestored",
     "ConsentRequest",
     "ConsentUI",
     "ControlActive",
@@ -176,6 +178,18 @@ class NetworkProblem:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class ConnectionInterrupted:
+    """The connection dropped during a session; both sides reconnect for ``grace`` seconds."""
+
+    grace: float
+
+
+@dataclass(frozen=True)
+class ConnectionRestored:
+    """The dropped connection is back; the session continues where it stopped."""
+
+
 AgentEvent = (
     CodeIssued
     | FailedTry
@@ -188,6 +202,8 @@ AgentEvent = (
     | SessionExpiring
     | RouteChosen
     | NetworkProblem
+    | ConnectionInterrupted
+    | ConnectionRestored
 )
 
 

@@ -29,8 +29,10 @@ class MainWindow:
         *,
         on_audit: Callable[[], None] | None,
         on_quit: Callable[[], None],
+        on_retry: Callable[[], None] | None = None,
     ) -> None:
         self.root, self.lang, self.fonts = root, lang, fonts
+        self._on_retry = on_retry
         root.title(text("app.title", lang))
         root.configure(background=theme.BG)
         root.resizable(False, False)
@@ -119,6 +121,27 @@ class MainWindow:
             command=on_quit,
         )
         self.end_button.pack(side="right")
+        # shown only while the relay cannot be reached, between the other two
+        self.retry_button = tk.Button(
+            row,
+            name="retry",
+            text=text("button.retry", self.lang),
+            font=self.fonts.normal,
+            command=self._retry,
+        )
+
+    def _retry(self) -> None:
+        # stays offered until a way to the relay is found: the agent reports a
+        # problem that persists only once
+        if self._on_retry is not None:
+            self._on_retry()
+
+    def show_retry(self, visible: bool) -> None:
+        """Offer "Erneut versuchen" (only when the window was given something to call)."""
+        if visible and self._on_retry is not None:
+            self.retry_button.pack(side="left", padx=(12, 0))
+        else:
+            self.retry_button.pack_forget()
 
     def set_code(self, session_id: str, password: str) -> None:
         """Show an already grouped ID ("123 456 789") and password ("abcd-efgh")."""

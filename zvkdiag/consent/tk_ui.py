@@ -37,6 +37,8 @@ from zvkdiag.consent.model import (
     AgentControl,
     AgentEvent,
     CodeIssued,
+    ConnectionInterrupted,
+    ConnectionRestored,
     ConsentRequest,
     ControlActive,
     Decision,
@@ -82,6 +84,9 @@ class TkUI:
         The UI never writes the log (wrap it in ``AuditedUI`` for that).
     screen_name
         X display to use instead of ``$DISPLAY``.
+    on_retry
+        Called by "Erneut versuchen", which the window offers while the relay
+        cannot be reached; without it the window only says so.
 
     Raises
     ------
@@ -96,6 +101,7 @@ class TkUI:
         *,
         audit_path: Path | None = None,
         screen_name: str | None = None,
+        on_retry: Callable[[], None] | None = None,
     ) -> None:
         self.lang = lang
         self._control = control
@@ -118,6 +124,7 @@ class TkUI:
             self.fonts,
             on_audit=self._open_audit if audit_path else None,
             on_quit=self._quit,
+            on_retry=on_retry,
         )
         self.indicator = Indicator(
             self.root,
@@ -188,6 +195,20 @@ class TkUI:
         for ticket in tickets:
             ticket.resolve(Decision.DENY)
         self._inbox.put(self._stop)
+
+    def tell(self, line: str) -> None:
+        """Add a line to the window's message area; callable from any thread."""
+        self._inbox.put(partial(self.main.add_message, line))
+
+    def bring_to_front(self) -> None:
+        """Show the main window above the others (a second start asked); any thread."""
+        self._inbox.put(self._front)
+
+    def _front(self) -> None:
+        self.root.deiconify()
+        self.root.lift()
+        with contextlib.suppress(tk.TclError):  # no focus to take without a window manager
+            self.root.focus_force()
 
     @property
     def closed(self) -> bool:
@@ -312,9 +333,17 @@ class TkUI:
                 self.marker.show(position)
             case RouteChosen():
                 self.main.set_notice("")
+                self.main.show_retry(False)
                 self.main.add_message(network_text(event, lang))
             case NetworkProblem():
                 self.main.set_notice(network_text(event, lang), warning=True)
+                self.main.show_retry(True)
+            case ConnectionInterrupted():
+                self.main.set_notice(text("net.interrupted", lang), warning=True)
+                self.main.add_message(text("net.interrupted", lang))
+            case ConnectionRestored():
+                self.main.set_notice("")
+                self.main.add_message(text("net.restored", lang))
             case SessionExpiring(minutes_left=minutes):
                 notice = text("notice.max_length", lang, minutes=minutes)
                 self.main.set_notice(notice, warning=True)

@@ -13,6 +13,7 @@ from zvkdiag.engineer import registry
 from zvkdiag.engineer.dial import Identity, Target, dial_customer
 from zvkdiag.engineer.loopthread import LoopThread
 from zvkdiag.engineer.shards import RelaySpec, relay_address
+from zvkdiag.resume.transport import GRACE
 from zvkdiag.wire import codes
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ def _target(
     engineer: str,
     proxy: str | None = None,
     pac: str | None = None,
+    resume_grace: float = GRACE,
 ) -> Target:
     if not isinstance(engineer, str) or not engineer.strip():
         raise ValueError("engineer= must be your name as the customer will see it (not empty)")
@@ -77,6 +79,7 @@ def _target(
         via_relay=relay is not None,
         proxy=proxy,
         pac=pac,
+        resume_grace=resume_grace,
     )
 
 
@@ -91,6 +94,7 @@ def connect(
     identity: str | None = None,
     proxy: str | None = None,
     pac: str | None = None,
+    resume_grace: float = GRACE,
 ) -> Session:
     """Connect to a customer's agent and wait until the customer allowed the session.
 
@@ -110,6 +114,10 @@ def connect(
     pac
         URL of a proxy auto-configuration (PAC) file that names the proxy (``"none"``:
         none); on Windows the user's automatic configuration script is the default.
+    resume_grace
+        Seconds a session through the relay survives a dropped connection: both sides
+        reconnect by themselves and SSH continues where it stopped. After that the
+        session ends; 0 ends it at the first drop.
     engineer
         Your name as the customer will see it in the consent dialog; an empty
         or blank name raises ``ValueError`` before anything goes on the network.
@@ -136,7 +144,7 @@ def connect(
         file could not be loaded, threw or ran too long) and ``UntrustedCertificate``
         (the relay's TLS certificate did not verify) are ``ConnectError`` subclasses.
     """
-    target = _target(session_id, password, relay, direct, engineer, proxy, pac)
+    target = _target(session_id, password, relay, direct, engineer, proxy, pac, resume_grace)
     lt = LoopThread()
     try:
         return lt.call(_open_session(target, engineer, lt, case, identity))
@@ -156,9 +164,10 @@ async def connect_async(
     identity: str | None = None,
     proxy: str | None = None,
     pac: str | None = None,
+    resume_grace: float = GRACE,
 ) -> Session:
     """The async twin of ``connect`` (the session still runs on its own loop thread)."""
-    target = _target(session_id, password, relay, direct, engineer, proxy, pac)
+    target = _target(session_id, password, relay, direct, engineer, proxy, pac, resume_grace)
     lt = LoopThread()
     try:
         return await lt.acall(_open_session(target, engineer, lt, case, identity))

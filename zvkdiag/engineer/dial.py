@@ -21,15 +21,12 @@ from zvkdiag._errors import (
 )
 from zvkdiag._exchange import EngineerHello, engineer_exchange
 from zvkdiag._sockio import recv_line, send_all
+from zvkdiag.resume.redial import resume_via_relay
+from zvkdiag.resume.secret import ResumeSecret
+from zvkdiag.resume.transport import GRACE, ResumableTransport, ResumeTunnel
 from zvkdiag.transport.dial import open_relay
 from zvkdiag.wire import handshake
-from zvkdiag.wire.ssh import (
-    CHANNEL_MAX_PACKET,
-    CHANNEL_WINDOW,
-    ENCRYPTION_ALGS,
-    KEEPALIVE_COUNT,
-    KEEPALIVE_INTERVAL,
-)
+from zvkdiag.wire.ssh import CHANNEL_MAX_PACKET, CHANNEL_WINDOW, ENCRYPTION_ALGS
 
 __all__ = ["CONNECT_TIMEOUT", "Identity", "Target", "dial_customer"]
 
@@ -45,6 +42,7 @@ class Target:
     via_relay: bool
     proxy: str | None = None
     pac: str | None = None
+    resume_grace: float = GRACE
 
 
 async def _dial(address: str) -> socket.socket:
@@ -204,24 +202,40 @@ async def _dial_customer(
         hello = EngineerHello(
             client_key.export_public_key().decode().strip(), engineer, ident.certificate
         )
-        host_pub = await engineer_exchange(sock, target.session_id, target.password, hello=hello)
+        keys: list[bytes] = []
+        host_pub = await engineer_exchange(
+            sock, target.session_id, target.password, hello=hello, on_resume_key=keys.append
+        )
         watcher = Watcher()
-        return await _ssh(sock, host_pub, client_key, watcher), watcher
+        stream = _resumable(target, ResumeSecret(keys[0], target.session_id, "engineer"))
+        return await _ssh(ResumeTunnel(stream, sock), host_pub, client_key, watcher), watcher
     except BaseException:
         sock.close()
         raise
 
 
+def _resumable(target: Target, secret: ResumeSecret) -> ResumableTransport:
+    """SSH's stream; through a relay it survives a drop of up to ``resume_grace`` seconds."""
+
+    async def redial(token: str) -> socket.socket:
+        return await resume_via_relay(lambda: _open(target), target.session_id, token, "engineer")
+
+    return ResumableTransport(
+        secret, redial=redial if target.via_relay else None, grace=target.resume_grace
+    )
+
+
 async def _ssh(
-    sock: socket.socket, host_pub: str, client_key: asyncssh.SSHKey, watcher: Watcher
+    tunnel: ResumeTunnel, host_pub: str, client_key: asyncssh.SSHKey, watcher: Watcher
 ) -> asyncssh.SSHClientConnection:
     try:
         host_key = asyncssh.import_public_key(host_pub)
     except (asyncssh.KeyImportError, ValueError) as exc:
         raise ProtocolError("the customer's host key is malformed") from exc
     try:
-        return await asyncssh.run_client(
-            sock,
+        return await asyncssh.connect(
+            "customer",
+            tunnel=tunnel,
             config=None,
             client_factory=lambda: watcher,
             username="engineer",
@@ -233,8 +247,7 @@ async def _ssh(
             max_pktsize=CHANNEL_MAX_PACKET,
             preferred_auth="publickey",
             encoding=None,
-            keepalive_interval=KEEPALIVE_INTERVAL,
-            keepalive_count_max=KEEPALIVE_COUNT,
+            keepalive_interval=0,  # the resumable stream's heartbeat watches the carrier
             x11_forwarding=False,
             gss_host=None,
         )

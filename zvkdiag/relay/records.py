@@ -29,8 +29,8 @@ __all__ = [
     "to_json",
 ]
 
-Outcome = Literal["paired", "failed-try", "lonely", "rejected"]
-OUTCOMES: Final = ("paired", "failed-try", "lonely", "rejected")
+Outcome = Literal["paired", "failed-try", "lonely", "rejected", "resumed"]
+OUTCOMES: Final = ("paired", "failed-try", "lonely", "rejected", "resumed")
 _HANDSHAKE_FAULTS: Final = frozenset({"bad-request", "timeout", "closed"})
 
 
@@ -59,7 +59,7 @@ class PairingRecord:
 
     @property
     def connections(self) -> int:
-        return 2 if self.outcome in ("paired", "failed-try") else 1
+        return 2 if self.outcome in ("paired", "failed-try", "resumed") else 1
 
 
 def rejection_label(reason: str) -> str:

@@ -37,6 +37,7 @@ __all__ = ["HANDSHAKE_TIMEOUT", "Relay", "RelayConfig", "start_relay"]
 log = logging.getLogger("zvkdiag.relay")
 HANDSHAKE_TIMEOUT: Final = 10.0
 CONNECT_WAIT: Final = 5.0
+RESUME_WAIT: Final = 90.0  # longer than both sides keep trying (resume.transport.GRACE)
 OFFER_TTL: Final = 15 * 60.0
 MAX_PER_ADDRESS: Final = 100
 DRAIN_TIMEOUT: Final = 8 * 3600.0  # longer than the agent's longest session by default
@@ -57,6 +58,7 @@ class RelayConfig:
 
     handshake_timeout: float = HANDSHAKE_TIMEOUT
     connect_wait: float = CONNECT_WAIT
+    resume_wait: float = RESUME_WAIT
     offer_ttl: float = OFFER_TTL
     max_offers: int = MAX_OFFERS
     max_per_address: int = MAX_PER_ADDRESS
@@ -90,6 +92,7 @@ class Relay:
         self.lookups = LookupLimiter(rate=self.config.lookup_rate, burst=self.config.lookup_burst)
         self.total_bucket = _bucket(self.config.total_rate)
         self.waiting: dict[str, list[_Conn]] = {}
+        self.resumes: dict[tuple[str, str, str], _Conn] = {}  # (id, token, role) -> waiting side
         self.conns: set[_Conn] = set()
         self.sinks: list[Sink] = []
         self.servers: list[asyncio.Server] = []
@@ -121,7 +124,7 @@ class Relay:
         for server in self.servers:
             server.close()
         for conn in list(self.conns):
-            if conn.phase in ("handshake", "offered", "waiting"):
+            if conn.phase in ("handshake", "offered", "waiting", "resuming"):
                 conn.fail(handshake.ERR_DRAINING)
         self.check_idle()
 
@@ -164,6 +167,8 @@ class _Conn(asyncio.Protocol):
         self.backpressured = False
         self.throttle: asyncio.TimerHandle | None = None
         self.bucket: TokenBucket | None = None
+        self.resume_key: tuple[str, str, str] | None = None
+        self.resumed = False
 
     # -- lifecycle --------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -185,7 +190,9 @@ class _Conn(asyncio.Protocol):
         self.timer = asyncio.get_running_loop().call_later(seconds, self._timeout)
 
     def _timeout(self) -> None:
-        if self.phase in ("handshake", "waiting"):
+        if self.phase == "resuming":
+            self.fail(handshake.ERR_TIMEOUT)
+        elif self.phase in ("handshake", "waiting"):
             self.fail(
                 handshake.ERR_UNKNOWN_ID if self.phase == "waiting" else handshake.ERR_TIMEOUT
             )
@@ -199,6 +206,7 @@ class _Conn(asyncio.Protocol):
         if self.counted:
             self.relay.limiter.release(self.address)
             self.counted = False
+        self._forget_resume()
         if self.phase == "offered":
             self.relay.state.withdraw(self)
             self._record("lonely")
@@ -223,15 +231,16 @@ class _Conn(asyncio.Protocol):
             relay.state.session_ended(self.session_id)
         engineer, customer = (self, peer) if self.is_engineer else (peer, self)
         sid = self.session_id or ""
-        failed = self.moved + peer.moved < FAILED_PAIR_BYTES
+        resumed = self.resumed
+        failed = not resumed and self.moved + peer.moved < FAILED_PAIR_BYTES
         if failed:
             relay.backoff.failed(engineer.address, sid)
-        else:
+        elif not resumed:  # a resumption proves itself end to end, not with the password
             relay.backoff.succeeded(engineer.address, sid)
         now = time.monotonic()
         relay.emit(
             PairingRecord(
-                outcome="failed-try" if failed else "paired",
+                outcome="resumed" if resumed else "failed-try" if failed else "paired",
                 transport=self.transport_name,
                 started=customer.started,
                 ended=time.time(),
@@ -303,6 +312,9 @@ class _Conn(asyncio.Protocol):
             request = handshake.parse_request(line)
         except ProtocolError:
             self.fail(handshake.ERR_BAD_REQUEST)
+            return
+        if isinstance(request, handshake.Resume):
+            self._resume(request)
             return
         self.role = "engineer" if isinstance(request, handshake.Connect) else "customer"
         self.session_id = request.session_id  # for the record; None on a first offer
@@ -385,6 +397,39 @@ class _Conn(asyncio.Protocol):
         else:
             assert isinstance(d.peer, _Conn) and d.session_id
             self._pair(d.peer, d.session_id)
+
+    def _resume(self, request: handshake.Resume) -> None:
+        """Pair the two sides of a dropped session by ID and resumption token.
+
+        Nothing about the session is kept between resumptions: both sides bring
+        ID and token, so a restarted relay pairs them just the same.  A newer
+        try of the same side replaces an older one still waiting.
+        """
+        self.role, self.session_id = request.role, request.session_id
+        if self.relay.draining:
+            self.fail(handshake.ERR_DRAINING)
+            return
+        other = "customer" if request.role == "engineer" else "engineer"
+        peer = self.relay.resumes.pop((request.session_id, request.token, other), None)
+        if peer is not None:
+            peer.resumed = self.resumed = True
+            engineer, customer = (self, peer) if request.role == "engineer" else (peer, self)
+            engineer._pair(customer, request.session_id)
+            return
+        key = (request.session_id, request.token, request.role)
+        stale = self.relay.resumes.get(key)
+        self.relay.resumes[key] = self
+        self.resume_key, self.phase = key, "resuming"
+        if stale is not None:
+            stale.resume_key = None
+            stale.fail(handshake.ERR_BUSY)
+        self._arm(self.relay.config.resume_wait)
+
+    def _forget_resume(self) -> None:
+        key = self.resume_key
+        if key is not None and self.phase == "resuming" and self.relay.resumes.get(key) is self:
+            del self.relay.resumes[key]
+            self.resume_key = None
 
     def _serve_waiter(self, sid: str) -> None:
         waiters = self.relay.waiting.get(sid)

@@ -146,7 +146,7 @@ class RelayThread:
 
 
 def _live_conns(relay: Relay) -> list[Any]:
-    return [c for c in relay.conns if c.phase in ("handshake", "offered", "waiting")]
+    return [c for c in relay.conns if c.phase in ("handshake", "offered", "waiting", "resuming")]
 
 
 class AgentThread:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import subprocess
@@ -11,6 +13,9 @@ from collections.abc import Sequence
 from queue import Empty, Queue
 
 __all__ = ["Proc"]
+
+PIPE_DRAIN = 5.0
+"""Seconds to wait for the last stdout lines of an ended child (a grandchild may hold it)."""
 
 
 class Proc:
@@ -22,21 +27,27 @@ class Proc:
         env: dict[str, str] | None = None,
         prefix: Sequence[str] = (),
         module: str = "zvkdiag",
+        program: Sequence[str] | None = None,
+        clean_env: bool = False,
     ) -> None:
         # ``prefix``: e.g. ``ip netns exec NAME`` to run it in a network namespace;
-        # ``module``: another runnable module (a test network's servers)
+        # ``module``: another runnable module (a test network's servers);
+        # ``program``: another build of zvkdiag (the one-file binary) instead of ``-m module``;
+        # ``clean_env``: ``env`` is all the child gets, as with ``env -i``
+        command = list(program) if program else [sys.executable, "-m", module]
         self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", module, *args],
+            [*prefix, *command, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             bufsize=1,
-            env={**os.environ, **(env or {})},
+            env=dict(env or {}) if clean_env else {**os.environ, **(env or {})},
         )
         self.lines: Queue[str] = Queue()
         self.seen: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None
@@ -67,4 +78,21 @@ class Proc:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        return self.proc.wait()
+        status = self.proc.wait()
+        self._close_pipes()
+        return status
+
+    def _close_pipes(self) -> None:
+        """Close the pipes of an ended child; what it said on stderr stays readable."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        self._pump_thread.join(PIPE_DRAIN)
+        if self.proc.stdout is not None and not self._pump_thread.is_alive():
+            self.proc.stdout.close()
+        err = self.proc.stderr
+        if err is not None and not isinstance(err, io.StringIO):
+            with contextlib.suppress(OSError, ValueError):
+                said = err.read()
+                err.close()
+                self.proc.stderr = io.StringIO(said)

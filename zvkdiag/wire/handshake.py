@@ -3,6 +3,7 @@
 customer → relay   ``ZVK1 OFFER`` or ``ZVK1 OFFER <id> <claim-token>``
 relay → customer   ``ID <id> <claim-token>``
 engineer → relay   ``ZVK1 CONNECT <id>``
+either → relay     ``ZVK1 RESUME <id> <resume-token> engineer|customer`` (a dropped session)
 relay → both       ``PAIRED``  (then raw bytes)   |   ``ERR <reason> [<seconds>]``  (then close)
 
 Only parsing and formatting live here; the I/O layers read exactly one line.
@@ -30,10 +31,12 @@ __all__ = [
     "Connect",
     "Offer",
     "Reply",
+    "Resume",
     "format_connect",
     "format_err",
     "format_id_reply",
     "format_offer",
+    "format_resume",
     "parse_reply",
     "parse_request",
 ]
@@ -54,6 +57,7 @@ _ID = r"[1-9][0-9]{8}"
 _TOKEN = r"[A-Za-z0-9_-]{16,64}"
 _OFFER = re.compile(rf"ZVK1 OFFER(?: ({_ID}) ({_TOKEN}))?")
 _CONNECT = re.compile(rf"ZVK1 CONNECT ({_ID})")
+_RESUME = re.compile(rf"ZVK1 RESUME ({_ID}) ({_TOKEN}) (engineer|customer)")
 _ID_REPLY = re.compile(rf"ID ({_ID}) ({_TOKEN})")
 _ERR = re.compile(r"ERR ([a-z-]{1,40})(?: ([0-9]{1,6}(?:\.[0-9]{1,3})?))?")
 
@@ -71,6 +75,15 @@ class Connect:
     """An engineer asking to be paired with ``session_id``."""
 
     session_id: str
+
+
+@dataclass(frozen=True)
+class Resume:
+    """One side of a dropped session coming back; the relay pairs it with the other role."""
+
+    session_id: str
+    token: str
+    role: str
 
 
 @dataclass(frozen=True)
@@ -96,9 +109,11 @@ def _text(line: bytes) -> str:
         raise ProtocolError("handshake line is not ASCII") from exc
 
 
-def parse_request(line: bytes) -> Offer | Connect:
+def parse_request(line: bytes) -> Offer | Connect | Resume:
     """Parse a line a client sent to the relay."""
     text = _text(line)
+    if m := _RESUME.fullmatch(text):
+        return Resume(m.group(1), m.group(2), m.group(3))
     if m := _OFFER.fullmatch(text):
         return Offer(m.group(1), m.group(2))
     if m := _CONNECT.fullmatch(text):
@@ -127,6 +142,10 @@ def format_offer(session_id: str | None = None, claim: str | None = None) -> byt
 
 def format_connect(session_id: str) -> bytes:
     return f"ZVK1 CONNECT {session_id}\n".encode("ascii")
+
+
+def format_resume(session_id: str, token: str, role: str) -> bytes:
+    return f"ZVK1 RESUME {session_id} {token} {role}\n".encode("ascii")
 
 
 def format_id_reply(session_id: str, claim: str) -> bytes:

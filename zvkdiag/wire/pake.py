@@ -2,7 +2,8 @@
 
 The engineer is SPAKE2 side A, the customer side B.  Both derive, with
 HKDF-SHA256 over the shared key and salted with the transcript hash, four
-keys: one confirmation key and one sealing key per direction.  Each sealing
+keys: one confirmation key and one sealing key per direction; under a label of
+its own, the resumption key (never sent, never the password).  Each sealing
 key seals exactly one message, so a fixed nonce is safe.
 
 spake2 raises nothing for a wrong password; ``verify_confirmation`` is what
@@ -34,6 +35,7 @@ _ID_B: Final = b"zvkdiag-v1-customer"
 _NONCE: Final = bytes(12)
 _MAX_PAKE_MSG: Final = 64
 _MAX_SEALED_JSON: Final = 3072
+RESUME_LABEL: Final = b"zvkdiag v1 resume"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Pake:
         self._outbound: bytes = bytes([PAKE_VERSION]) + self._spake.start()
         self._keys: _Keys | None = None
         self.transcript = b""
+        self._resume_key: bytes | None = None
 
     def message(self) -> bytes:
         """The PAKE payload to send to the peer."""
@@ -78,6 +81,16 @@ class Pake:
             algorithm=hashes.SHA256(), length=128, salt=self.transcript, info=b"zvkdiag v1 keys"
         ).derive(shared)
         self._keys = _Keys(okm[0:32], okm[32:64], okm[64:96], okm[96:128])
+        self._resume_key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=self.transcript, info=RESUME_LABEL
+        ).derive(shared)
+
+    @property
+    def resume_key(self) -> bytes:
+        """The session's resumption key (``zvkdiag.resume.secret``), under its own label."""
+        if self._resume_key is None:
+            raise RuntimeError("receive() the peer's PAKE message first")
+        return self._resume_key
 
     @property
     def keys(self) -> _Keys:

@@ -1,4 +1,7 @@
-"""The SSH parameters both ends agree on: ciphers, channel flow control, keepalives.
+"""The SSH parameters both ends agree on: ciphers and channel flow control.
+
+Liveness is watched below SSH, by the resumable stream's heartbeat
+(``zvkdiag.resume.transport``), so that a drop can be survived.
 
 Shared by the customer's agent (SSH server) and the engineer's side (SSH
 client), so neither side imports the other.
@@ -12,8 +15,6 @@ __all__ = [
     "CHANNEL_MAX_PACKET",
     "CHANNEL_WINDOW",
     "ENCRYPTION_ALGS",
-    "KEEPALIVE_COUNT",
-    "KEEPALIVE_INTERVAL",
 ]
 
 ENCRYPTION_ALGS: Final = (
@@ -27,6 +28,3 @@ ENCRYPTION_ALGS: Final = (
 # CPU-bound in those per-packet costs (docs/benchmarks.md, "Probes and files").
 CHANNEL_WINDOW: Final = 8 * 1024 * 1024
 CHANNEL_MAX_PACKET: Final = 256 * 1024
-KEEPALIVE_INTERVAL: Final = 1.0
-"""Seconds between SSH keepalives; a peer silent for COUNT + 1 of them is gone."""
-KEEPALIVE_COUNT: Final = 3
