@@ -81,6 +81,9 @@ EXCLUDES = (
     # Pillow: only the engineer's side (zvkdiag.screen.reassemble) uses it; the customer
     # side encodes with simplejpeg and zstandard
     "PIL",
+    # filelock loads sqlite3 only for its ReadWriteLock (and lives without it); the program
+    # takes FileLock only
+    "sqlite3",
     # numpy's parts the screen and probe code never touch (numpy loads them lazily)
     "numpy.random",
     "numpy.fft",
