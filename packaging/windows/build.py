@@ -55,6 +55,8 @@ STANDIN_SOURCE = HERE / "bcryptprimitives_standin.c"
 UCRT_SOURCE = HERE / "ucrtbase_standin.c"
 WINE_PE_DIRS = ("/usr/lib/x86_64-linux-gnu/wine/x86_64-windows", "/usr/lib/wine/x86_64-windows")
 ENTRY = HERE / "zvk_quicksupport.py"
+FLOOR_ENTRY = HERE / "floor_tk.py"
+HOOKS = HERE / "hooks"
 EXE_NAME = "zvk-quicksupport"
 LAYOUT_VERSION = "1"  # bump when the steps above change what they produce
 WINE_CANDIDATES = ("/usr/lib/wine/wine64", "/usr/bin/wine64", "/usr/bin/wine")
@@ -76,14 +78,30 @@ EXCLUDES = (
     "setuptools",
     "distutils",
     "pkg_resources",
-    # Pillow's optional codecs (AVIF alone is 4 MB compressed): the customer side encodes
-    # with simplejpeg and zstandard, and Pillow is there only as a dependency of imports
-    "PIL._avif",
-    "PIL._webp",
-    "PIL._imagingcms",
-    "PIL._imagingft",
-    "PIL._imagingtk",
-    "PIL.ImageTk",
+    # Pillow: only the engineer's side (zvkdiag.screen.reassemble) uses it; the customer
+    # side encodes with simplejpeg and zstandard
+    "PIL",
+    # filelock loads sqlite3 only for its ReadWriteLock (and lives without it); the program
+    # takes FileLock only
+    "sqlite3",
+    # numpy's parts the screen and probe code never touch (numpy loads them lazily)
+    "numpy.random",
+    "numpy.fft",
+    "numpy.polynomial",
+    "numpy.ma",
+    "numpy.testing",
+    "numpy.f2py",
+    "numpy.distutils",
+    # the engineer's side of zvkdiag (tests/windows/test_customer_imports.py keeps the
+    # customer's modules from importing them)
+    "zvkdiag.engineer",
+    "zvkdiag.widgets",
+    "zvkdiag.jupyter",
+    "zvkdiag.cases",
+    "zvkdiag.testing",
+    "zvkdiag.screen.reassemble",
+    "zvkdiag.screen.receiver",
+    "zvkdiag.screen.browser",
 )
 WINE_TIMEOUT = 900.0
 PRUNE_DAYS = 7
@@ -452,8 +470,11 @@ def _build_ucrt_standin(system32: Path) -> None:
         )
 
 
-def build_exe(out: Path, *, log: bool = True) -> Path:
-    """Build the one-file exe at ``out`` (a Linux path); returns it."""
+def build_exe(out: Path, *, log: bool = True, floor: bool = False) -> Path:
+    """Build the one-file exe at ``out`` (a Linux path); returns it.
+
+    ``floor`` builds ``floor_tk.py`` instead, a bare Tk window with the same options.
+    """
     env = ensure_env(log=log)
     out = out.resolve()
     started = time.monotonic()
@@ -471,14 +492,8 @@ def build_exe(out: Path, *, log: bool = True) -> Path:
             "--noconsole",
             "--name",
             EXE_NAME,
-            "--paths",
-            windows_path(REPO),
-            "--collect-submodules",
-            "zvkdiag.probes",
-            "--collect-submodules",
-            "zvkdiag.agent",
-            "--collect-data",
-            "zvkdiag.consent",
+            "--additional-hooks-dir",
+            windows_path(HOOKS),
             "--distpath",
             windows_path(work / "dist"),
             "--workpath",
@@ -486,9 +501,14 @@ def build_exe(out: Path, *, log: bool = True) -> Path:
             "--specpath",
             windows_path(work),
         ]
+        if not floor:
+            args += ["--paths", windows_path(REPO)]
+            for package in ("zvkdiag.probes", "zvkdiag.agent"):
+                args += ["--collect-submodules", package]
+            args += ["--collect-data", "zvkdiag.consent"]
         for module in EXCLUDES:
             args += ["--exclude-module", module]
-        args.append(windows_path(ENTRY))
+        args.append(windows_path(FLOOR_ENTRY if floor else ENTRY))
         _say(log, "running PyInstaller under Wine")
         code, output = env.run(args, extra_env={"PYTHONDONTWRITEBYTECODE": "1"}, cwd=work)
         built = work / "dist" / f"{EXE_NAME}.exe"
@@ -504,18 +524,22 @@ def source_key(env: WineEnv) -> str:
     """Hash of what goes into the exe besides the environment: our sources and this script."""
     h = hashlib.sha256(env.root.name.encode())
     files = sorted((REPO / "zvkdiag").rglob("*.py"))
-    for path in [*files, ENTRY, Path(__file__).resolve()]:
+    for path in [*files, ENTRY, FLOOR_ENTRY, *sorted(HOOKS.glob("*.py")), Path(__file__).resolve()]:
         h.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 
-def cached_exe(*, log: bool = True) -> Path:
-    """The exe for the current checkout from the cache, built first if missing (for tests)."""
+def cached_exe(*, log: bool = True, floor: bool = False) -> Path:
+    """The exe for the current checkout from the cache, built first if missing (for tests).
+
+    ``floor``: the bare Tk exe of ``build_exe(floor=True)`` instead.
+    """
     env = ensure_env(log=log)
-    path = cache_root() / "exe" / f"{EXE_NAME}-{source_key(env)}.exe"
+    name = "floor" if floor else EXE_NAME
+    path = cache_root() / "exe" / f"{name}-{source_key(env)}.exe"
     if not path.exists():
         partial = path.with_suffix(".partial")
-        build_exe(partial, log=log)
+        build_exe(partial, log=log, floor=floor)
         partial.rename(path)
         _prune(keep=env.root)
     return path

@@ -50,6 +50,26 @@ def test_stand_in_dlls_stay_in_the_test_prefix(exe: Path) -> None:
     assert b"ucrtbase.dll\0" not in data
 
 
+def test_exe_leaves_out_what_the_customer_program_never_reads(exe: Path) -> None:
+    """Pillow, numpy's unused parts and Tcl data the window never reads are not bundled
+    (packaging/windows/build.py's EXCLUDES, packaging/windows/hooks/hook-_tkinter.py)."""
+    data = exe.read_bytes()
+    # the bundle's table of contents names every file in clear text
+    for kept in (b"_tcl_data\\init.tcl", b"_tk_data\\tk.tcl", b"cp1252.enc", b"libcrypto"):
+        assert kept in data, kept
+    assert b"numpy\\_core\\_multiarray_umath" in data
+    for left_out in (
+        b"PIL\\_imaging",
+        b"numpy\\random\\",
+        b"_tcl_data\\tzdata\\",
+        b"_tcl_data\\msgs\\",
+        b"_tk_data\\images\\",
+        b"cp932.enc",
+        b"big5.enc",
+    ):
+        assert left_out not in data, left_out
+
+
 def _certificate_pair(tmp: Path) -> tuple[Path, Path, Path]:
     """A throwaway CA and a certificate it issued (trustme's carry code signing among their
     extended key usages): (ca.pem, cert.pem, key.pem)."""

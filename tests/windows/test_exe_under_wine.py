@@ -6,6 +6,7 @@ What this proves and what it does not: docs/windows.md ("What the Wine tests pro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import subprocess
@@ -67,13 +68,24 @@ def test_customer_session_under_wine(
     main = desktop.window(MAIN, timeout=60)
     boxes: list[np.ndarray[Any, Any]] = []
 
-    def drawn() -> bool:  # Tk draws the window's content after it is mapped
-        boxes[:] = white_boxes(desktop.grab_window(main))
-        return len(boxes) == 3
+    shown: list[str] = []
 
-    until(drawn, WAIT, "the ID, password and message boxes in the main window")
-    shown_id = ocr(boxes[0], tmp_path, digits=True)
-    shown_password = ocr(boxes[1], tmp_path, digits=False)
+    def drawn() -> bool:
+        # The window is drawn before the agent has its ID (the boxes are empty then),
+        # and Tk draws the content after the window is mapped: wait for the ID's digits
+        boxes[:] = white_boxes(desktop.grab_window(main))
+        if len(boxes) != 3:
+            return False
+        # (read again on a miss: tesseract now and then takes an "8" for an "s")
+        shown[:] = [ocr(boxes[0], tmp_path, digits=True), ocr(boxes[1], tmp_path, digits=False)]
+        return re.sub(r"\D", "", shown[0]) == customer.session_id.replace(" ", "") and (
+            shown[1].replace(" ", "") == customer.password
+        )
+
+    with contextlib.suppress(AssertionError):  # the asserts below say what differs
+        until(drawn, WAIT, "the window shows the reported ID and password")
+    assert len(boxes) == 3, "the ID, password and message boxes in the main window"
+    shown_id, shown_password = shown
     assert re.sub(r"\D", "", shown_id) == customer.session_id.replace(" ", "")
     assert shown_password.replace(" ", "") == customer.password
 

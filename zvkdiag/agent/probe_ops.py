@@ -15,7 +15,6 @@ from zvkdiag.consent.model import Decision, Scope
 from zvkdiag.probes.base import Probe
 from zvkdiag.probes.registry import DEFAULT_REGISTRY
 from zvkdiag.probes.runner import ProbeResult, arun_probes
-from zvkdiag.probes.wire import encode_result, preview_text
 from zvkdiag.wire.messages import write_message
 
 __all__ = ["MAX_PROBES", "PREVIEW_ROWS", "register_all"]
@@ -37,6 +36,8 @@ def _requested(ctx: OpContext) -> tuple[list[type[Probe]], dict[str, dict[str, A
 
 
 async def _approve_preview(ctx: OpContext, probe: type[Probe], result: ProbeResult) -> bool:
+    from zvkdiag.probes.wire import preview_text  # numpy: loaded when a probe runs
+
     previews = {
         f"preview_{lang}": preview_text(result, lang, max_rows=PREVIEW_ROWS)
         for lang in ("de", "en")
@@ -53,6 +54,8 @@ async def op_probe(ctx: OpContext) -> int:
         scope_label="probe:" + ",".join(names),
     )
     results = await arun_probes(names, params)
+    from zvkdiag.probes.wire import encode_result  # numpy: loaded when a probe runs
+
     refused: list[str] = []
     for probe in probes:
         if probe.sensitive and not await _approve_preview(ctx, probe, results[probe.name]):

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from zvkdiag._errors import ProtocolError
 from zvkdiag.agent.ops import OpContext, OpRegistry
 from zvkdiag.consent.model import Scope, ScreenShared
-from zvkdiag.screen import MAX_CONTROL_BYTES, ScreenStreamer, list_monitors, serve_screen
 from zvkdiag.wire.messages import read_message, write_message
 
 if TYPE_CHECKING:
@@ -29,6 +28,8 @@ def _session(ctx: OpContext) -> AgentSession:
 
 
 async def op_monitors(ctx: OpContext) -> int:
+    from zvkdiag.screen.capture import list_monitors  # the capture stack loads on first use
+
     monitors = [dataclasses.asdict(m) for m in list_monitors()]
     await ctx.accept(monitors=monitors)
     return 0
@@ -38,6 +39,9 @@ async def op_screen(ctx: OpContext) -> int:
     monitor = ctx.param("monitor", int, 0)
     if not 0 <= monitor <= 16:
         raise ProtocolError("monitor must be 0 to 16")
+    from zvkdiag.screen.frames import MAX_CONTROL_BYTES
+    from zvkdiag.screen.stream import ScreenStreamer, serve_screen
+
     session = _session(ctx)
     if Scope.SCREEN_VIEW.value not in session.standing:
         await ctx.require(ctx.request(Scope.SCREEN_VIEW, monitor=monitor))

@@ -15,10 +15,9 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zvkdiag._errors import ZvkdiagError
-from zvkdiag.agent.agent import Agent
 from zvkdiag.agent.control import LateControl
 from zvkdiag.agent.limits import SessionLimits
 from zvkdiag.consent.audit import LOG_NAME
@@ -27,7 +26,11 @@ from zvkdiag.quicksupport.auditfile import OpenedAudit, open_audit
 from zvkdiag.quicksupport.builtin import DEV_RELAY, BuiltIn, load_builtin
 from zvkdiag.quicksupport.paths import data_dir
 from zvkdiag.quicksupport.single import claim, wake_first
-from zvkdiag.trust.verify import TrustConfig
+
+if TYPE_CHECKING:
+    # the agent's stack (asyncssh, cryptography) loads after the window is drawn
+    from zvkdiag.agent.agent import Agent
+    from zvkdiag.trust.verify import TrustConfig
 
 __all__ = ["Plan", "plan", "run"]
 
@@ -75,6 +78,8 @@ def plan(args: argparse.Namespace, builtin: BuiltIn | None = None) -> Plan:
         idle_minutes=args.idle_minutes, max_hours=args.max_session_hours
     )
     if args.ca_key:
+        from zvkdiag.trust.verify import TrustConfig
+
         trust: TrustConfig | None = TrustConfig.load(args.ca_key, args.revoked)
     else:
         trust = builtin.trust()
@@ -137,6 +142,9 @@ def run_tk(p: Plan) -> int:
         first.serve(ui.bring_to_front)
         if opened.set_aside is not None:
             ui.tell(text("audit.set_aside", p.lang, name=opened.set_aside.name))
+        ui.root.update()  # draw the window now, not after the agent's imports below
+        from zvkdiag.agent.agent import Agent
+
         agent = Agent(ui, audit_log=opened.log, **p.agent_options())
         control.agent = agent
         _run_window(ui, agent, control)
@@ -164,6 +172,7 @@ def _run_window(ui: Any, agent: Agent, control: LateControl) -> None:
 
 def run_console(p: Plan) -> int:
     """Questions on stdout, answers from stdin; Ctrl-C or SIGTERM ends it."""
+    from zvkdiag.agent.agent import Agent
     from zvkdiag.consent.console_ui import ConsoleUI
 
     opened = _open_audit(p.lang)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Final
-
-import asyncssh
+from typing import TYPE_CHECKING, Any, Final
 
 from zvkdiag._errors import ZvkdiagError
-from zvkdiag.trust.verify import TrustConfig
+
+if TYPE_CHECKING:
+    from zvkdiag.trust.verify import TrustConfig
 
 __all__ = ["DEV_RELAY", "FILE_NAME", "BuiltIn", "load_builtin"]
 
@@ -38,6 +38,10 @@ class BuiltIn:
         """The CA key as a trust configuration (None when none is built in)."""
         if not self.ca_key:
             return None
+        import asyncssh  # with the key only: the window comes before the SSH stack
+
+        from zvkdiag.trust.verify import TrustConfig
+
         try:
             keys = tuple(asyncssh.import_public_key(line) for line in _key_lines(self.ca_key))
         except (asyncssh.KeyImportError, ValueError) as exc:

@@ -23,7 +23,6 @@ from zvkdiag.transport.address import RAW_PORT, WSS_PORT, Route, parse_relay, pl
 from zvkdiag.transport.pac import pac_for, proxy_from_pac
 from zvkdiag.transport.proxy import ProxyURL, proxy_for
 from zvkdiag.transport.tls import client_context
-from zvkdiag.transport.wsclient import open_wss
 
 __all__ = ["ROUTE_TIMEOUT", "STAGGER", "Opened", "open_relay", "open_route", "race"]
 
@@ -87,6 +86,8 @@ async def open_relay(
 async def open_route(route: Route, ctx: ssl.SSLContext | None = None) -> socket.socket:
     async with asyncio.timeout(ROUTE_TIMEOUT):
         if route.carrier == "wss":
+            from zvkdiag.transport.wsclient import open_wss  # wsproto: only for this carrier
+
             return await open_wss(route, ctx or client_context())
         return await _open_tcp(route)
 

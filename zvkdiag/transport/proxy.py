@@ -18,12 +18,12 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
-
-import spnego
-import spnego.exceptions
+from typing import TYPE_CHECKING, Final
 
 from zvkdiag._errors import ProxyError, ZvkdiagError
+
+if TYPE_CHECKING:
+    import spnego  # loaded when a proxy asks for NTLM or Negotiate, not at start
 
 __all__ = [
     "MAX_BODY",
@@ -254,6 +254,9 @@ class ConnectDialogue:
         return next((s for s in order if s in offered), None)
 
     def _start_context(self, scheme: str) -> None:
+        import spnego
+        import spnego.exceptions
+
         name = "NTLM" if scheme == "ntlm" else "Negotiate"
         self.scheme = name
         try:
@@ -277,6 +280,8 @@ class ConnectDialogue:
         self._set("ntlm-negotiate", token)
 
     def _step(self, challenge: str) -> None:
+        import spnego.exceptions
+
         assert self._context is not None
         try:
             token = self._context.step(base64.b64decode(challenge, validate=True))

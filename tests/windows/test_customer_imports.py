@@ -1,0 +1,85 @@
+"""What the customer's program imports on Linux, against what the Windows exe leaves out.
+
+``packaging/windows/build.py`` excludes modules from the exe (``EXCLUDES``);
+an excluded module that the customer's code does import would make the exe
+fail only when that code runs, under Windows.  These tests import everything
+the exe bundles of zvkdiag, in a fresh interpreter, and look at
+``sys.modules``.  They need no Wine.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Final
+
+from .conftest import load_build
+
+# The modules the exe's entry and its PyInstaller options take in (--collect-submodules)
+BUNDLE_SCRIPT: Final = """
+import importlib, json, pkgutil, sys
+import zvkdiag.agent, zvkdiag.probes
+for pkg in (zvkdiag.agent, zvkdiag.probes):
+    for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+        importlib.import_module(info.name)
+for name in ("zvkdiag.cli", "zvkdiag.quicksupport.app", "zvkdiag.consent.tk_ui",
+             "zvkdiag.consent.console_ui", "zvkdiag.screen.stream", "zvkdiag.screen.capture",
+             "zvkdiag.screen.win32dpi"):
+    importlib.import_module(name)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+# What ``zvkdiag quicksupport`` imports before it shows the window, and then before the ID
+WINDOW_SCRIPT: Final = """
+import json, sys
+import zvkdiag.cli, zvkdiag.quicksupport.app, zvkdiag.consent.tk_ui, zvkdiag.screen.win32dpi
+print(json.dumps(sorted(sys.modules)))
+"""
+START_SCRIPT: Final = WINDOW_SCRIPT.replace("win32dpi", "win32dpi, zvkdiag.agent.agent")
+
+
+def _modules(script: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    names: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return names
+
+
+def _under(names: list[str], prefixes: list[str]) -> list[str]:
+    return [n for n in names if any(n == p or n.startswith(p + ".") for p in prefixes)]
+
+
+def test_the_customer_modules_import_nothing_the_exe_leaves_out() -> None:
+    excludes = list(load_build().EXCLUDES)
+    assert "PIL" in excludes and "zvkdiag.engineer" in excludes  # the list is the real one
+    names = _modules(BUNDLE_SCRIPT)
+    assert "zvkdiag.agent.agent" in names and "zvkdiag.screen.stream" in names
+    assert "numpy" in names  # the screen stack does need numpy itself
+    assert _under(names, excludes) == []
+
+
+def test_the_window_comes_before_the_agent_stack() -> None:
+    names = _modules(WINDOW_SCRIPT)
+    assert "tkinter" in names and "zvkdiag.consent.tk_ui" in names
+    assert _under(names, ["asyncssh", "zvkdiag.agent.agent", "numpy"]) == []
+
+
+def test_the_start_to_the_id_loads_neither_numpy_nor_the_screen_stack() -> None:
+    names = _modules(START_SCRIPT)
+    assert "zvkdiag.agent.agent" in names and "asyncssh" in names
+    assert _under(names, ["numpy", "PIL", "pandas", "zvkdiag.screen.stream"]) == []
+    assert _under(names, ["zvkdiag.probes.wire", "zvkdiag.screen.capture"]) == []
+    # a proxy's NTLM login and the wss carrier load theirs when used
+    assert _under(names, ["spnego", "wsproto"]) == []
+
+
+def test_the_lazy_package_names_still_resolve() -> None:
+    import zvkdiag.probes
+    import zvkdiag.screen
+
+    for name in zvkdiag.screen.__all__:
+        assert getattr(zvkdiag.screen, name) is not None
+    for name in zvkdiag.probes.__all__:
+        assert getattr(zvkdiag.probes, name) is not None
