@@ -105,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
     from zvkdiag.screen.win32dpi import set_dpi_awareness
 
     set_dpi_awareness()  # before any window: Windows fixes it per process
+    if sys.platform == "win32":
+        # The selector loop, as on Linux: under Wine the resumable stream's carrier
+        # broke again and again on the proactor loop (docs/windows.md).
+        asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy())
     try:
         p = plan(args)
     except (ValueError, ZvkdiagError, OSError) as exc:
