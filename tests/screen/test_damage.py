@@ -416,3 +416,24 @@ def test_an_idle_worker_keeps_to_the_grab_budget(screen: XServer) -> None:
     first, waited, second = asyncio.run(main())
     assert first > 0 and second > 0
     assert waited
+
+
+def test_without_damage_every_grab_takes_the_whole_screen(
+    screen: XServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on Windows: no DAMAGE, so nothing says where the screen changed.  A later
+    # grab must still see a new window (it once saw only the pointer's place).
+    monkeypatch.setattr(DamageWatch, "open", staticmethod(lambda display: None))
+    with Capturer(display=screen.display) as capturer:
+        first, parts = capturer.grab_changed()
+        assert parts is None
+        window = small_window(screen, "#cc2244", 100, 200)
+        try:
+            time.sleep(1.0)  # the window has mapped and drawn itself
+            frame, parts = capturer.grab_changed()
+            assert parts is None
+            assert np.array_equal(frame[..., :3], capturer.grab()[..., :3])
+            assert not np.array_equal(frame[200:240, 100:150, :3], first[200:240, 100:150, :3])
+        finally:
+            window.kill()
+            window.wait()

@@ -117,6 +117,10 @@ class Capturer:
         self._cursor_rect = Rect(0, 0, 0, 0)  # where the pointer is blended into it
         self.cursor_fetches = 0  # pointer images asked of the X server
 
+    def _no_areas(self) -> list[Rect] | None:
+        """Nothing drawn yet since a grab; without DAMAGE (Windows) that is not known."""
+        return [] if self._damage is not None else None
+
     def quiet(self) -> bool:
         """True when nothing was drawn and the pointer is unchanged since the last grab.
 
@@ -156,7 +160,7 @@ class Capturer:
         no areas known (no DAMAGE or no XFixes), or a change of more than three
         quarters of the screen or in more than ``MAX_PARTS`` places.
         """
-        areas, self._areas = self._areas, []
+        areas, self._areas = self._areas, self._no_areas()
         frame = self._frame
         blends_itself = self._cursor_source is not None or not self._sct.with_cursor
         if full or areas is None or frame is None or not blends_itself:
@@ -218,7 +222,7 @@ class Capturer:
     def grab(self) -> Pixels:
         """One frame; a new array each call (callers may keep it)."""
         pixels = self._shot(self._region)
-        self._areas = []
+        self._areas = self._no_areas()
         cursor = self._fetch_cursor()
         self._cursor_rect = Rect(0, 0, 0, 0) if cursor is None else cursor[1]
         if cursor is not None:
