@@ -80,18 +80,6 @@ def _sides(s: zvkdiag.Session, ui: AutoConsent) -> dict[str, Callable[[], bool]]
     }
 
 
-def _connect_once_offered(agent: AgentThread, address: str) -> zvkdiag.Session:
-    """Connect as soon as the agent's re-offer reached the (new) relay."""
-    deadline = time.monotonic() + REOFFER_TIMEOUT
-    while True:
-        try:
-            return zvkdiag.connect(agent.session_id, agent.password, relay=address, engineer="E")
-        except (zvkdiag.PeerNotFound, zvkdiag.ConnectError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def test_relay_killed_mid_session(relay_proc: list[Proc], tmp_path: Path) -> None:
     """Not back within the resumption grace: the session ends on both sides, nothing is lost."""
     address = _start_relay(relay_proc)
@@ -115,7 +103,7 @@ def test_relay_killed_mid_session(relay_proc: list[Proc], tmp_path: Path) -> Non
         assert agent.password != old_password
         said = [line for line in agent.out.lines() if line.startswith("Password:")]
         assert said[-1] == f"Password: {agent.password}"  # "Network: …" lines may follow
-        with _connect_once_offered(agent, address) as s2:
+        with agent.connect_once_offered(address, REOFFER_TIMEOUT) as s2:
             assert s2.run(["echo", "wieder da"]).stdout == "wieder da\n"
         assert agent.session_id == id_before
         kinds = [json.loads(line)["kind"] for line in agent.audit_path().read_text().splitlines()]

@@ -6,9 +6,7 @@ Two real relay processes share one port through SO_REUSEPORT (``--reuse-port``).
 from __future__ import annotations
 
 import socket
-import time
 
-import zvkdiag
 from zvkdiag.testing.fakes import AgentThread, AutoConsent
 from zvkdiag.testing.procs import Proc
 
@@ -40,17 +38,6 @@ def _roundtrips(cust: socket.socket, eng: socket.socket, n: int) -> None:
         assert recv_exactly(cust, 100) == data[:100]
 
 
-def _connect_once_offered(agent: AgentThread, address: str) -> zvkdiag.Session:
-    deadline = time.monotonic() + REOFFER_TIMEOUT
-    while True:
-        try:
-            return zvkdiag.connect(agent.session_id, agent.password, relay=address, engineer="E")
-        except (zvkdiag.PeerNotFound, zvkdiag.ConnectError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 def test_a_session_streams_across_the_switch_and_the_successor_takes_offers(
     spawn: type[Proc],
 ) -> None:
@@ -74,7 +61,7 @@ def test_a_session_streams_across_the_switch_and_the_successor_takes_offers(
         _roundtrips(cust, eng, 20)  # the old pair streams on
         offers = [offer(address) for _ in range(10)]  # every new offer is taken, by the new relay
         assert len({sid for _, sid in offers}) == 10
-        with _connect_once_offered(agent, address) as session:  # re-offered, same ID
+        with agent.connect_once_offered(address, REOFFER_TIMEOUT) as session:  # re-offered, same ID
             assert session.run(["echo", "hier"]).stdout == "hier\n"
         assert agent.session_id == idle_id
         _roundtrips(cust, eng, 5)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -57,23 +56,6 @@ def _relay(spawn: type[Proc], shard: int, port: int) -> Proc:
     return p
 
 
-def _session(agent: AgentThread, shards: object) -> zvkdiag.Session:
-    """Connect by ID alone; retry while the customer's re-offer has not reached its relay."""
-    deadline = time.monotonic() + REOFFER_TIMEOUT
-    while True:
-        try:
-            return zvkdiag.connect(
-                agent.session_id,
-                agent.password,
-                relay=shards,
-                engineer="E",  # type: ignore[arg-type]
-            )
-        except (zvkdiag.PeerNotFound, zvkdiag.ConnectError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 def test_two_relays_one_restarted_takes_its_customers_back(
     spawn: type[Proc], tmp_path: Path
 ) -> None:
@@ -87,17 +69,19 @@ def test_two_relays_one_restarted_takes_its_customers_back(
         assert [a.session_id[0] for a in agents] == ["1", "2", "1", "2"]
         used = [a.password for a in agents]
         for agent in agents:  # by ID alone, through the map or the TOML file
-            with _session(agent, toml if agent is agents[0] else shards) as s:
+            with agent.connect_once_offered(
+                toml if agent is agents[0] else shards, REOFFER_TIMEOUT
+            ) as s:
                 assert s.run(["echo", agent.session_id[0]]).stdout == f"{agent.session_id[0]}\n"
         ids = [a.session_id for a in agents]
         for agent, old in zip(agents, used, strict=True):
             agent.fresh_password(old)  # a new one after every session
-        kept = _session(agents[1], shards)  # a live session on shard 2
+        kept = agents[1].connect_once_offered(shards, REOFFER_TIMEOUT)  # a live session on shard 2
         relays[1].proc.kill()
         relays[1].proc.wait()
         relays[1] = _relay(spawn, 1, ports[1])
         for agent in (agents[0], agents[2]):  # shard 1's customers are back, same IDs
-            with _session(agent, shards) as s:
+            with agent.connect_once_offered(shards, REOFFER_TIMEOUT) as s:
                 assert s.run(["true"]).exit_status == 0
         assert [a.session_id for a in agents] == ids
         assert kept.run(["echo", "untouched"]).stdout == "untouched\n"

@@ -14,7 +14,7 @@ import ssl
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zvkdiag.agent.agent import Agent
 from zvkdiag.agent.ops import OpRegistry
@@ -22,6 +22,9 @@ from zvkdiag.consent.model import AgentEvent, ConsentRequest, Decision, Scope
 from zvkdiag.engineer.loopthread import LoopThread
 from zvkdiag.relay.server import Relay, RelayConfig, start_relay
 from zvkdiag.wire import codes
+
+if TYPE_CHECKING:
+    from zvkdiag.engineer.session import Session
 
 __all__ = ["AgentThread", "AutoConsent", "MemoryClipboard", "RelayThread"]
 
@@ -203,6 +206,22 @@ class AgentThread:
         while self.password == old and time.monotonic() < deadline:
             time.sleep(0.01)
         return self.password
+
+    def connect_once_offered(self, relay: Any, timeout: float) -> Session:
+        """An engineer's session (engineer "E") as soon as this agent's (re-)offer
+        reached ``relay`` (an address or a shard map); the last error after ``timeout``."""
+        import time
+
+        import zvkdiag
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return zvkdiag.connect(self.session_id, self.password, relay=relay, engineer="E")
+            except (zvkdiag.PeerNotFound, zvkdiag.ConnectError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     @property
     def address(self) -> str:
