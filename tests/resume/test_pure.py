@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import socket
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zvkdiag._errors import ProtocolError, ResumeBufferFull
+from zvkdiag.resume import transport
 from zvkdiag.resume.frames import (
     MAX_DATA,
     Decoder,
@@ -218,3 +221,36 @@ def test_control_frames_have_fixed_sizes() -> None:
     assert encode(Kind.CLOSE) == bytes([Kind.CLOSE, 0, 0, 0, 0])
     with pytest.raises(ValueError):
         encode(Kind.ACK, b"1")
+
+
+# -- ending ---------------------------------------------------------------------------------
+class _Sink(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.lost = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(exc)
+
+
+def test_both_ends_closing_at_once_close_their_carriers_without_lingering(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each end's CLOSE ends the other's wait for a goodbye: no carrier waits out the linger."""
+    monkeypatch.setattr(transport, "CLOSE_LINGER", 3600.0)
+
+    async def both() -> list[bool]:
+        eng, cus = _sides()
+        a_sock, b_sock = socket.socketpair()
+        a = transport.ResumableTransport(eng, redial=None)
+        b = transport.ResumableTransport(cus, redial=None)
+        sinks = [_Sink(), _Sink()]
+        await a.start(sinks[0], a_sock)
+        await b.start(sinks[1], b_sock)
+        a.write(b"last words")
+        a.close()
+        b.close()
+        await asyncio.gather(*(sink.lost for sink in sinks))
+        return list(await asyncio.gather(a.wait_closed(30), b.wait_closed(30)))
+
+    assert asyncio.run(both()) == [True, True]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import mss
@@ -114,3 +115,35 @@ def test_recording_relay_sees_no_screen_pixels(on_screen: Scene, relay: RelayThr
     assert rows  # the Tk scene has detail to look for
     for row in rows:
         assert row[:48] not in seen and row[::-1][:48] not in seen  # nor raw pixel runs
+
+
+def test_closing_the_session_ends_frames_watched_from_another_thread(
+    on_screen: Scene, relay: RelayThread
+) -> None:
+    """The watcher's ``async for`` ends quietly; its cleanup does not touch the closed loop."""
+    seen: list[int] = []
+    failures: list[BaseException] = []
+    first = threading.Event()
+
+    async def watch(s: zvkdiag.Session) -> None:
+        async for got in s.frames():
+            seen.append(got.frame.seq)
+            first.set()
+
+    def run(s: zvkdiag.Session) -> None:
+        try:
+            asyncio.run(watch(s))
+        except BaseException as exc:  # the test reports whatever escaped
+            failures.append(exc)
+
+    with (
+        AgentThread(relay=relay.address) as a,
+        zvkdiag.connect(a.session_id, a.password, relay=relay.address, engineer="E") as s,
+    ):
+        watcher = threading.Thread(target=run, args=(s,), daemon=True)
+        watcher.start()
+        assert first.wait(30)
+    watcher.join(30)
+    assert not watcher.is_alive()
+    assert failures == []
+    assert seen

@@ -404,6 +404,7 @@ class Agent:
         stream = self._resumable(ResumeSecret(keys[0], self.creds.session_id, "customer"))
         try:
             await self._serve_ssh(ResumeTunnel(stream, sock), session, host_key)
+            await stream.wait_closed()
         finally:
             self.session = None
             self.creds.session_ended()

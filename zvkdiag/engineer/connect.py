@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from zvkdiag._errors import (
     AlreadyConnected,
-    ConsentDenied,
     ZvkdiagError,
 )
 from zvkdiag.engineer import registry
@@ -46,11 +45,8 @@ async def _open_session(
     )
     try:
         chan = await session.open_op("session")
-    except ConsentDenied:
-        conn.close()
-        raise
-    except ZvkdiagError:
-        conn.close()
+    except ZvkdiagError:  # ConsentDenied among them
+        await session.aclose()
         raise
     chan.close()
     registry.register(session)

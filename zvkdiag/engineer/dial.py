@@ -203,6 +203,7 @@ async def _dial_customer(
     target: Target, engineer: str, identity: Identity | None, on_link: Events | None
 ) -> tuple[asyncssh.SSHClientConnection, Watcher]:
     sock = await _paired_socket(target)
+    stream: ResumableTransport | None = None
     try:
         ident = identity or Identity.ephemeral()
         client_key = ident.key
@@ -219,6 +220,9 @@ async def _dial_customer(
         return await _ssh(ResumeTunnel(stream, sock), host_pub, client_key, watcher), watcher
     except BaseException:
         sock.close()
+        if stream is not None:  # SSH failed above it: nothing is left to say goodbye to
+            stream.close()
+            await asyncio.shield(stream.wait_closed(timeout=0))
         raise
 
 

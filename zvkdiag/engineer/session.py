@@ -8,6 +8,7 @@ callback on another thread never stalls the SSH connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -33,7 +34,8 @@ from zvkdiag._errors import (
 from zvkdiag.engineer import registry
 from zvkdiag.engineer.dial import Watcher
 from zvkdiag.engineer.link import LinkState, LinkWatch, Subscriber
-from zvkdiag.engineer.loopthread import LoopThread
+from zvkdiag.engineer.loopthread import LoopStopped, LoopThread
+from zvkdiag.resume.transport import EXTRA_KEY, ResumableTransport
 from zvkdiag.wire import codes, requests
 
 if TYPE_CHECKING:
@@ -75,6 +77,10 @@ class Session:
         link: LinkWatch | None = None,
     ) -> None:
         self._conn = conn
+        stream = conn.get_extra_info(EXTRA_KEY)
+        self._stream: ResumableTransport | None = (
+            stream if isinstance(stream, ResumableTransport) else None
+        )
         self._link = link or LinkWatch()
         self._watcher = watcher
         self._lt = loop
@@ -296,10 +302,12 @@ class Session:
             while True:
                 try:
                     yield await self._lt.acall(step())
-                except StopAsyncIteration:
+                except (StopAsyncIteration, LoopStopped):
                     return
         finally:
-            await self._lt.acall(stop())
+            # a session closed meanwhile took the stream down with its loop
+            with contextlib.suppress(LoopStopped):
+                await self._lt.acall(stop())
 
     async def aaudit(self) -> list[dict[str, Any]]:
         chan = await self.open_op("audit")
@@ -364,14 +372,15 @@ class Session:
         already = self.closed
         self._closed_by_us = True
         registry.unregister(self)
-        if already:
-            return
-        self._conn.close()
-        try:
-            async with asyncio.timeout(5):
-                await self._conn.wait_closed()
-        except TimeoutError:
-            pass
+        if not already:
+            self._conn.close()
+            try:
+                async with asyncio.timeout(5):
+                    await self._conn.wait_closed()
+            except TimeoutError:
+                pass
+        if self._stream is not None:  # its carrier lingers for the customer's goodbye
+            await self._stream.wait_closed()
 
     # -- sync twins ---------------------------------------------------------------
     def _sync(self, coro: Any, timeout: float | None = None) -> Any:

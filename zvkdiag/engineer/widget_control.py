@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Final
 
 from zvkdiag._errors import ConsentDenied, ProtocolError, ZvkdiagError
 from zvkdiag.control.events import InputEvent, parse_batch
+from zvkdiag.engineer.loopthread import LoopStopped
 
 if TYPE_CHECKING:
     from zvkdiag.engineer.controlling import Control
@@ -131,11 +132,10 @@ class ControlLink:
             self._pointing = False
 
     def _on_loop(self, coro: object) -> None:
-        if self._session._lt.loop.is_closed():
-            coro.close()  # type: ignore[attr-defined]
+        try:
+            self._session._lt.submit(coro)  # type: ignore[arg-type]
+        except LoopStopped:  # the coroutine was closed unrun
             self._set(_state("off", "The session is closed."))
-            return
-        self._session._lt.submit(coro)  # type: ignore[arg-type]
 
     # -- on the session loop ----------------------------------------------------------------
     def _set(self, state: ControlState) -> None:

@@ -40,6 +40,7 @@ from zvkdiag.resume.stream import StreamState
 
 __all__ = [
     "DEAD_AFTER",
+    "EXTRA_KEY",
     "GRACE",
     "HEARTBEAT",
     "ResumableTransport",
@@ -56,6 +57,8 @@ ACK_DELAY: Final = 0.05
 HANDSHAKE_TIMEOUT: Final = 10.0
 RETRY: Final = (0.1, 0.25, 0.5)
 CLOSE_LINGER: Final = 2.0
+EXTRA_KEY: Final = "zvkdiag.resumable"
+"""``get_extra_info`` name under which the transport (and asyncssh's connection) gives itself."""
 
 Redial = Callable[[str], Awaitable[socket.socket]]
 """Open a new carrier paired with the peer, given the relay token; raise when it cannot."""
@@ -80,6 +83,7 @@ class _Carrier(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.owner._open_carriers.add(self)
 
     def data_received(self, data: bytes) -> None:
         if self.adopted:
@@ -89,6 +93,9 @@ class _Carrier(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        self.owner._open_carriers.discard(self)
+        if not self.owner._open_carriers:
+            self.owner._all_closed.set()
         if self.adopted:
             self.owner._carrier_lost(self, exc)
 
@@ -114,6 +121,7 @@ class ResumableTransport(asyncio.Transport):
         self.state = state or StreamState()
         self._protocol: asyncio.Protocol | None = None
         self._carrier: _Carrier | None = None
+        self._lingering: _Carrier | None = None
         self._decoder = Decoder()
         self._closing = False
         self._ended = False
@@ -123,6 +131,8 @@ class ResumableTransport(asyncio.Transport):
         self._beat: asyncio.TimerHandle | None = None
         self._resuming: asyncio.Task[None] | None = None
         self._extra: dict[str, Any] = {}
+        self._open_carriers: set[_Carrier] = set()
+        self._all_closed = asyncio.Event()
         self.resumptions = 0
 
     # -- asyncio.Transport for asyncssh -------------------------------------------
@@ -182,7 +192,7 @@ class ResumableTransport(asyncio.Transport):
             # peer still writes, and a reset drops what the peer had not read yet.
             carrier.write(encode(Kind.CLOSE))
             self._loop.call_later(CLOSE_LINGER, carrier.close)
-            self._carrier = None
+            self._lingering, self._carrier = self._carrier, None
         self._end(None)
 
     def abort(self) -> None:
@@ -193,11 +203,33 @@ class ResumableTransport(asyncio.Transport):
         """
         self.close()
 
+    async def wait_closed(self, timeout: float | None = None) -> bool:
+        """Wait until every carrier socket is closed; after ``timeout``, close them at once.
+
+        Call it after the stream ended and before its event loop stops: a carrier
+        still lingering for the peer's goodbye would otherwise stay open for ever.
+        True when every carrier had closed by itself (the default ``timeout`` is a
+        little over ``CLOSE_LINGER``).
+        """
+        if timeout is None:
+            timeout = CLOSE_LINGER + 0.5
+        if self._open_carriers:
+            self._all_closed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._all_closed.wait()
+        forced = [c.transport for c in self._open_carriers if c.transport is not None]
+        for transport in forced:
+            transport.abort()
+        await asyncio.sleep(0)  # let the aborted transports run their connection_lost
+        return not forced
+
     # -- starting -------------------------------------------------------------------
     async def start(self, protocol: asyncio.Protocol, sock: socket.socket) -> None:
         """Hand the stream to ``protocol`` and put the first carrier in place."""
         with contextlib.suppress(OSError):
             self._extra = {"peername": sock.getpeername(), "sockname": sock.getsockname()}
+        self._extra[EXTRA_KEY] = self
         self._protocol = protocol
         protocol.connection_made(self)
         await self._attach(sock, 0)
@@ -224,6 +256,9 @@ class ResumableTransport(asyncio.Transport):
 
     # -- the carrier ------------------------------------------------------------------
     def _carrier_data(self, carrier: _Carrier, data: bytes) -> None:
+        if carrier is self._lingering:
+            self._linger_data(carrier, data)
+            return
         if carrier is not self._carrier or self._protocol is None:
             return
         self._heard = self._loop.time()
@@ -238,6 +273,15 @@ class ResumableTransport(asyncio.Transport):
             self._end(exc)
             return
         self._acknowledge()
+
+    def _linger_data(self, carrier: _Carrier, data: bytes) -> None:
+        """After our CLOSE, the peer's own CLOSE (both ended at once) ends the linger."""
+        try:
+            frames = self._decoder.feed(data)
+        except ProtocolError:
+            frames = [Frame(Kind.CLOSE, b"")]
+        if any(frame.kind is Kind.CLOSE for frame in frames) and carrier.transport is not None:
+            carrier.transport.close()
 
     def _take(self, frames: list[Frame]) -> None:
         """Hand each DATA payload up as it is (asyncssh appends it to its own buffer)."""
