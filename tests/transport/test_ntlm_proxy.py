@@ -42,7 +42,8 @@ def test_session_through_an_ntlm_proxy(
             assert len(s.run(["head", "-c", "1000000", "/dev/zero"]).stdout) == 1_000_000
     assert RouteChosen("wss", f"{NAME}:{wss_relay.wss_port}", ntlm_proxy.address) in consent.events
     target = f"{NAME}:{wss_relay.wss_port}"
-    users = sorted(t.user.lower() for t in ntlm_proxy.tunnels if t.target == target)
+    # the customer's program may already have offered its next ID: a set, not a count
+    users = sorted({t.user.lower() for t in ntlm_proxy.tunnels if t.target == target})
     assert users == ["\\eva", "firma\\max"] or users == ["eva", "firma\\max"]
     # each login: none, then negotiate, then authenticate, all on one connection
     assert all(t.requests == 3 and t.scheme == ntlm_proxy.scheme for t in ntlm_proxy.tunnels)
@@ -61,7 +62,7 @@ def test_ntlm_is_preferred_to_basic(wss_relay: RelayThread, consent: AutoConsent
                 engineer="Eva",
             ) as s:
                 assert s.run(["true"]).exit_status == 0
-        assert len(proxy.tunnels) == 2
+        assert {t.user.lower().lstrip("\\") for t in proxy.tunnels} == {"eva", "firma\\max"}
         assert set(proxy.schemes_seen) == {"NTLM"}
 
 

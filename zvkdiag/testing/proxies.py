@@ -36,6 +36,7 @@ class TcpProxy:
         self.target = target
         self.rewrite = rewrite
         self.recorded: dict[str, bytearray] = {"up": bytearray(), "down": bytearray()}
+        self._pumps: set[asyncio.Future[Any]] = set()
         self._lt = LoopThread("zvkdiag-proxy")
         self._server = self._lt.call(self._start())
         port = self._server.sockets[0].getsockname()[1]
@@ -51,11 +52,16 @@ class TcpProxy:
         except OSError:
             writer.close()
             return
-        await asyncio.gather(
+        pumps = asyncio.gather(
             self._pump("up", reader, up_w),
             self._pump("down", up_r, writer),
             return_exceptions=True,
         )
+        self._pumps.add(pumps)
+        try:
+            await pumps
+        finally:
+            self._pumps.discard(pumps)
 
     async def _pump(
         self, direction: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -77,6 +83,9 @@ class TcpProxy:
     def close(self) -> None:
         async def _close() -> None:
             self._server.close()
+            for pumps in list(self._pumps):  # each closes its writers as it unwinds
+                pumps.cancel()
+            await asyncio.gather(*self._pumps, return_exceptions=True)
 
         self._lt.call(_close())
         self._lt.stop()
