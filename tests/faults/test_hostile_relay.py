@@ -22,7 +22,7 @@ import pytest
 import zvkdiag
 from zvkdiag._sockio import recv_frame, recv_line, send_all
 from zvkdiag.consent.model import FailedTry, Scope
-from zvkdiag.resume.frames import Kind, encode_ack
+from zvkdiag.resume.frames import Decoder, Kind, encode, encode_ack
 from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
 from zvkdiag.testing.proxies import TcpProxy
 from zvkdiag.wire import frames, handshake
@@ -202,25 +202,32 @@ def test_reflected_stream_is_refused(tmp_path: Path) -> None:
 
 # -- tampering with the SSH packets after the session started -------------------------------------
 class ArmedRewrite:
-    """Passes everything until ``armed``; then replays or reorders the engineer's chunks."""
+    """Passes everything until ``armed``; then replays the engineer's chunks, or swaps
+    the first two DATA frames of the engineer's resumable stream (ACKs pass as they are)."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
         self.armed = False
         self.held: bytes | None = None
+        self.swapped = False
+        self._frames = Decoder()
 
     def __call__(self, direction: str, position: int, data: bytes) -> bytes:
         if direction != "up" or not self.armed:
             return data
         if self.mode == "replay":
             return data + data
-        if data[:1] == bytes([ACK]) and len(data) == ACK_FRAME:
-            return data  # a lone acknowledgement moved around changes nothing SSH sees
-        if self.held is None:  # reorder: hold this chunk, send it after the next one
-            self.held = data
-            return b""
-        out, self.held = data + self.held, None
-        return out
+        out = bytearray()
+        for frame in self._frames.feed(data):
+            raw = encode(frame.kind, bytes(frame.payload))
+            if frame.kind is not Kind.DATA or self.swapped:
+                out += raw
+            elif self.held is None:
+                self.held = raw
+            else:
+                out += raw + self.held
+                self.held, self.swapped = None, True
+        return bytes(out)
 
 
 @pytest.mark.parametrize("mode", ["replay", "reorder"])
@@ -232,9 +239,17 @@ def test_replayed_or_reordered_ssh_packets_end_the_session_before_anything_runs(
     with TcpProxy(relay.address, rewrite=rewrite) as evil:
         s = zvkdiag.connect(agent.session_id, agent.password, relay=evil.address, engineer="E")
         rewrite.armed = True
-        with pytest.raises(HOSTILE) as info:
-            s.run(_touch(marker), timeout=10)
-        assert str(info.value)
+
+        # two requests at once: two DATA frames to swap, whatever else is in flight
+        async def both() -> list[object]:
+            return await asyncio.gather(
+                s.arun(_touch(marker), timeout=10),
+                s.arun(_touch(marker), timeout=10),
+                return_exceptions=True,
+            )
+
+        results = s.call(both(), timeout=60)
+        assert all(isinstance(r, HOSTILE) and str(r) for r in results), results
         s.close()
     assert [q.scope for q in consent.requests] == [Scope.SESSION]
     assert not marker.exists()

@@ -86,7 +86,7 @@ def test_inspection_with_an_untrusted_ca_names_the_proxy(
 ) -> None:
     exc = _fails(f"wss://{NAME}:{wss_relay.wss_port}", inspection.url)
     assert isinstance(exc, zvkdiag.UntrustedCertificate)
-    assert exc.proxy == inspection.address and inspection.refused == 1
+    assert exc.proxy == inspection.address and inspection.wait_refused(1)
     assert inspection.inspected == []
     german = _german(exc)
     assert german.startswith(

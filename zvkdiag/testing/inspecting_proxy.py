@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,13 @@ class InspectingProxy:
             return
         finally:
             writer.close()
+
+    def wait_refused(self, count: int, timeout: float = 10.0) -> bool:
+        """True once ``count`` clients refused the inspection (the client may notice first)."""
+        deadline = time.monotonic() + timeout
+        while self.refused < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.refused == count
 
     def close(self) -> None:
         shutdown(self._lt, self._server, self._tasks)
