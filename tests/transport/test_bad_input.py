@@ -113,7 +113,8 @@ def test_inspection_whose_ca_is_installed_is_accepted(
             agent.session_id, agent.password, relay=relay, proxy=inspection.url, engineer="Eva"
         ) as s:
             assert s.run(["echo", "hallo"]).stdout == "hallo\n"
-    assert inspection.inspected.count(f"{NAME}:{wss_relay.wss_port}") == 2
+    # both sides' tunnels (and maybe the customer's next offer, already on its way)
+    assert inspection.inspected.count(f"{NAME}:{wss_relay.wss_port}") >= 2
 
 
 def test_relay_certificate_expired(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
