@@ -46,7 +46,8 @@ row), and packing keeps several frames of an animation inside deflate's
 byte per pixel into the stream's palette (a glyph the same bytes in every
 rectangle).  ``form`` with bit 7 (``RUNS``) set carries the pixels as runs
 instead, count u32 | each run's index u8 | each run's length u8 (1-255),
-whenever that is at most half the packed size (flat areas, a desktop's
+whenever that is at most half the packed size (a quarter without a list:
+text of many colours keeps one glyph the same bytes everywhere; flat areas, a desktop's
 first frame: 27 against 37 KB).  ``PaletteEncoder`` (customer) and ``PaletteDecoder``
 (viewer) hold the two ends of that context; every PALETTE tile must be
 decoded, in order, by the viewer that the encoder's output went to.
@@ -116,7 +117,10 @@ LISTED_MAX: Final = 16
 _PACKING: Final = ((8, 0), (0, 1), (1, 2), (2, 4), (4, LISTED_MAX))  # bits, most colours listed
 RUNS: Final = 0x80  # form bit: indices as runs
 _RUN_MAX: Final = 255
-RUNS_GAIN: Final = 2  # runs only when at most half the packed bytes: deflate does the rest
+# Runs only when they are at most this part of the packed bytes (deflate does the rest);
+# text of many colours keeps its bytes per pixel, the same glyph bytes as elsewhere.
+RUNS_GAIN: Final = 2
+RUNS_GAIN_UNLISTED: Final = 4
 _RUN_COUNT = struct.Struct(">I")
 _NO_COLOURS: Final = np.zeros(0, np.uint8)
 _compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=False)
@@ -288,7 +292,8 @@ def _pixel_form(
     pieces = (lengths + _RUN_MAX - 1) // _RUN_MAX
     runs = int(pieces.sum())
     packed_size = height * _row_bytes(width, _bits(listed))
-    if (_RUN_COUNT.size + 2 * runs) * RUNS_GAIN >= packed_size:
+    gain = RUNS_GAIN if listed else RUNS_GAIN_UNLISTED
+    if (_RUN_COUNT.size + 2 * runs) * gain >= packed_size:
         return listed, _pack(indices, _bits(listed))
     values = np.repeat(indices.reshape(-1)[starts], pieces)
     sizes = np.full(runs, _RUN_MAX, np.uint8)
