@@ -87,19 +87,28 @@ def replay(folder: Path) -> dict[str, Any]:
     first = np.load(folder / "first.npy")
     tiles = FrameEncoder().encode(first, now=0.0, keyframe=True)
     out: dict[str, Any] = {"first frame": _frame_bytes(tiles), "exact": True}
+    encode_s, decode_s, frames = 0.0, 0.0, 0
     for name in CROPS:
         recorded = np.load(folder / f"{name}.npz")
         encoder, canvas = FrameEncoder(), Canvas()
         for seq, (at, pixels) in enumerate(zip(recorded["t"], recorded["px"], strict=True), 1):
+            started = time.perf_counter()
             tiles = encoder.encode(pixels, now=float(at), keyframe=seq == 1)
             frame = Frame(seq, pixels.shape[1], pixels.shape[0], float(at), seq == 1, tuple(tiles))
-            canvas.apply(decode_frame(encode_frame(frame)))
+            blob = encode_frame(frame)
+            encoded = time.perf_counter()
+            canvas.apply(decode_frame(blob))
+            encode_s += encoded - started
+            decode_s += time.perf_counter() - encoded
+            frames += 1
             phase = _phase_at(phases, float(at))
             if tiles and seq > 1 and phase:
                 out[phase] = out.get(phase, 0) + _frame_bytes(tiles)
         out["exact"] &= bool(np.array_equal(canvas.pixels()[..., :3], pixels[..., :3]))
     for phase, (start, end) in phases.items():
         out[phase] = out.get(phase, 0) / (end - start)
+    out["encode ms a frame"] = encode_s / frames * 1e6  # shown /1000, as the bytes
+    out["decode ms a frame"] = decode_s / frames * 1e6
     return out
 
 
@@ -136,8 +145,8 @@ def compare(trees: list[Path], folder: Path) -> str:
         if key == "exact":
             rows.append([key, *(str(r[key]) for r in results), ""])
             continue
-        unit = "first frame KB" if key == "first frame" else f"{key} KB/s"
-        values = [r[key] / 1000 for r in results]
+        unit = key if " ms " in key else "first frame KB" if key == "first frame" else f"{key} KB/s"
+        values = [r[key] / 1000 for r in results]  # bytes to KB, microseconds to ms
         ratios = " ".join(f"{v / values[0]:.2f}x" if values[0] else "-" for v in values[1:])
         rows.append([unit, *(f"{v:.2f}" for v in values), ratios])
     return table(["metric", *(str(t) for t in trees), "ratio to the first"], rows)

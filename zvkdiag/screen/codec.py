@@ -287,12 +287,14 @@ def _pixel_form(
 ) -> tuple[int, bytes]:
     """Form byte and indices: packed ``_bits(listed)`` to a pixel, or as runs if far shorter."""
     height, width = indices.shape
+    packed_size = height * _row_bytes(width, _bits(listed))
+    gain = RUNS_GAIN if listed else RUNS_GAIN_UNLISTED
+    if (_RUN_COUNT.size + 2 * int(np.count_nonzero(heads))) * gain >= packed_size:
+        return listed, _pack(indices, _bits(listed))  # text: too many runs, known cheaply
     starts = np.flatnonzero(heads)
     lengths = np.diff(starts, append=heads.size)
     pieces = (lengths + _RUN_MAX - 1) // _RUN_MAX
     runs = int(pieces.sum())
-    packed_size = height * _row_bytes(width, _bits(listed))
-    gain = RUNS_GAIN if listed else RUNS_GAIN_UNLISTED
     if (_RUN_COUNT.size + 2 * runs) * gain >= packed_size:
         return listed, _pack(indices, _bits(listed))
     values = np.repeat(indices.reshape(-1)[starts], pieces)
