@@ -386,3 +386,33 @@ def test_a_palette_past_256_colours_is_a_protocol_error() -> None:
 def test_palette_payloads_need_the_canvas() -> None:
     with pytest.raises(ValueError, match="PALETTE"):
         decode_into(Encoding.PALETTE, b"", blank(4, 4))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 40), st.integers(1, 40), st.integers(1, 300), st.integers(0, 2**32 - 1)
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_sequence_of_palette_rectangles_decodes_exactly(
+    rects: list[tuple[int, int, int, int]],
+) -> None:
+    """Packed, listed, unlisted, runs, a palette cleared on the way: one context, exact."""
+    encoder, decoder = PaletteEncoder(), PaletteDecoder()
+    for height, width, colours, seed in rects:
+        rng = np.random.default_rng(seed)
+        shades = rng.integers(0, 1 << 24, colours)
+        runs = rng.integers(1, 60, height * width)  # long and short runs of one colour
+        pick = np.repeat(rng.choice(shades, runs.size), runs)[: height * width]
+        picture = blank(height, width)
+        for channel in range(3):
+            picture.reshape(-1, 4)[: pick.size, channel] = pick >> (8 * channel)
+        payload = encoder.encode(picture)
+        if payload is not None:
+            shown = blank(height, width)
+            decoder.decode_into(payload, shown)
+            assert np.array_equal(shown[..., :3], picture[..., :3])
