@@ -37,13 +37,14 @@ Pixels = npt.NDArray[np.uint8]
 
 @dataclass(frozen=True, slots=True)
 class Scroll:
-    """``new[y:y+h, x:x+w] == old[y+dy : y+dy+h, x:x+w]``."""
+    """``new[y:y+h, x:x+w] == old[y+dy : y+dy+h, x+dx : x+dx+w]``; ``dx`` is 0 when scrolled."""
 
     x: int
     y: int
     w: int
     h: int
     dy: int
+    dx: int = 0
 
 
 def find_scroll(old: Pixels, new: Pixels, changed: npt.NDArray[np.bool_]) -> Scroll | None:
