@@ -29,7 +29,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from zvkdiag.screen.scroll import MIN_SCROLL_TILES, Scroll
+from zvkdiag.screen.scroll import Scroll, changed_box
 from zvkdiag.screen.tiles import TILE
 
 __all__ = ["MAX_MOVE", "find_move"]
@@ -49,11 +49,10 @@ Ints = npt.NDArray[np.int64]
 
 def find_move(old: Pixels, new: Pixels, changed: npt.NDArray[np.bool_]) -> Scroll | None:
     """The rectangle of ``new`` that is ``old`` shifted by (dx, dy) ≠ (0, 0), or None."""
-    if int(changed.sum()) < MIN_SCROLL_TILES:
+    box = changed_box(changed, *new.shape[:2])
+    if box is None:
         return None
-    rows, cols = np.nonzero(changed)
-    y0, y1 = int(rows.min()) * TILE, min((int(rows.max()) + 1) * TILE, new.shape[0])
-    x0, x1 = int(cols.min()) * TILE, min((int(cols.max()) + 1) * TILE, new.shape[1])
+    y0, y1, x0, x1 = box
     old_words, new_words = _words(old), _words(new)
     seeds: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for y in np.linspace(y0, y1 - 1, SEEDS + 2, dtype=int)[1:-1]:
@@ -64,11 +63,11 @@ def find_move(old: Pixels, new: Pixels, changed: npt.NDArray[np.bool_]) -> Scrol
                 seeds.setdefault(offset, []).append((int(y) - y0, seed))
     if not seeds:
         return None
-    box = (slice(y0, y1), slice(x0, x1))
-    counts = _summed(new_words[box] != old_words[box])
+    area = (slice(y0, y1), slice(x0, x1))
+    counts = _summed(new_words[area] != old_words[area])
     best, most = None, 0
     for (dx, dy), where in seeds.items():
-        same = _same(old_words, new_words, (y0, y1, x0, x1), dx, dy)
+        same = _same(old_words, new_words, box, dx, dy)
         for y, x in where:
             (top, bottom, left, right), covered = _grow(same, counts, y, x)
             if covered > most:
