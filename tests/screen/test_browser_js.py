@@ -21,6 +21,7 @@ import pytest
 
 import zvkdiag.widgets.screen as screen_widget
 
+from .scenes import ChangingScreen, text_screen
 from .test_widget import PhotoThenStill, RecordingView, drive
 
 pytestmark = pytest.mark.browser
@@ -114,6 +115,43 @@ def test_frames_are_drawn_exactly_and_acknowledged(page: Any) -> None:
     drawn = np.frombuffer(base64.b64decode(pixels), np.uint8).reshape(height, width, 4)
     assert (width, height) == receiver.canvas.size
     assert np.array_equal(drawn[..., :3], receiver.canvas.pixels()[..., 2::-1])
+
+
+class DraggedWindow(ChangingScreen):
+    """A text window dragged down and to the right over a gradient for a few grabs."""
+
+    def __init__(self) -> None:
+        super().__init__(384, 512)
+        self.base[..., :3] = (np.arange(384) * 200 // 384)[:, None, None]
+        self.window = text_screen(160, 200, seed=12)
+
+    def grab(self) -> np.ndarray:
+        self.grabs += 1
+        return self.picture(min(self.grabs, 8))
+
+    def picture(self, step: int) -> np.ndarray:
+        frame = self.base.copy()
+        frame[40 + 4 * step : 200 + 4 * step, 60 + 5 * step : 260 + 5 * step] = self.window
+        return frame
+
+
+def test_a_window_moved_both_ways_is_copied_by_the_canvas_exactly(page: Any) -> None:
+    view = RecordingView()
+    with ThreadPoolExecutor(1) as pool:
+        receiver = pool.submit(asyncio.run, drive(view, DraggedWindow(), 1000)).result()
+    load(page)
+    frames = view.frames()
+    for content, buffers in frames:
+        page.evaluate(
+            "([c, b]) => window.deliver(c, b)",
+            [content, [base64.b64encode(b).decode() for b in buffers]],
+        )
+    copies = [t for c, _ in frames for t in c["tiles"] if t[4] == "copy"]
+    assert any(t[0] != t[5] and t[1] != t[6] for t in copies)  # diagonal: x and y differ
+    width, height, pixels = page.evaluate(READ_CANVAS)
+    drawn = np.frombuffer(base64.b64decode(pixels), np.uint8).reshape(height, width, 4)
+    assert np.array_equal(drawn[..., :3], receiver.canvas.pixels()[..., 2::-1])
+    assert np.array_equal(receiver.canvas.pixels()[..., :3], DraggedWindow().picture(8)[..., :3])
 
 
 def test_buttons_send_pause_and_snapshot(page: Any) -> None:

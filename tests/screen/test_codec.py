@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from zvkdiag._errors import ProtocolError
 from zvkdiag.screen.codec import (
+    RUNS,
     Encoding,
     PaletteDecoder,
     PaletteEncoder,
@@ -283,9 +284,67 @@ def test_a_reset_on_both_ends_starts_afresh() -> None:
     assert np.array_equal(shown[..., :3], glyph_cell(5)[..., :3])
 
 
-def palette_body(count: int, indices: np.ndarray, cleared: int = 1) -> bytes:
+def round_trip(encoder: PaletteEncoder, decoder: PaletteDecoder, pixels: np.ndarray) -> bytes:
+    payload = encoder.encode(pixels)
+    assert payload is not None
+    shown = blank(*pixels.shape[:2])
+    decoder.decode_into(payload, shown)
+    assert np.array_equal(shown[..., :3], pixels[..., :3]) and (shown[..., 3] == 255).all()
+    return payload
+
+
+@pytest.mark.parametrize("colours", [1, 2, 3, 4, 5, 16, 17, 40])
+@pytest.mark.parametrize("width", [1, 7, 9, 64])
+def test_packed_and_listed_colours_round_trip(colours: int, width: int) -> None:
+    """1, 2 and 4 bits a pixel, rows that end inside a byte, and more than 16 colours."""
+    rng = np.random.default_rng(colours * 100 + width)
+    shades = rng.choice(256 * 256, colours, replace=False)
+    picture = blank(11, width)
+    pick = shades[np.arange(11 * width).reshape(11, width) % colours]
+    rng.shuffle(pick.reshape(-1))
+    picture[..., 0], picture[..., 1] = pick % 256, pick // 256
+    encoder, decoder = PaletteEncoder(), PaletteDecoder()
+    for _ in range(2):  # the second time every colour is known already
+        round_trip(encoder, decoder, picture)
+
+
+def test_flat_areas_travel_as_runs_even_past_255_pixels() -> None:
+    picture = blank(40, 700)
+    picture[..., :3] = 200
+    picture[10:12, 3:650, 1] = 7  # one run of 647 pixels, one of 1400 across rows
+    encoder, decoder = PaletteEncoder(), PaletteDecoder()
+    payload = round_trip(encoder, decoder, picture)
+    assert zlib.decompressobj(-15).decompress(payload)[3 + 6] & RUNS  # form after 2 colours
+
+
+def spinner(turn: int) -> np.ndarray:
+    """Twelve spokes of fixed shape whose twelve shades move round one step a turn."""
+    picture = blank(160, 160)
+    picture[..., :3] = 250
+    yy, xx = np.mgrid[-80:80, -80:80]
+    angle = ((np.arctan2(yy, xx) + np.pi) / (2 * np.pi) * 12).astype(int) % 12
+    ring = (np.hypot(yy, xx) > 30) & (np.hypot(yy, xx) < 75)
+    spoke = ring & (np.modf((np.arctan2(yy, xx) + np.pi) / (2 * np.pi) * 12)[0] < 0.4)
+    shade = 60 + 15 * ((angle - turn) % 12)
+    picture[spoke, 0] = picture[spoke, 1] = shade[spoke]
+    return picture
+
+
+def test_a_shape_in_moved_colours_costs_a_back_reference() -> None:
+    """A spinner's next step is the same spokes in other shades: its own colours, listed in
+    the order they appear, make the pixels the same bytes as the step before."""
+    encoder, decoder = PaletteEncoder(), PaletteDecoder()
+    sizes = [len(round_trip(encoder, decoder, spinner(turn))) for turn in range(6)]
+    assert max(sizes[1:]) < sizes[0] / 8
+
+
+def palette_body(
+    count: int, indices: np.ndarray, cleared: int = 1, listed: bytes = b"", runs: bool = False
+) -> bytes:
     colours = (np.arange(3 * count) % 256).astype(np.uint8).tobytes()
-    return struct.pack(">BH", cleared, count) + colours + indices.astype(np.uint8).tobytes()
+    form = bytes((len(listed) | (RUNS if runs else 0),))
+    head = struct.pack(">BH", cleared, count) + colours + form + listed
+    return head + indices.astype(np.uint8).tobytes()
 
 
 def deflated(body: bytes) -> bytes:
@@ -303,6 +362,14 @@ def deflated(body: bytes) -> bytes:
         (deflated(b"\x00" * 5000), "more than its 4x4 area"),  # a deflate bomb stops early
         (b"", "shorter than its header"),
         (deflated(palette_body(2, np.zeros((4, 4)), cleared=2)), "colours long"),
+        (deflated(palette_body(2, np.zeros(4), listed=bytes(17))), "lists 17 colours"),
+        (deflated(palette_body(2, np.zeros(8), listed=b"\x00\x01")), "does not fit"),  # 1 bit
+        (deflated(palette_body(2, np.full(4, 0xF0), listed=b"\x00\x01\x01")), "the 3 it lists"),
+        (deflated(palette_body(2, np.full(4, 0x80), listed=b"\x00\x05")), "past its 2 colours"),
+        (deflated(palette_body(2, np.array([0, 0, 1]), runs=True)), "runs are shorter"),
+        (deflated(palette_body(2, np.array([0, 0, 0, 2, 0, 0, 8, 7]), runs=True)), "do not fill"),
+        (deflated(palette_body(2, np.array([0, 0, 0, 2, 0, 0, 16, 0]), runs=True)), "do not fill"),
+        (deflated(palette_body(2, np.array([0, 0, 0, 2, 0, 0, 16]), runs=True)), "2 runs"),
     ],
 )
 def test_bad_palette_payloads_are_protocol_errors(payload: bytes, message: str) -> None:
@@ -319,3 +386,33 @@ def test_a_palette_past_256_colours_is_a_protocol_error() -> None:
 def test_palette_payloads_need_the_canvas() -> None:
     with pytest.raises(ValueError, match="PALETTE"):
         decode_into(Encoding.PALETTE, b"", blank(4, 4))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 40), st.integers(1, 40), st.integers(1, 300), st.integers(0, 2**32 - 1)
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_sequence_of_palette_rectangles_decodes_exactly(
+    rects: list[tuple[int, int, int, int]],
+) -> None:
+    """Packed, listed, unlisted, runs, a palette cleared on the way: one context, exact."""
+    encoder, decoder = PaletteEncoder(), PaletteDecoder()
+    for height, width, colours, seed in rects:
+        rng = np.random.default_rng(seed)
+        shades = rng.integers(0, 1 << 24, colours)
+        runs = rng.integers(1, 60, height * width)  # long and short runs of one colour
+        pick = np.repeat(rng.choice(shades, runs.size), runs)[: height * width]
+        picture = blank(height, width)
+        for channel in range(3):
+            picture.reshape(-1, 4)[: pick.size, channel] = pick >> (8 * channel)
+        payload = encoder.encode(picture)
+        if payload is not None:
+            shown = blank(height, width)
+            decoder.decode_into(payload, shown)
+            assert np.array_equal(shown[..., :3], picture[..., :3])

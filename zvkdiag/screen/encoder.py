@@ -3,8 +3,9 @@
 Per tile the encoder remembers whether the viewer shows it exactly or only as
 a JPEG approximation, and when it last changed.  For each captured frame:
 
-0. A vertically scrolled band whose source the viewer shows exactly is sent
-   as one COPY (``scroll``); only what differs after the copy is encoded.
+0. A vertically scrolled band, or else a moved rectangle (a dragged window,
+   ``move``), whose source the viewer shows exactly is sent as one COPY
+   (``scroll``); only what differs after the copy is encoded.
 1. Changed tiles the viewer shows exactly shrink to the bounding box of
    their changed pixels (a typed letter: one character cell, not 64×64).
 2. A rectangle of at most 256 colours (text, forms, tables, icons, a
@@ -43,6 +44,7 @@ from zvkdiag.screen.codec import (
     encode_xor,
 )
 from zvkdiag.screen.frames import Tile
+from zvkdiag.screen.move import find_move
 from zvkdiag.screen.scroll import Scroll, find_scroll
 from zvkdiag.screen.tiles import (
     TILE,
@@ -173,19 +175,19 @@ class FrameEncoder:
         ``_reference`` is what the viewer will show once the copy is applied:
         the XOR reference.  Only the tiles the copy touches are compared again.
         """
-        scroll = find_scroll(self._prev, pixels, _busiest(changed, parts))
+        busiest = _busiest(changed, parts)
+        scroll = find_scroll(self._prev, pixels, busiest) or find_move(self._prev, pixels, busiest)
         if scroll is None or self._source_lossy(scroll):
             return changed
         height, width = pixels.shape[:2]
         band = Rect(scroll.x, scroll.y, scroll.w, scroll.h)
         area = align(band, height, width)
         after = _crop(self._prev, area).copy()
-        source = self._prev[scroll.y + scroll.dy : scroll.y + scroll.dy + scroll.h]
-        _crop(after, Rect(band.x - area.x, band.y - area.y, band.w, band.h))[...] = source[
-            :, band.x : band.x + band.w
-        ]
+        source = _crop(self._prev, Rect(band.x + scroll.dx, band.y + scroll.dy, band.w, band.h))
+        _crop(after, Rect(band.x - area.x, band.y - area.y, band.w, band.h))[...] = source
         self._copied = (area, after)
-        tiles.append(_tile(band, Encoding.COPY, encode_copy(scroll.x, scroll.y + scroll.dy)))
+        copy = encode_copy(scroll.x + scroll.dx, scroll.y + scroll.dy)
+        tiles.append(_tile(band, Encoding.COPY, copy))
         still = changed.copy()
         still[_grid_slices(area)] = changed_tiles(after, _crop(pixels, area))
         return still
@@ -202,7 +204,8 @@ class FrameEncoder:
     def _source_lossy(self, scroll: Scroll) -> bool:
         top, bottom = scroll.y + scroll.dy, scroll.y + scroll.dy + scroll.h
         rows = slice(top // TILE, (bottom - 1) // TILE + 1)
-        cols = slice(scroll.x // TILE, (scroll.x + scroll.w - 1) // TILE + 1)
+        left, right = scroll.x + scroll.dx, scroll.x + scroll.dx + scroll.w
+        cols = slice(left // TILE, (right - 1) // TILE + 1)
         return bool(self._lossy[rows, cols].any())
 
     def _reset(self, height: int, width: int) -> npt.NDArray[np.bool_]:

@@ -27,32 +27,42 @@ import numpy.typing as npt
 
 from zvkdiag.screen.tiles import TILE
 
-__all__ = ["MIN_SCROLL_ROWS", "MIN_SCROLL_TILES", "Scroll", "find_scroll"]
+__all__ = ["MIN_SCROLL_ROWS", "MIN_SCROLL_TILES", "Scroll", "changed_box", "find_scroll"]
 
 MIN_SCROLL_TILES: Final = 8  # fewer changed tiles: not worth looking
 MIN_SCROLL_ROWS: Final = 24  # a band must be at least this tall
 
 Pixels = npt.NDArray[np.uint8]
+Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
 class Scroll:
-    """``new[y:y+h, x:x+w] == old[y+dy : y+dy+h, x:x+w]``."""
+    """``new[y:y+h, x:x+w] == old[y+dy : y+dy+h, x+dx : x+dx+w]``; ``dx`` is 0 when scrolled."""
 
     x: int
     y: int
     w: int
     h: int
     dy: int
+    dx: int = 0
+
+
+def changed_box(changed: npt.NDArray[np.bool_], height: int, width: int) -> Box | None:
+    """(y0, y1, x0, x1) around the changed tiles; None if too few changed to look for a shift."""
+    if int(changed.sum()) < MIN_SCROLL_TILES:
+        return None
+    rows, cols = np.nonzero(changed)
+    y0, y1 = int(rows.min()) * TILE, min((int(rows.max()) + 1) * TILE, height)
+    return y0, y1, int(cols.min()) * TILE, min((int(cols.max()) + 1) * TILE, width)
 
 
 def find_scroll(old: Pixels, new: Pixels, changed: npt.NDArray[np.bool_]) -> Scroll | None:
     """The largest vertically shifted band inside the changed tiles, or None."""
-    if int(changed.sum()) < MIN_SCROLL_TILES:
+    box = changed_box(changed, *new.shape[:2])
+    if box is None:
         return None
-    rows, cols = np.nonzero(changed)
-    y0, y1 = int(rows.min()) * TILE, min((int(rows.max()) + 1) * TILE, new.shape[0])
-    x0, x1 = int(cols.min()) * TILE, min((int(cols.max()) + 1) * TILE, new.shape[1])
+    y0, y1, x0, x1 = box
     old_words, new_words = _words(old)[y0:y1, x0:x1], _words(new)[y0:y1, x0:x1]
     span = _changed_columns(old_words, new_words)
     if span is None:
