@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from zvkdiag._errors import ZvkdiagError
 from zvkdiag.screen.damage import DamageWatch, Rects
+from zvkdiag.screen.moves import Move
 from zvkdiag.screen.tiles import TILE, Rect, compact_box, cover, minus
 
 __all__ = [
@@ -115,6 +116,7 @@ class Capturer:
         self._areas: list[Rect] | None = None  # drawn since the last grab; None: not known
         self._frame: Pixels | None = None  # grab_changed()'s buffer, updated in place
         self._cursor_rect = Rect(0, 0, 0, 0)  # where the pointer is blended into it
+        self.moves: list[Move] = []  # windows moved before the last grab (see ``moves``)
         self.cursor_fetches = 0  # pointer images asked of the X server
 
     def _no_areas(self) -> list[Rect] | None:
@@ -160,11 +162,14 @@ class Capturer:
         no areas known (no DAMAGE or no XFixes), or a change of more than three
         quarters of the screen or in more than ``MAX_PARTS`` places.
         """
+        moves = self._take_moves()
         areas, self._areas = self._areas, self._no_areas()
         frame = self._frame
         blends_itself = self._cursor_source is not None or not self._sct.with_cursor
         if full or areas is None or frame is None or not blends_itself:
-            return self._whole()
+            whole = self._whole()
+            self.moves = moves
+            return whole
         height, width = frame.shape[:2]
         box = compact_box(areas, height, width)
         if 4 * box.w * box.h > 3 * height * width:
@@ -185,7 +190,18 @@ class Capturer:
             moved, _ = cover([self._cursor_rect], height, width)
             parts += [m for m in moved if not any(_inside(m, p) for p in parts)]
             blend_cursor(frame, cursor[0], self._cursor_rect.x, self._cursor_rect.y)
+        self.moves = moves
         return frame, parts
+
+    def _take_moves(self) -> list[Move]:
+        """The windows moved since the last grab, in this monitor's coordinates."""
+        if self._damage is None:
+            return []
+        left, top = int(self._region["left"]), int(self._region["top"])
+        return [
+            (Rect(o.x - left, o.y - top, o.w, o.h), Rect(n.x - left, n.y - top, n.w, n.h))
+            for o, n in self._damage.take_moves()
+        ]
 
     def _whole(self) -> tuple[Pixels, None]:
         self._frame = self.grab()
@@ -223,6 +239,7 @@ class Capturer:
         """One frame; a new array each call (callers may keep it)."""
         pixels = self._shot(self._region)
         self._areas = self._no_areas()
+        self.moves = self._take_moves()
         cursor = self._fetch_cursor()
         self._cursor_rect = Rect(0, 0, 0, 0) if cursor is None else cursor[1]
         if cursor is not None:
