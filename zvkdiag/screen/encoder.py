@@ -44,7 +44,7 @@ from zvkdiag.screen.codec import (
 )
 from zvkdiag.screen.frames import Tile
 from zvkdiag.screen.moves import Move
-from zvkdiag.screen.scroll import find_scroll
+from zvkdiag.screen.scroll import ScrollFinder
 from zvkdiag.screen.tiles import (
     TILE,
     Rect,
@@ -93,6 +93,7 @@ class FrameEncoder:
         self._lossy = np.zeros((0, 0), np.bool_)
         self._changed_at = np.zeros((0, 0), np.float64)
         self._palette = PaletteEncoder()
+        self._scrolls = ScrollFinder()
         self.last_was_keyframe = False
 
     @property
@@ -128,6 +129,7 @@ class FrameEncoder:
             parts = [a for a in (align(r, height, width) for r in areas) if a.w and a.h]
         if fresh:
             changed = self._reset(height, width)
+            self._scrolls.forget()
         else:
             changed = self._changed(pixels, parts)
             changed = self._try_scroll(pixels, changed, tiles, parts, moves)
@@ -182,7 +184,11 @@ class FrameEncoder:
         applied: the XOR reference.  Only the tiles the copy touches are
         compared again.
         """
-        copy = self._find_move(pixels, moves) or self._find_scroll(pixels, changed, parts)
+        copy = self._find_move(pixels, moves)
+        if copy is None:
+            copy = self._find_scroll(pixels, changed, parts)
+        else:
+            self._scrolls.forget()  # it did not see this frame
         if copy is None:
             return changed
         band, sx, sy = copy
@@ -202,7 +208,7 @@ class FrameEncoder:
     def _find_scroll(
         self, pixels: Pixels, changed: npt.NDArray[np.bool_], parts: list[Rect] | None
     ) -> tuple[Rect, int, int] | None:
-        scroll = find_scroll(self._prev, pixels, _busiest(changed, parts))
+        scroll = self._scrolls.find(self._prev, pixels, _busiest(changed, parts))
         if scroll is None:
             return None
         band = Rect(scroll.x, scroll.y, scroll.w, scroll.h)

@@ -9,7 +9,9 @@ only the newly exposed rows travel.  On the bench scenario this turns a
 Detection, ~3-5 ms when many tiles changed (skipped otherwise):
 
 1. the columns that changed inside the changed tiles' bounding box;
-2. a hash per row over those columns, old and new frame;
+2. a hash per row over those columns, old and new frame (a weighted sum of
+   the row's pixels, one numpy pass; the new frame's hashes are kept and are
+   the next frame's old ones when it looks at the same box: ``ScrollFinder``);
 3. every new row whose hash occurs exactly once in the old frame votes for
    its offset; the most voted offset wins if enough rows agree;
 4. the longest run of rows matching at that offset is verified pixel by
@@ -27,7 +29,7 @@ import numpy.typing as npt
 
 from zvkdiag.screen.tiles import TILE
 
-__all__ = ["MIN_SCROLL_ROWS", "MIN_SCROLL_TILES", "Scroll", "find_scroll"]
+__all__ = ["MIN_SCROLL_ROWS", "MIN_SCROLL_TILES", "Scroll", "ScrollFinder", "find_scroll"]
 
 MIN_SCROLL_TILES: Final = 8  # fewer changed tiles: not worth looking
 MIN_SCROLL_ROWS: Final = 24  # a band must be at least this tall
@@ -48,28 +50,53 @@ class Scroll:
 
 def find_scroll(old: Pixels, new: Pixels, changed: npt.NDArray[np.bool_]) -> Scroll | None:
     """The largest vertically shifted band inside the changed tiles, or None."""
-    if int(changed.sum()) < MIN_SCROLL_TILES:
-        return None
-    rows, cols = np.nonzero(changed)
-    y0, y1 = int(rows.min()) * TILE, min((int(rows.max()) + 1) * TILE, new.shape[0])
-    x0, x1 = int(cols.min()) * TILE, min((int(cols.max()) + 1) * TILE, new.shape[1])
-    old_words, new_words = _words(old)[y0:y1, x0:x1], _words(new)[y0:y1, x0:x1]
-    span = _changed_columns(old_words, new_words)
-    if span is None:
-        return None
-    old_sig = _row_hashes(old_words[:, span[0] : span[1]])
-    new_sig = _row_hashes(new_words[:, span[0] : span[1]])
-    x0, x1 = x0 + span[0], x0 + span[1]
-    dy = _vote(old_sig, new_sig)
-    if dy is None:
-        return None
-    band = _longest_match(old_sig, new_sig, dy)
-    if band is None:
-        return None
-    top, bottom = y0 + band[0], y0 + band[1]
-    if not np.array_equal(new[top:bottom, x0:x1], old[top + dy : bottom + dy, x0:x1]):
-        return None
-    return Scroll(x0, top, x1 - x0, bottom - top, dy)
+    return ScrollFinder().find(old, new, changed)
+
+
+class ScrollFinder:
+    """``find_scroll`` for a stream of frames: each frame's row hashes serve the next.
+
+    Valid only while the ``new`` frame of one call is the ``old`` frame of the
+    next; after a frame it did not see, call ``forget()``.
+    """
+
+    def __init__(self) -> None:
+        self._kept: tuple[tuple[int, int, int, int], list[int]] | None = None
+
+    def forget(self) -> None:
+        self._kept = None
+
+    def find(self, old: Pixels, new: Pixels, changed: npt.NDArray[np.bool_]) -> Scroll | None:
+        """The largest vertically shifted band inside the changed tiles, or None."""
+        kept, self._kept = self._kept, None
+        if int(changed.sum()) < MIN_SCROLL_TILES:
+            return None
+        rows, cols = np.nonzero(changed)
+        y0, y1 = int(rows.min()) * TILE, min((int(rows.max()) + 1) * TILE, new.shape[0])
+        x0, x1 = int(cols.min()) * TILE, min((int(cols.max()) + 1) * TILE, new.shape[1])
+        old_words, new_words = _words(old)[y0:y1, x0:x1], _words(new)[y0:y1, x0:x1]
+        span = _changed_columns(old_words, new_words)
+        if span is None:
+            return None
+        box = (y0, y1, x0 + span[0], x0 + span[1])
+        if kept is not None and kept[0] == box:
+            old_sig = kept[1]
+        else:
+            old_sig = _row_hashes(old_words[:, span[0] : span[1]])
+        new_sig = _row_hashes(new_words[:, span[0] : span[1]])
+        self._kept = (box, new_sig)
+        x0, x1 = box[2], box[3]
+        dy = _vote(old_sig, new_sig)
+        if dy is None:
+            return None
+        band = _longest_match(old_sig, new_sig, dy)
+        if band is None:
+            return None
+        top, bottom = y0 + band[0], y0 + band[1]
+        shifted = _words(old)[top + dy : bottom + dy, x0:x1]
+        if not np.array_equal(_words(new)[top:bottom, x0:x1], shifted):  # 4x fewer elements
+            return None
+        return Scroll(x0, top, x1 - x0, bottom - top, dy)
 
 
 def _words(pixels: Pixels) -> npt.NDArray[np.uint32]:
@@ -87,8 +114,25 @@ def _changed_columns(
     return int(cols[0]), int(cols[-1]) + 1
 
 
+_weights = np.zeros(0, np.uint32)
+
+
 def _row_hashes(words: npt.NDArray[np.uint32]) -> list[int]:
-    return [hash(row.tobytes()) for row in words]
+    """Per row, the sum of its pixels times odd 32-bit weights (mod 2**32 each).
+
+    Rows that differ in one pixel always differ here (an odd weight is
+    invertible); other collisions are rare, and a collision can only cost a
+    missed scroll, never a wrong pixel (the band is verified).  ~0.4 ms for
+    640 rows of 770 pixels, 1.7x faster than hashing each row's bytes.
+    """
+    global _weights
+    width = words.shape[1]
+    if _weights.size < width:
+        rng = np.random.default_rng(16)
+        _weights = rng.integers(0, 1 << 32, max(width, 4096), np.uint32) | np.uint32(1)
+    sums = (words * _weights[:width]).sum(axis=1, dtype=np.uint64)
+    hashes: list[int] = sums.tolist()
+    return hashes
 
 
 def _vote(old_sig: list[int], new_sig: list[int]) -> int | None:
