@@ -208,7 +208,7 @@ class FrameEncoder:
     def _find_scroll(
         self, pixels: Pixels, changed: npt.NDArray[np.bool_], parts: list[Rect] | None
     ) -> tuple[Rect, int, int] | None:
-        scroll = self._scrolls.find(self._prev, pixels, _busiest(changed, parts))
+        scroll = self._scrolls.find(self._prev, pixels, _busiest(changed, parts), changed)
         if scroll is None:
             return None
         band = Rect(scroll.x, scroll.y, scroll.w, scroll.h)

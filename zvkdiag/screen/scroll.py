@@ -53,23 +53,72 @@ def find_scroll(old: Pixels, new: Pixels, changed: npt.NDArray[np.bool_]) -> Scr
     return ScrollFinder().find(old, new, changed)
 
 
+@dataclass
+class _Rows:
+    """Hashes of rows ``y0``.. of a frame over the columns ``x0:x1``."""
+
+    x0: int
+    x1: int
+    y0: int
+    hashes: npt.NDArray[np.uint64]
+
+    def slice(self, x0: int, x1: int, y0: int, y1: int) -> list[int] | None:
+        inside = self.y0 <= y0 and y1 <= self.y0 + self.hashes.size
+        if (x0, x1) != (self.x0, self.x1) or not inside:
+            return None
+        rows: list[int] = self.hashes[y0 - self.y0 : y1 - self.y0].tolist()
+        return rows
+
+    def update(self, new: Pixels, dirty: npt.NDArray[np.bool_]) -> None:
+        """Hash again the rows of ``dirty`` tiles (the rest of ``new`` is as before)."""
+        cols = slice(self.x0 // TILE, (self.x1 - 1) // TILE + 1)
+        y1 = self.y0 + self.hashes.size
+        for row in np.flatnonzero(dirty[:, cols].any(axis=1)):
+            top, bottom = max(int(row) * TILE, self.y0), min((int(row) + 1) * TILE, y1)
+            if top < bottom:
+                words = _words(new)[top:bottom, self.x0 : self.x1]
+                self.hashes[top - self.y0 : bottom - self.y0] = _hash_rows(words)
+
+
+def _updated(kept: _Rows | None, new: Pixels, dirty: npt.NDArray[np.bool_]) -> _Rows | None:
+    if kept is not None:
+        kept.update(new, dirty)
+    return kept
+
+
 class ScrollFinder:
     """``find_scroll`` for a stream of frames: each frame's row hashes serve the next.
 
-    Valid only while the ``new`` frame of one call is the ``old`` frame of the
-    next; after a frame it did not see, call ``forget()``.
+    The hashes of the new frame are kept; the next call takes them for its old
+    frame where it looks at the same columns, and a frame that is not searched
+    (too few changed tiles) only hashes its changed rows again.  Valid only
+    while the ``new`` frame of one call is the ``old`` frame of the next (after
+    a frame it did not see, call ``forget()``), and ``dirty`` must hold every
+    tile that differs between the two.
     """
 
     def __init__(self) -> None:
-        self._kept: tuple[tuple[int, int, int, int], list[int]] | None = None
+        self._kept: _Rows | None = None
 
     def forget(self) -> None:
         self._kept = None
 
-    def find(self, old: Pixels, new: Pixels, changed: npt.NDArray[np.bool_]) -> Scroll | None:
-        """The largest vertically shifted band inside the changed tiles, or None."""
-        kept, self._kept = self._kept, None
+    def find(
+        self,
+        old: Pixels,
+        new: Pixels,
+        changed: npt.NDArray[np.bool_],
+        dirty: npt.NDArray[np.bool_] | None = None,
+    ) -> Scroll | None:
+        """The largest vertically shifted band inside the ``changed`` tiles, or None.
+
+        ``dirty``: all tiles that differ (default: ``changed``); ``changed`` may
+        be fewer, the part to look in.
+        """
+        kept, self._kept = self._kept, None  # the hashes of ``old``, where known
+        dirty = changed if dirty is None else dirty
         if int(changed.sum()) < MIN_SCROLL_TILES:
+            self._kept = _updated(kept, new, dirty)
             return None
         rows, cols = np.nonzero(changed)
         y0, y1 = int(rows.min()) * TILE, min((int(rows.max()) + 1) * TILE, new.shape[0])
@@ -77,15 +126,15 @@ class ScrollFinder:
         old_words, new_words = _words(old)[y0:y1, x0:x1], _words(new)[y0:y1, x0:x1]
         span = _changed_columns(old_words, new_words)
         if span is None:
+            self._kept = _updated(kept, new, dirty)
             return None
-        box = (y0, y1, x0 + span[0], x0 + span[1])
-        if kept is not None and kept[0] == box:
-            old_sig = kept[1]
-        else:
-            old_sig = _row_hashes(old_words[:, span[0] : span[1]])
-        new_sig = _row_hashes(new_words[:, span[0] : span[1]])
-        self._kept = (box, new_sig)
-        x0, x1 = box[2], box[3]
+        x0, x1 = x0 + span[0], x0 + span[1]
+        old_sig = None if kept is None else kept.slice(x0, x1, y0, y1)
+        if old_sig is None:
+            old_sig = _hash_rows(old_words[:, span[0] : span[1]]).tolist()
+        new_hashes = _hash_rows(new_words[:, span[0] : span[1]])
+        self._kept = _Rows(x0, x1, y0, new_hashes)
+        new_sig: list[int] = new_hashes.tolist()
         dy = _vote(old_sig, new_sig)
         if dy is None:
             return None
@@ -117,7 +166,7 @@ def _changed_columns(
 _weights = np.zeros(0, np.uint32)
 
 
-def _row_hashes(words: npt.NDArray[np.uint32]) -> list[int]:
+def _hash_rows(words: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64]:
     """Per row, the sum of its pixels times odd 32-bit weights (mod 2**32 each).
 
     Rows that differ in one pixel always differ here (an odd weight is
@@ -130,9 +179,8 @@ def _row_hashes(words: npt.NDArray[np.uint32]) -> list[int]:
     if _weights.size < width:
         rng = np.random.default_rng(16)
         _weights = rng.integers(0, 1 << 32, max(width, 4096), np.uint32) | np.uint32(1)
-    sums = (words * _weights[:width]).sum(axis=1, dtype=np.uint64)
-    hashes: list[int] = sums.tolist()
-    return hashes
+    sums: npt.NDArray[np.uint64] = (words * _weights[:width]).sum(axis=1, dtype=np.uint64)
+    return sums
 
 
 def _vote(old_sig: list[int], new_sig: list[int]) -> int | None:
