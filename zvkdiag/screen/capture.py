@@ -20,6 +20,7 @@ the capturer and grabs from one worker thread only.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -44,6 +45,7 @@ __all__ = [
 Pixels = npt.NDArray[np.uint8]
 
 MAX_PARTS: Final = 16  # more separate areas than this: grab the whole screen at once
+POSITION_EVERY: Final = 1 / 15  # seconds: how often a grab asks where the pointer is
 
 
 class Grabber(Protocol):
@@ -118,6 +120,7 @@ class Capturer:
         self._cursor_rect = Rect(0, 0, 0, 0)  # where the pointer is blended into it
         self._cursor: tuple[Pixels, Rect] | None = None  # the image blended there
         self._pointer_dirty = False  # quiet() saw the pointer change: grab_changed() must too
+        self._position_asked = -POSITION_EVERY
         self.moves: list[Move] = []  # windows moved before the last grab (see ``moves``)
         self.cursor_fetches = 0  # pointer images asked of the X server
 
@@ -209,11 +212,20 @@ class Capturer:
         """Whether the pointer may have moved or changed since the last grab: fetch it again.
 
         Always True without pointer events (``DamageWatch.watches_pointer``).
+        Where it is is asked at most every ``POSITION_EVERY`` seconds (a round
+        trip; during a drag or a scroll that was once per frame): events say
+        when a device moves it, the position only catches a program warping it.
         """
         news, self._pointer_dirty = self._pointer_dirty, False
         if self._cursor_source is None or not self._has_cursor:
             return False
-        return self._damage is None or self._damage.take_pointer_news() or news
+        if self._damage is None:
+            return True
+        now = time.monotonic()  # a warped pointer sends no event: ask where it is now and then
+        ask = now - self._position_asked >= POSITION_EVERY
+        if ask:
+            self._position_asked = now
+        return self._damage.take_pointer_news(ask_position=ask) or news
 
     def _touches_pointer(self, rects: list[Rect], height: int, width: int) -> bool:
         """Whether grabbing the tiles of ``rects`` overwrites the pointer's blended pixels."""

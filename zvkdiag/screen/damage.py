@@ -274,20 +274,23 @@ class DamageWatch:
         """Pointer motion and cursor changes wake ``fileno()`` too (see ``pointer``)."""
         return self._pointer is not None
 
-    def take_pointer_news(self) -> bool:
+    def take_pointer_news(self, *, ask_position: bool = True) -> bool:
         """Whether the pointer moved or changed its image since the last call: fetch it.
 
         The events are read by ``changed()``, along with the damage; a pointer
         warped by a program sends none, so its position is asked too (see
-        ``pointer``).  Always True without ``watches_pointer``: then nothing
+        ``pointer``), unless ``ask_position`` is False (the events alone, no
+        round trip).  Always True without ``watches_pointer``: then nothing
         tells, so ask every time.
         """
         if self._pointer is None or self._conn is None:
             return True
-        where = pointer_position(self._xcb, self._libc, self._conn, self._root)
-        self._keep_queued()
+        moved = False
+        if ask_position:
+            where = pointer_position(self._xcb, self._libc, self._conn, self._root)
+            self._keep_queued()
+            moved, self._pointer_at = where != self._pointer_at, where
         news, self._pointer_news = self._pointer_news, False
-        moved, self._pointer_at = where != self._pointer_at, where
         return news or moved
 
     def take_moves(self) -> list[Move]:
