@@ -8,7 +8,10 @@ the backlog where it says.
 
 from __future__ import annotations
 
+import random
+from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -23,6 +26,7 @@ from zvkdiag.screen.adapt import (
     REFINE_MAX,
     SPLIT_TIME,
     LineAdapter,
+    _windowed,
     split_tiles,
 )
 from zvkdiag.screen.codec import Encoding
@@ -229,3 +233,20 @@ def test_split_threshold_and_line_time_follow_the_measured_rate() -> None:
     assert adapter.decision().split_over == int(125_000 * SPLIT_TIME)
     adapter.sent(3, 25_000, 3.0)
     assert adapter.line_time(100_000) == pytest.approx(1.0)  # the backlog counts too
+
+
+@pytest.mark.parametrize("best", [max, min])
+def test_the_windowed_best_sample_is_the_best_of_the_window_or_the_newest(best: Any) -> None:
+    """The kept samples give what a scan of every sample in the window gives, at O(1)."""
+    rng = random.Random(16)
+    kept: deque[tuple[float, float]] = deque()
+    every: list[tuple[float, float]] = []
+    now = 0.0
+    for _ in range(2000):
+        now += rng.choice([0.001, 0.04, 0.3, 2.5])
+        value = rng.choice([rng.random(), round(rng.random(), 1)])  # ties too
+        beaten = (lambda old, new: old <= new) if best is max else (lambda old, new: old >= new)
+        _windowed(kept, now, value, 10.0, beaten)
+        every.append((now, value))
+        window = [v for at, v in every if at >= now - 10.0] or [every[-1][1]]
+        assert kept[0][1] == best(window)

@@ -254,7 +254,6 @@ def test_the_drawn_box_is_grabbed_first_and_only_once(screen: XServer) -> None:
             box = Rect(64, 192, 128, 64)  # the tiles under the 50x40 window at (100, 200)
             assert capturer.grabs[0] == [box]
             later = [part for grab in capturer.grabs[1:] for part in grab]
-            assert later, "the pointer's place is grabbed too"
             assert all(
                 part.x + part.w <= box.x
                 or box.x + box.w <= part.x
@@ -267,6 +266,35 @@ def test_the_drawn_box_is_grabbed_first_and_only_once(screen: XServer) -> None:
         finally:
             window.kill()
             window.wait()
+
+
+def test_a_still_pointer_is_not_fetched_again_and_stays_blended_under_a_drawing(
+    screen: XServer,
+) -> None:
+    """A drawing elsewhere grabs only itself; one under the pointer blends the kept image again."""
+    subprocess.run(["xdotool", "mousemove", "130", "215"], env=screen.env(), check=True)
+    with RecordingCapturer(screen.display) as capturer:
+        capturer.grab_changed()
+        deadline = time.monotonic() + 10
+        while not capturer.quiet() and time.monotonic() < deadline:
+            capturer.grab_changed()  # the new watch's own first damage, the pointer's move
+        windows = []
+        try:
+            for colour, x, y in (("#22cc44", 500, 400), ("#cc2244", 100, 200)):  # far, under it
+                windows.append(small_window(screen, colour, x, y))
+                assert loud_within(capturer, 10), colour
+                time.sleep(0.3)  # the window has drawn itself
+                capturer.quiet()
+                fetches, capturer.grabs = capturer.cursor_fetches, []
+                frame, parts = capturer.grab_changed()
+                assert capturer.cursor_fetches == fetches
+                assert parts is not None
+                assert np.array_equal(frame[..., :3], capturer.grab()[..., :3]), colour
+            assert all(p.x >= 64 and p.y >= 192 for grab in capturer.grabs for p in grab)
+        finally:
+            for window in windows:
+                window.kill()
+                window.wait()
 
 
 def test_the_pointer_is_sent_from_the_grabbed_parts_alone(screen: XServer) -> None:

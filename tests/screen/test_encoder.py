@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from zvkdiag.screen.codec import Encoding
@@ -9,6 +11,7 @@ from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
 from zvkdiag.screen.frames import Frame, decode_frame, encode_frame
 from zvkdiag.screen.reassemble import Canvas
 from zvkdiag.screen.tiles import Rect
+from zvkdiag.screen.window_moves import Move
 
 from .scenes import photo_patch, text_screen
 
@@ -23,9 +26,16 @@ class Chain:
         self.now = 0.0
         self.sent: list[Frame] = []
 
-    def step(self, pixels: np.ndarray, *, dt: float = 0.02, keyframe: bool = False) -> Frame | None:
+    def step(
+        self,
+        pixels: np.ndarray,
+        *,
+        dt: float = 0.02,
+        keyframe: bool = False,
+        moves: Sequence[Move] = (),
+    ) -> Frame | None:
         self.now += dt
-        tiles = self.encoder.encode(pixels, now=self.now, keyframe=keyframe)
+        tiles = self.encoder.encode(pixels, now=self.now, keyframe=keyframe, moves=moves)
         if not tiles:
             return None
         self.seq += 1
@@ -323,3 +333,67 @@ def test_a_dragged_window_travels_as_a_copy_plus_what_it_uncovered() -> None:
         assert Encoding.JPEG not in encodings(frame)
         assert len(encode_frame(frame)) < 2000  # the window is 180×260: ~140 KB of pixels
         assert chain.exact(screen)
+
+
+def desktop(window: np.ndarray, x: int, y: int, height: int = 480, width: int = 800) -> np.ndarray:
+    """A wallpaper of one colour per row (as the bench's gradient) with ``window`` at (x, y)."""
+    pixels = np.zeros((height, width, 4), np.uint8)
+    pixels[..., 0] = (np.arange(height) * 200 // height)[:, None]
+    pixels[..., 1], pixels[..., 2] = 90, 40
+    h, w = window.shape[:2]
+    pixels[y : y + h, x : x + w] = window
+    return pixels
+
+
+def moved(old: tuple[int, int], new: tuple[int, int], window: np.ndarray) -> list[Move]:
+    h, w = window.shape[:2]
+    return [(Rect(*old, w, h), Rect(*new, w, h))]
+
+
+def test_a_moved_window_travels_as_one_copy_and_the_uncovered_background() -> None:
+    """The X server's hint finds a jump beyond the search's reach (64 px) as well."""
+    window = text_screen(200, 300, seed=4)
+    hinted, plain = Chain(), Chain()
+    for chain in (hinted, plain):
+        chain.step(desktop(window, 100, 100))
+    after = desktop(window, 190, 117)
+    frame = hinted.step(after, moves=moved((100, 100), (190, 117), window))
+    without = plain.step(after)
+    assert frame is not None and without is not None
+    assert frame.tiles[0].encoding is Encoding.COPY
+    assert (frame.tiles[0].x, frame.tiles[0].y) == (190, 117)
+    assert len(encode_frame(frame)) * 2 < len(encode_frame(without))
+    assert hinted.exact(after) and hinted.canvas.settled
+
+
+def test_a_moved_photo_carries_its_approximation_and_settles_exact() -> None:
+    """A window shown as JPEG moves with its approximation, which is then refined."""
+    window = photo_patch(192, 256)
+    chain = Chain()
+    chain.step(desktop(window, 64, 64))
+    assert not chain.canvas.settled
+    place = (64, 64)
+    for step in range(1, 6):
+        new = (64 + 10 * step, 64 + 7 * step)
+        frame = chain.step(desktop(window, *new), moves=moved(place, new, window))
+        assert frame is not None and frame.tiles[0].encoding is Encoding.COPY
+        place = new
+    still = desktop(window, *place)
+    for _ in range(5):
+        chain.step(still, dt=0.3)
+    assert chain.exact(still) and chain.canvas.settled
+
+
+def test_a_wrong_move_hint_costs_no_exactness() -> None:
+    window = text_screen(200, 300, seed=4)
+    chain = Chain()
+    chain.step(desktop(window, 100, 100))
+    changed = desktop(text_screen(200, 300, seed=5), 140, 100)  # new content, not a move
+    frame = chain.step(changed, moves=moved((100, 100), (140, 100), window))
+    assert frame is not None and Encoding.COPY not in encodings(frame)
+    half = desktop(window, 140, 100)
+    half[100:200, 140:440] = text_screen(100, 300, seed=6)[..., :4]  # its lower half redrawn
+    chain.step(desktop(window, 100, 100))
+    frame = chain.step(half, moves=moved((100, 100), (140, 100), window))
+    assert frame is not None and frame.tiles[0].encoding is Encoding.COPY
+    assert chain.exact(half)

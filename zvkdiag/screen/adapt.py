@@ -46,7 +46,7 @@ the viewer) is kept for the stream's statistics and the tests.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -139,8 +139,11 @@ class LineAdapter:
         self._delivered_at = 0.0
         self._last_seq = 0
         self._first_sent_at = 0.0
-        self._rates: deque[tuple[float, float]] = deque()  # (at, bytes/s)
-        self._rtts: deque[tuple[float, float]] = deque()  # (at, seconds)
+        # (at, value) of the windowed samples that can still be the maximum rate or the
+        # minimum round trip, the newest last: the estimate is the first, O(1) per frame
+        # (scanning ~250 samples of 10 s, a few times per frame, cost ~0.1 ms a frame)
+        self._rates: deque[tuple[float, float]] = deque()  # (at, bytes/s), falling
+        self._rtts: deque[tuple[float, float]] = deque()  # (at, seconds), rising
         self._rough_rtt: float | None = None  # from frames behind others, until one finds it idle
         self._level = 0  # index into QUALITIES
         self._calm_since: float | None = None
@@ -150,8 +153,8 @@ class LineAdapter:
     # -- the estimate ---------------------------------------------------------------------
 
     def estimate(self) -> LineEstimate:
-        rate = max((r for _, r in self._rates), default=None)
-        rtt = min((r for _, r in self._rtts), default=self._rough_rtt)
+        rate = self._rates[0][1] if self._rates else None
+        rtt = self._rtts[0][1] if self._rtts else self._rough_rtt
         return LineEstimate(rate, rtt)
 
     @property
@@ -247,9 +250,7 @@ class LineAdapter:
             return
         if own > rtt / 2:
             return  # mostly line time: an error in the rate would dominate
-        self._rtts.append((now, rtt - own))
-        while len(self._rtts) > 1 and self._rtts[0][0] < now - RTT_WINDOW:
-            self._rtts.popleft()
+        _windowed(self._rtts, now, rtt - own, RTT_WINDOW, lambda old, new: old >= new)
 
     def _sample_rate(self, frame: _InFlight, now: float) -> None:
         delivered = self._delivered - frame.delivered
@@ -262,9 +263,7 @@ class LineAdapter:
             took = max(took - rtt, took / 2)
         if took <= 0:
             return
-        self._rates.append((now, delivered / took))
-        while len(self._rates) > 1 and self._rates[0][0] < now - RATE_WINDOW:
-            self._rates.popleft()
+        _windowed(self._rates, now, delivered / took, RATE_WINDOW, lambda old, new: old <= new)
 
     def _steer_quality(self, size: int, now: float) -> None:
         rate = self.estimate().rate
@@ -287,6 +286,26 @@ class LineAdapter:
     def _set_level(self, level: int, now: float) -> None:
         self._level = level
         self.quality_changes.append((now, QUALITIES[level]))
+
+
+def _windowed(
+    samples: deque[tuple[float, float]],
+    now: float,
+    value: float,
+    window: float,
+    beaten: Callable[[float, float], bool],
+) -> None:
+    """Add a sample; keep those that can still win within ``window`` (the first wins).
+
+    A sample ``beaten`` by a newer one never wins again (the newer one stays
+    in the window longer).  The newest sample stays even when the window has
+    passed it.
+    """
+    while samples and beaten(samples[-1][1], value):
+        samples.pop()
+    samples.append((now, value))
+    while len(samples) > 1 and samples[0][0] < now - window:
+        samples.popleft()
 
 
 def split_tiles(tiles: Sequence[Tile], split_over: int | None) -> list[list[Tile]]:

@@ -20,6 +20,7 @@ the capturer and grabs from one worker thread only.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -29,7 +30,8 @@ import numpy.typing as npt
 
 from zvkdiag._errors import ZvkdiagError
 from zvkdiag.screen.damage import DamageWatch, Rects
-from zvkdiag.screen.tiles import TILE, Rect, compact_box, cover, minus
+from zvkdiag.screen.tiles import TILE, Rect, align, compact_box, cover, minus
+from zvkdiag.screen.window_moves import Move
 
 __all__ = [
     "CaptureError",
@@ -43,6 +45,7 @@ __all__ = [
 Pixels = npt.NDArray[np.uint8]
 
 MAX_PARTS: Final = 16  # more separate areas than this: grab the whole screen at once
+POSITION_EVERY: Final = 1 / 15  # seconds: how often a grab asks where the pointer is
 
 
 class Grabber(Protocol):
@@ -115,6 +118,10 @@ class Capturer:
         self._areas: list[Rect] | None = None  # drawn since the last grab; None: not known
         self._frame: Pixels | None = None  # grab_changed()'s buffer, updated in place
         self._cursor_rect = Rect(0, 0, 0, 0)  # where the pointer is blended into it
+        self._cursor: tuple[Pixels, Rect] | None = None  # the image blended there
+        self._pointer_dirty = False  # quiet() saw the pointer change: grab_changed() must too
+        self._position_asked = -POSITION_EVERY
+        self.moves: list[Move] = []  # windows moved before the last grab (see ``moves``)
         self.cursor_fetches = 0  # pointer images asked of the X server
 
     def _no_areas(self) -> list[Rect] | None:
@@ -141,7 +148,9 @@ class Capturer:
         except mss.ScreenShotError:
             return False
         self.cursor_fetches += 1
-        return _cursor_key(cursor) == self._last_cursor
+        same = _cursor_key(cursor) == self._last_cursor
+        self._pointer_dirty = self._pointer_dirty or not same
+        return same
 
     def _note_drawn(self, rects: Rects | None) -> None:
         if rects is None or self._areas is None:
@@ -153,14 +162,22 @@ class Capturer:
     def grab_changed(self, *, full: bool = False) -> tuple[Pixels, list[Rect] | None]:
         """The screen now, and the parts of it that can differ from the previous call's.
 
-        Only what X DAMAGE reported since then (``quiet()`` collects it) and
-        where the pointer was and is are grabbed, into one buffer that is
-        updated in place: the frame is valid until the next call.  The parts
-        are None when the whole screen was grabbed: the first call, ``full``,
-        no areas known (no DAMAGE or no XFixes), or a change of more than three
-        quarters of the screen or in more than ``MAX_PARTS`` places.
+        Only what X DAMAGE reported since then (``quiet()`` collects it) and,
+        when it moved or changed its image, where the pointer was and is are
+        grabbed, into one buffer that is updated in place: the frame is valid
+        until the next call.  The parts are None when the whole screen was
+        grabbed: the first call, ``full``, no areas known (no DAMAGE or no
+        XFixes), or a change of more than three quarters of the screen or in
+        more than ``MAX_PARTS`` places.  ``moves`` holds the windows moved
+        before this grab.
         """
+        moves = self._take_moves()
         areas, self._areas = self._areas, self._no_areas()
+        frame, parts = self._grab_areas(areas, full)
+        self.moves = moves
+        return frame, parts
+
+    def _grab_areas(self, areas: list[Rect] | None, full: bool) -> tuple[Pixels, list[Rect] | None]:
         frame = self._frame
         blends_itself = self._cursor_source is not None or not self._sct.with_cursor
         if full or areas is None or frame is None or not blends_itself:
@@ -173,11 +190,15 @@ class Capturer:
             # First, before any other work: the sooner after DAMAGE the grab, the more
             # of a drawing made in bursts shows as its own frame (a scroll, then its text).
             self._grab_parts(frame, [box])
-        parts, tiles = cover([*areas, self._cursor_rect], height, width)
+        news = self._pointer_news()
+        pointer = news or self._touches_pointer([box, *areas], height, width)
+        parts, tiles = cover([*areas, *([self._cursor_rect] if pointer else [])], height, width)
         if len(parts) > MAX_PARTS or 4 * tiles * TILE * TILE > 3 * height * width:
             return self._whole()
         self._grab_parts(frame, [rest for part in parts for rest in minus(part, box)])
-        cursor = self._fetch_cursor()
+        if not pointer:
+            return frame, parts  # the pointer stayed and its pixels were not grabbed over
+        cursor = self._fetch_cursor() if news else self._cursor
         self._cursor_rect = Rect(0, 0, 0, 0) if cursor is None else cursor[1]
         if cursor is not None:
             # Under the pointer's new place the buffer already holds the screen (whatever
@@ -186,6 +207,40 @@ class Capturer:
             parts += [m for m in moved if not any(_inside(m, p) for p in parts)]
             blend_cursor(frame, cursor[0], self._cursor_rect.x, self._cursor_rect.y)
         return frame, parts
+
+    def _pointer_news(self) -> bool:
+        """Whether the pointer may have moved or changed since the last grab: fetch it again.
+
+        Always True without pointer events (``DamageWatch.watches_pointer``).
+        Where it is is asked at most every ``POSITION_EVERY`` seconds (a round
+        trip; during a drag or a scroll that was once per frame): events say
+        when a device moves it, the position only catches a program warping it.
+        """
+        news, self._pointer_dirty = self._pointer_dirty, False
+        if self._cursor_source is None or not self._has_cursor:
+            return False
+        if self._damage is None:
+            return True
+        now = time.monotonic()  # a warped pointer sends no event: ask where it is now and then
+        ask = now - self._position_asked >= POSITION_EVERY
+        if ask:
+            self._position_asked = now
+        return self._damage.take_pointer_news(ask_position=ask) or news
+
+    def _touches_pointer(self, rects: list[Rect], height: int, width: int) -> bool:
+        """Whether grabbing the tiles of ``rects`` overwrites the pointer's blended pixels."""
+        under = align(self._cursor_rect, height, width)
+        return under.w > 0 and any(_meets(align(r, height, width), under) for r in rects)
+
+    def _take_moves(self) -> list[Move]:
+        """The windows moved since the last grab, in this monitor's coordinates."""
+        if self._damage is None:
+            return []
+        left, top = int(self._region["left"]), int(self._region["top"])
+        return [
+            (Rect(o.x - left, o.y - top, o.w, o.h), Rect(n.x - left, n.y - top, n.w, n.h))
+            for o, n in self._damage.take_moves()
+        ]
 
     def _whole(self) -> tuple[Pixels, None]:
         self._frame = self.grab()
@@ -223,6 +278,7 @@ class Capturer:
         """One frame; a new array each call (callers may keep it)."""
         pixels = self._shot(self._region)
         self._areas = self._no_areas()
+        self.moves = self._take_moves()
         cursor = self._fetch_cursor()
         self._cursor_rect = Rect(0, 0, 0, 0) if cursor is None else cursor[1]
         if cursor is not None:
@@ -238,6 +294,7 @@ class Capturer:
 
     def _fetch_cursor(self) -> tuple[Pixels, Rect] | None:
         """The pointer image and where it goes on this monitor; None: not blended here."""
+        self._cursor = None
         if self._cursor_source is None or not self._has_cursor:
             return None
         try:
@@ -253,7 +310,8 @@ class Capturer:
         left = int(cursor.left) - int(self._region["left"])
         top = int(cursor.top) - int(self._region["top"])
         image = np.frombuffer(cursor.raw, np.uint8).reshape(cursor.height, cursor.width, 4)
-        return image, Rect(left, top, int(cursor.width), int(cursor.height))
+        self._cursor = image, Rect(left, top, int(cursor.width), int(cursor.height))
+        return self._cursor
 
     def close(self) -> None:
         if self._cursor_source is not None:
@@ -291,6 +349,10 @@ def blend_cursor(pixels: Pixels, cursor: Pixels, left: int, top: int) -> None:
     mixed[opaque] = src[..., :3][opaque]
     visible = src[..., 3] > 0
     dst[visible] = mixed[visible]
+
+
+def _meets(a: Rect, b: Rect) -> bool:
+    return a.x < b.x + b.w and b.x < a.x + a.w and a.y < b.y + b.h and b.y < a.y + a.h
 
 
 def _inside(inner: Rect, outer: Rect) -> bool:

@@ -37,6 +37,7 @@ import os
 from typing import Any, Final
 
 from zvkdiag.screen.pointer import PointerEvents, pointer_position, watch_pointer
+from zvkdiag.screen.window_moves import Move, WindowMoves, parse_window_event, select_moves
 from zvkdiag.screen.xcbtypes import (
     Cookie,
     ExtensionReply,
@@ -135,6 +136,7 @@ class DamageWatch:
         self._pointer_news = False
         self._pointer_at: tuple[int, int] | None = None
         self._root = 0
+        self._moves: WindowMoves | None = None
         self.rects: Rects | None = None
 
     def _track_areas(self) -> None:
@@ -178,6 +180,8 @@ class DamageWatch:
             watch._track_areas()
             watch._root = _root(xcb, conn, screen.value)
             watch._pointer = watch_pointer(xcb, libs[2], conn, watch._root)
+            if select_moves(xcb, libs[2], conn, watch._root):
+                watch._moves = WindowMoves()
             watch._keep_queued()  # the set-up waited for replies too
         return watch
 
@@ -270,21 +274,31 @@ class DamageWatch:
         """Pointer motion and cursor changes wake ``fileno()`` too (see ``pointer``)."""
         return self._pointer is not None
 
-    def take_pointer_news(self) -> bool:
+    def take_pointer_news(self, *, ask_position: bool = True) -> bool:
         """Whether the pointer moved or changed its image since the last call: fetch it.
 
         The events are read by ``changed()``, along with the damage; a pointer
         warped by a program sends none, so its position is asked too (see
-        ``pointer``).  Always True without ``watches_pointer``: then nothing
+        ``pointer``), unless ``ask_position`` is False (the events alone, no
+        round trip).  Always True without ``watches_pointer``: then nothing
         tells, so ask every time.
         """
         if self._pointer is None or self._conn is None:
             return True
-        where = pointer_position(self._xcb, self._libc, self._conn, self._root)
-        self._keep_queued()
+        moved = False
+        if ask_position:
+            where = pointer_position(self._xcb, self._libc, self._conn, self._root)
+            self._keep_queued()
+            moved, self._pointer_at = where != self._pointer_at, where
         news, self._pointer_news = self._pointer_news, False
-        moved, self._pointer_at = where != self._pointer_at, where
         return news or moved
+
+    def take_moves(self) -> list[Move]:
+        """Top-level windows moved since the last call, in root coordinates (see ``moves``).
+
+        The events are read by ``changed()``; empty where they are not selected.
+        """
+        return [] if self._moves is None else self._moves.take()
 
     def _keep_queued(self) -> None:
         """After waiting for a reply: keep a DamageNotify that xcb read along with it.
@@ -302,6 +316,8 @@ class DamageWatch:
             seen = seen or kind == self._event
             if self._pointer is not None and self._pointer.is_pointer_news(event):
                 self._pointer_news = True
+            elif self._moves is not None and (window := parse_window_event(event)):
+                self._moves.note(*window)
             self._libc.free(event)
         return seen
 

@@ -45,7 +45,7 @@ from zvkdiag.screen.codec import (
 )
 from zvkdiag.screen.frames import Tile
 from zvkdiag.screen.move import find_move
-from zvkdiag.screen.scroll import Scroll, find_scroll
+from zvkdiag.screen.scroll import ScrollFinder
 from zvkdiag.screen.tiles import (
     TILE,
     Rect,
@@ -55,6 +55,7 @@ from zvkdiag.screen.tiles import (
     merge_runs,
     tile_rect,
 )
+from zvkdiag.screen.window_moves import Move
 
 __all__ = ["EncoderPolicy", "FrameEncoder"]
 
@@ -94,6 +95,7 @@ class FrameEncoder:
         self._lossy = np.zeros((0, 0), np.bool_)
         self._changed_at = np.zeros((0, 0), np.float64)
         self._palette = PaletteEncoder()
+        self._scrolls = ScrollFinder()
         self.last_was_keyframe = False
 
     @property
@@ -108,13 +110,16 @@ class FrameEncoder:
         now: float,
         keyframe: bool = False,
         areas: Sequence[Rect] | None = None,
+        moves: Sequence[Move] = (),
     ) -> list[Tile]:
         """Tiles to send for this frame; empty when nothing changed or needs refining.
 
         ``areas``: the parts of ``pixels`` that may differ from the previous
-        frame (None: all of it).  ``last_was_keyframe`` tells afterwards
-        whether these tiles cover the whole screen and need no earlier state
-        (asked for, first frame, or the screen size changed).
+        frame (None: all of it); ``moves``: windows the X server moved since
+        then (old place, new place), candidates for a COPY.
+        ``last_was_keyframe`` tells afterwards whether these tiles cover the
+        whole screen and need no earlier state (asked for, first frame, or the
+        screen size changed).
         """
         fresh = keyframe or self._prev.shape != pixels.shape
         self.last_was_keyframe = fresh  # a new screen size forces one
@@ -126,9 +131,10 @@ class FrameEncoder:
             parts = [a for a in (align(r, height, width) for r in areas) if a.w and a.h]
         if fresh:
             changed = self._reset(height, width)
+            self._scrolls.forget()
         else:
             changed = self._changed(pixels, parts)
-            changed = self._try_scroll(pixels, changed, tiles, parts)
+            changed = self._try_scroll(pixels, changed, tiles, parts, moves)
         moving = self._lossy & changed & (now - self._changed_at < self.policy.refine_after)
         self._changed_at[changed] = now
         exact, jpeg = self._exact_tiles(pixels, changed & ~moving, fresh)
@@ -165,32 +171,107 @@ class FrameEncoder:
         changed: npt.NDArray[np.bool_],
         tiles: list[Tile],
         parts: list[Rect] | None,
+        moves: Sequence[Move] = (),
     ) -> npt.NDArray[np.bool_]:
-        """Send a scrolled band as COPY; returns the tiles still changed after it.
+        """Send a moved window or a scrolled band as COPY; returns the tiles still changed.
 
-        With ``parts`` known the band is looked for in the part with the most
-        changed tiles, so a clock ticking elsewhere does not hide a scrolling
-        window.  Only bands whose source the viewer shows exactly are copied
-        (copying a JPEG approximation would spread it).  Afterwards
-        ``_reference`` is what the viewer will show once the copy is applied:
-        the XOR reference.  Only the tiles the copy touches are compared again.
+        A window the X server says was moved (``moves``) comes first; else,
+        with ``parts`` known, a scrolled band is looked for in the part with the
+        most changed tiles, so a clock ticking elsewhere does not hide a
+        scrolling window.  A band is scrolled only where the viewer shows its
+        source exactly (a JPEG approximation would spread over the screen); a
+        window moves along with whatever the viewer shows of it, and the tiles
+        it lands on are as exact as their source was (``_carry_lossy``).
+        Afterwards ``_reference`` is what the viewer will show once the copy is
+        applied: the XOR reference.  Only the tiles the copy touches are
+        compared again.
         """
-        busiest = _busiest(changed, parts)
-        scroll = find_scroll(self._prev, pixels, busiest) or find_move(self._prev, pixels, busiest)
-        if scroll is None or self._source_lossy(scroll):
+        copy = self._find_move(pixels, moves)
+        if copy is None:
+            copy = self._find_scroll(pixels, changed, parts)
+        else:
+            self._scrolls.forget()  # it did not see this frame
+        if copy is None:
             return changed
+        band, sx, sy = copy
         height, width = pixels.shape[:2]
-        band = Rect(scroll.x, scroll.y, scroll.w, scroll.h)
         area = align(band, height, width)
+        self._carry_lossy(band, sx - band.x, sy - band.y, area, (height, width))
         after = _crop(self._prev, area).copy()
-        source = _crop(self._prev, Rect(band.x + scroll.dx, band.y + scroll.dy, band.w, band.h))
-        _crop(after, Rect(band.x - area.x, band.y - area.y, band.w, band.h))[...] = source
+        _crop(after, Rect(band.x - area.x, band.y - area.y, band.w, band.h))[...] = _crop(
+            self._prev, Rect(sx, sy, band.w, band.h)
+        )
         self._copied = (area, after)
-        copy = encode_copy(scroll.x + scroll.dx, scroll.y + scroll.dy)
-        tiles.append(_tile(band, Encoding.COPY, copy))
+        tiles.append(_tile(band, Encoding.COPY, encode_copy(sx, sy)))
         still = changed.copy()
         still[_grid_slices(area)] = changed_tiles(after, _crop(pixels, area))
         return still
+
+    def _find_scroll(
+        self, pixels: Pixels, changed: npt.NDArray[np.bool_], parts: list[Rect] | None
+    ) -> tuple[Rect, int, int] | None:
+        busiest = _busiest(changed, parts)
+        scroll = self._scrolls.find(self._prev, pixels, busiest, changed)
+        if scroll is None:  # a window dragged where the X server tells nothing of it
+            scroll = find_move(self._prev, pixels, busiest)
+        if scroll is None:
+            return None
+        band = Rect(scroll.x, scroll.y, scroll.w, scroll.h)
+        if self._lossy_at(band, scroll.dx, scroll.dy):
+            return None
+        return band, scroll.x + scroll.dx, scroll.y + scroll.dy
+
+    def _find_move(self, pixels: Pixels, moves: Sequence[Move]) -> tuple[Rect, int, int] | None:
+        """The first of ``moves`` whose window shows at its new place as the viewer had it.
+
+        At least half of its rows must match the old place exactly (another
+        window may cover part of it, or its content change as it moves).
+        """
+        height, width = pixels.shape[:2]
+        for old, new in moves:
+            dx, dy = old.x - new.x, old.y - new.y
+            x0, y0 = max(new.x, 0, -dx), max(new.y, 0, -dy)  # on the screen, and its source too
+            x1 = min(new.x + new.w, width, width - dx)
+            y1 = min(new.y + new.h, height, height - dy)
+            if x1 - x0 < TILE or y1 - y0 < TILE:
+                continue
+            band = Rect(x0, y0, x1 - x0, y1 - y0)
+            source = _crop(self._prev, Rect(x0 + dx, y0 + dy, band.w, band.h))
+            same_rows = (_words(_crop(pixels, band)) == _words(source)).all(axis=1)
+            if 2 * int(same_rows.sum()) >= band.h:
+                return band, x0 + dx, y0 + dy
+        return None
+
+    def _lossy_at(
+        self, band: Rect, dx: int, dy: int, lossy: npt.NDArray[np.bool_] | None = None
+    ) -> bool:
+        """Whether the viewer shows any of ``band`` moved by (dx, dy) only approximately."""
+        top, left = band.y + dy, band.x + dx
+        rows = slice(top // TILE, (top + band.h - 1) // TILE + 1)
+        cols = slice(left // TILE, (left + band.w - 1) // TILE + 1)
+        return bool((self._lossy if lossy is None else lossy)[rows, cols].any())
+
+    def _carry_lossy(
+        self, band: Rect, dx: int, dy: int, area: Rect, shape: tuple[int, int]
+    ) -> None:
+        """After a COPY of ``band`` from (dx, dy) away: a tile it lands on is approximate
+        if the pixels copied into it were, or if it was and the copy does not cover it."""
+        before = self._lossy.copy()
+        if not before.any():
+            return
+        height, width = shape
+        rows, cols = _grid_slices(area)
+        for row in range(rows.start, rows.stop):
+            for col in range(cols.start, cols.stop):
+                tile = tile_rect(row, col, height, width)
+                x0, y0 = max(tile.x, band.x), max(tile.y, band.y)
+                x1 = min(tile.x + tile.w, band.x + band.w)
+                y1 = min(tile.y + tile.h, band.y + band.h)
+                if x0 >= x1 or y0 >= y1:
+                    continue
+                covered = (x1 - x0, y1 - y0) == (tile.w, tile.h)
+                carried = self._lossy_at(Rect(x0, y0, x1 - x0, y1 - y0), dx, dy, before)
+                self._lossy[row, col] = carried or (not covered and bool(before[row, col]))
 
     def _reference(self, rect: Rect) -> Pixels:
         """What the viewer shows in this tile once this frame's COPY is applied."""
@@ -200,13 +281,6 @@ class FrameEncoder:
             if inside_y and area.x <= rect.x < area.x + area.w:
                 return _crop(after, Rect(rect.x - area.x, rect.y - area.y, rect.w, rect.h))
         return _crop(self._prev, rect)
-
-    def _source_lossy(self, scroll: Scroll) -> bool:
-        top, bottom = scroll.y + scroll.dy, scroll.y + scroll.dy + scroll.h
-        rows = slice(top // TILE, (bottom - 1) // TILE + 1)
-        left, right = scroll.x + scroll.dx, scroll.x + scroll.dx + scroll.w
-        cols = slice(left // TILE, (right - 1) // TILE + 1)
-        return bool(self._lossy[rows, cols].any())
 
     def _reset(self, height: int, width: int) -> npt.NDArray[np.bool_]:
         shape = grid_shape(height, width)

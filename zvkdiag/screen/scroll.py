@@ -9,7 +9,9 @@ only the newly exposed rows travel.  On the bench scenario this turns a
 Detection, ~3-5 ms when many tiles changed (skipped otherwise):
 
 1. the columns that changed inside the changed tiles' bounding box;
-2. a hash per row over those columns, old and new frame;
+2. a hash per row over those columns, old and new frame (a weighted sum of
+   the row's pixels, one numpy pass; the new frame's hashes are kept and are
+   the next frame's old ones when it looks at the same box: ``ScrollFinder``);
 3. every new row whose hash occurs exactly once in the old frame votes for
    its offset; the most voted offset wins if enough rows agree;
 4. the longest run of rows matching at that offset is verified pixel by
@@ -27,7 +29,14 @@ import numpy.typing as npt
 
 from zvkdiag.screen.tiles import TILE
 
-__all__ = ["MIN_SCROLL_ROWS", "MIN_SCROLL_TILES", "Scroll", "changed_box", "find_scroll"]
+__all__ = [
+    "MIN_SCROLL_ROWS",
+    "MIN_SCROLL_TILES",
+    "Scroll",
+    "ScrollFinder",
+    "changed_box",
+    "find_scroll",
+]
 
 MIN_SCROLL_TILES: Final = 8  # fewer changed tiles: not worth looking
 MIN_SCROLL_ROWS: Final = 24  # a band must be at least this tall
@@ -59,27 +68,101 @@ def changed_box(changed: npt.NDArray[np.bool_], height: int, width: int) -> Box 
 
 def find_scroll(old: Pixels, new: Pixels, changed: npt.NDArray[np.bool_]) -> Scroll | None:
     """The largest vertically shifted band inside the changed tiles, or None."""
-    box = changed_box(changed, *new.shape[:2])
-    if box is None:
-        return None
-    y0, y1, x0, x1 = box
-    old_words, new_words = _words(old)[y0:y1, x0:x1], _words(new)[y0:y1, x0:x1]
-    span = _changed_columns(old_words, new_words)
-    if span is None:
-        return None
-    old_sig = _row_hashes(old_words[:, span[0] : span[1]])
-    new_sig = _row_hashes(new_words[:, span[0] : span[1]])
-    x0, x1 = x0 + span[0], x0 + span[1]
-    dy = _vote(old_sig, new_sig)
-    if dy is None:
-        return None
-    band = _longest_match(old_sig, new_sig, dy)
-    if band is None:
-        return None
-    top, bottom = y0 + band[0], y0 + band[1]
-    if not np.array_equal(new[top:bottom, x0:x1], old[top + dy : bottom + dy, x0:x1]):
-        return None
-    return Scroll(x0, top, x1 - x0, bottom - top, dy)
+    return ScrollFinder().find(old, new, changed)
+
+
+@dataclass
+class _Rows:
+    """Hashes of rows ``y0``.. of a frame over the columns ``x0:x1``."""
+
+    x0: int
+    x1: int
+    y0: int
+    hashes: npt.NDArray[np.uint64]
+
+    def slice(self, x0: int, x1: int, y0: int, y1: int) -> list[int] | None:
+        inside = self.y0 <= y0 and y1 <= self.y0 + self.hashes.size
+        if (x0, x1) != (self.x0, self.x1) or not inside:
+            return None
+        rows: list[int] = self.hashes[y0 - self.y0 : y1 - self.y0].tolist()
+        return rows
+
+    def update(self, new: Pixels, dirty: npt.NDArray[np.bool_]) -> None:
+        """Hash again the rows of ``dirty`` tiles (the rest of ``new`` is as before)."""
+        cols = slice(self.x0 // TILE, (self.x1 - 1) // TILE + 1)
+        y1 = self.y0 + self.hashes.size
+        for row in np.flatnonzero(dirty[:, cols].any(axis=1)):
+            top, bottom = max(int(row) * TILE, self.y0), min((int(row) + 1) * TILE, y1)
+            if top < bottom:
+                words = _words(new)[top:bottom, self.x0 : self.x1]
+                self.hashes[top - self.y0 : bottom - self.y0] = _hash_rows(words)
+
+
+def _updated(kept: _Rows | None, new: Pixels, dirty: npt.NDArray[np.bool_]) -> _Rows | None:
+    if kept is not None:
+        kept.update(new, dirty)
+    return kept
+
+
+class ScrollFinder:
+    """``find_scroll`` for a stream of frames: each frame's row hashes serve the next.
+
+    The hashes of the new frame are kept; the next call takes them for its old
+    frame where it looks at the same columns, and a frame that is not searched
+    (too few changed tiles) only hashes its changed rows again.  Valid only
+    while the ``new`` frame of one call is the ``old`` frame of the next (after
+    a frame it did not see, call ``forget()``), and ``dirty`` must hold every
+    tile that differs between the two.
+    """
+
+    def __init__(self) -> None:
+        self._kept: _Rows | None = None
+
+    def forget(self) -> None:
+        self._kept = None
+
+    def find(
+        self,
+        old: Pixels,
+        new: Pixels,
+        changed: npt.NDArray[np.bool_],
+        dirty: npt.NDArray[np.bool_] | None = None,
+    ) -> Scroll | None:
+        """The largest vertically shifted band inside the ``changed`` tiles, or None.
+
+        ``dirty``: all tiles that differ (default: ``changed``); ``changed`` may
+        be fewer, the part to look in.
+        """
+        kept, self._kept = self._kept, None  # the hashes of ``old``, where known
+        dirty = changed if dirty is None else dirty
+        box = changed_box(changed, *new.shape[:2])
+        if box is None:
+            self._kept = _updated(kept, new, dirty)
+            return None
+        y0, y1, x0, x1 = box
+        old_words, new_words = _words(old)[y0:y1, x0:x1], _words(new)[y0:y1, x0:x1]
+        span = _changed_columns(old_words, new_words)
+        if span is None:
+            self._kept = _updated(kept, new, dirty)
+            return None
+        x0, x1 = x0 + span[0], x0 + span[1]
+        old_sig = None if kept is None else kept.slice(x0, x1, y0, y1)
+        if old_sig is None:
+            old_sig = _hash_rows(old_words[:, span[0] : span[1]]).tolist()
+        new_hashes = _hash_rows(new_words[:, span[0] : span[1]])
+        self._kept = _Rows(x0, x1, y0, new_hashes)
+        new_sig: list[int] = new_hashes.tolist()
+        dy = _vote(old_sig, new_sig)
+        if dy is None:
+            return None
+        band = _longest_match(old_sig, new_sig, dy)
+        if band is None:
+            return None
+        top, bottom = y0 + band[0], y0 + band[1]
+        shifted = _words(old)[top + dy : bottom + dy, x0:x1]
+        if not np.array_equal(_words(new)[top:bottom, x0:x1], shifted):  # 4x fewer elements
+            return None
+        return Scroll(x0, top, x1 - x0, bottom - top, dy)
 
 
 def _words(pixels: Pixels) -> npt.NDArray[np.uint32]:
@@ -97,8 +180,24 @@ def _changed_columns(
     return int(cols[0]), int(cols[-1]) + 1
 
 
-def _row_hashes(words: npt.NDArray[np.uint32]) -> list[int]:
-    return [hash(row.tobytes()) for row in words]
+_weights = np.zeros(0, np.uint32)
+
+
+def _hash_rows(words: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64]:
+    """Per row, the sum of its pixels times odd 32-bit weights (mod 2**32 each).
+
+    Rows that differ in one pixel always differ here (an odd weight is
+    invertible); other collisions are rare, and a collision can only cost a
+    missed scroll, never a wrong pixel (the band is verified).  ~0.4 ms for
+    640 rows of 770 pixels, 1.7x faster than hashing each row's bytes.
+    """
+    global _weights
+    width = words.shape[1]
+    if _weights.size < width:
+        rng = np.random.default_rng(16)
+        _weights = rng.integers(0, 1 << 32, max(width, 4096), np.uint32) | np.uint32(1)
+    sums: npt.NDArray[np.uint64] = (words * _weights[:width]).sum(axis=1, dtype=np.uint64)
+    return sums
 
 
 def _vote(old_sig: list[int], new_sig: list[int]) -> int | None:

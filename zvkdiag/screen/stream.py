@@ -343,7 +343,10 @@ class ScreenStreamer:
         captured_at = time.time()
         pixels, areas = self._grab(full)
         self.stats.captures += 1
-        tiles = self._encoder.encode(pixels, now=self._clock(), keyframe=keyframe, areas=areas)
+        moves = self._capturer.moves if isinstance(self._capturer, Capturer) else []
+        tiles = self._encoder.encode(
+            pixels, now=self._clock(), keyframe=keyframe, areas=areas, moves=moves
+        )
         if not tiles:
             return None
         return (

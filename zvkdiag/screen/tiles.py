@@ -1,9 +1,9 @@
 """The 64×64 tile grid: which tiles changed, and rectangles that cover runs of tiles.
 
 A screen is cut into ``TILE``×``TILE`` tiles (the last row and column may be
-smaller).  Change detection compares two BGRX frames eight bytes at a time
-(two pixels per ``uint64``) and reduces per tile, which costs about 1 ms for a
-1080p frame here; everything downstream works on the small boolean grid.
+smaller).  Change detection compares two BGRX frames a pixel (``uint32``) at a
+time and reduces per tile, which costs about 0.8 ms for a 1080p frame here;
+everything downstream works on the small boolean grid.
 """
 
 from __future__ import annotations
@@ -121,23 +121,21 @@ def cover(rects: Iterable[Rect], height: int, width: int) -> tuple[list[Rect], i
 def changed_tiles(prev: Pixels, cur: Pixels) -> Mask:
     """Boolean grid (rows, cols): True where any pixel of the tile differs.
 
-    Both frames are (height, width, 4) uint8 arrays of the same shape.  Rows
-    are compared as ``uint64`` when the row length allows it (even width),
-    as ``uint32`` otherwise; either way one pass over the memory.
+    Both frames are (height, width, 4) uint8 arrays of the same shape, or
+    views of one (a part of the screen: no copy is made).  Pixels are
+    compared as ``uint32`` words; the rows of each band of tiles are reduced
+    with one reshape (~0.3 ms for a 768×640 part, 0.8 ms for 1080p here;
+    ``reduceat`` over a contiguous copy of two-pixel words took 1.7 and 1.4).
     """
     if prev.shape != cur.shape:
         raise ValueError(f"frame shapes differ: {prev.shape} vs {cur.shape}")
     height, width = cur.shape[:2]
-    per_word = 2 if width % 2 == 0 else 1
-    dtype = np.uint64 if per_word == 2 else np.uint32
-    words_a = np.ascontiguousarray(prev).reshape(height, -1).view(dtype)
-    words_b = np.ascontiguousarray(cur).reshape(height, -1).view(dtype)
-    differs = words_a != words_b
-    per_tile_words = TILE // per_word
-    col_starts = np.arange(0, differs.shape[1], per_tile_words)
-    row_starts = np.arange(0, height, TILE)
-    rows_any = np.logical_or.reduceat(differs, col_starts, axis=1)
-    return np.logical_or.reduceat(rows_any, row_starts, axis=0)
+    differs = np.not_equal(prev.view(np.uint32)[..., 0], cur.view(np.uint32)[..., 0])
+    whole = height - height % TILE
+    rows_any = differs[:whole].reshape(-1, TILE, width).any(axis=1)
+    if whole < height:
+        rows_any = np.concatenate([rows_any, differs[whole:].any(axis=0, keepdims=True)])
+    return np.logical_or.reduceat(rows_any, np.arange(0, width, TILE), axis=1)
 
 
 def merge_runs(mask: Mask, height: int, width: int) -> list[Rect]:
