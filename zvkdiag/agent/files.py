@@ -235,7 +235,8 @@ class GrantedSFTPServer(asyncssh.SFTPServer):
 
     def read(self, file_obj: object, offset: int, size: int) -> bytes:
         f, grant = self._open[id(file_obj)]
-        data = os.pread(f.fileno(), size, offset)
+        f.seek(offset)  # no os.pread on Windows; write() seeks the same way
+        data: bytes = f.read(size)
         grant.bytes_moved += len(data)
         grant.note_served(offset, data)
         return data
