@@ -156,6 +156,8 @@ class WineProgram:
                 break
             time.sleep(0.2)
         text = self.output.read_text(encoding="utf-8") if self.output.exists() else ""
+        if m := rx.search(text):  # written just before the program ended
+            return m
         raise AssertionError(
             f"no line matching {pattern!r} (exit {self.proc.poll()}); report:\n{text[-3000:]}"
         )

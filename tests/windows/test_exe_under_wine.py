@@ -23,7 +23,8 @@ import pytest
 from e2e_tk.driver import DIALOG, INDICATOR, MAIN, WAIT, Screen, until, white_boxes
 
 import zvkdiag
-from zvkdiag.consent.audit import LOG_NAME
+from zvkdiag.consent.audit import LOG_NAME, verify
+from zvkdiag.consent.messages import text
 from zvkdiag.consent.tk_theme import INDICATOR as INDICATOR_ORANGE
 from zvkdiag.probes.registry import DEFAULT_REGISTRY
 from zvkdiag.wire.codes import PASSWORD_ALPHABET
@@ -159,7 +160,9 @@ def test_builtin_ca_key_shows_verified_engineers_and_refuses_others(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def test_builtin_relay_is_dialled_when_none_is_given(start_exe: Any, wine_env: Any) -> None:
+def test_builtin_relay_is_dialled_when_none_is_given(
+    start_exe: Any, wine_env: Any, desktop: Screen, tmp_path: Path
+) -> None:
     since = now()
     program: WineProgram = start_exe("--lang", "de")
     program.reported(r"^Network: .+$")
@@ -172,6 +175,49 @@ def test_builtin_relay_is_dialled_when_none_is_given(start_exe: Any, wine_env: A
 
     until(recorded, WAIT, "the customer's audit names the network problem")
     assert problems[0]["relay"] == BUILTIN_RELAY, problems
+    # the window says it, with the address tried
+    main = desktop.window(MAIN, timeout=60)
+    seen = [""]
+
+    def told() -> bool:
+        seen[0] = read_text(desktop.grab_window(main), tmp_path)
+        return BUILTIN_RELAY in seen[0] and "nicht erreichbar" in seen[0]
+
+    with contextlib.suppress(AssertionError):
+        until(told, WAIT, "the window names the relay it cannot reach")
+    assert BUILTIN_RELAY in seen[0] and "nicht erreichbar" in seen[0], seen[0]
+    # started twice: the second start brings the first window forward and ends
+    second: WineProgram = start_exe("--lang", "de", name="second.txt")
+    second.reported("^" + re.escape(text("instance.running", "de")) + "$")
+    assert second.proc.wait(ANSWER) == 0
+    assert "ID:" not in second.output.read_text(encoding="utf-8")
+
+
+def test_a_damaged_audit_log_is_kept_aside(
+    start_exe: Any, relay: str, wine_env: Any, desktop: Screen, tmp_path: Path
+) -> None:
+    users = wine_env.prefix / "drive_c" / "users"
+    folder = next(users.glob("*/AppData/Local")) / "zvkdiag"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / LOG_NAME).write_bytes(b'{"seq": 1, "kind": "not a chained record"}\n')
+    kept = set(folder.glob(LOG_NAME + ".damaged-*"))
+    program: WineProgram = start_exe("--relay", relay, "--lang", "de")
+    line = program.reported(r"^Das bisherige Protokoll war .* als (\S+) aufbewahrt").group(1)
+    program.reported(ID_LINE)
+    (aside,) = set(folder.glob(LOG_NAME + ".damaged-*")) - kept
+    assert aside.name == line
+    assert b"not a chained record" in aside.read_bytes()
+    assert verify(folder / LOG_NAME).ok  # a new chain
+    main = desktop.window(MAIN, timeout=60)
+    seen = [""]
+
+    def told() -> bool:
+        seen[0] = read_text(desktop.grab_window(main), tmp_path)
+        return "Protokoll" in seen[0] and "aufbewahrt" in seen[0]
+
+    with contextlib.suppress(AssertionError):
+        until(told, WAIT, "the window says the log was kept aside")
+    assert "Protokoll" in seen[0] and "aufbewahrt" in seen[0], seen[0]
 
 
 def test_customer_session_under_wine(
@@ -239,26 +285,30 @@ def test_customer_session_under_wine(
 
         # 4. Probes that Wine can answer come back as typed DataFrames
         _probes_are_typed(session, desktop, pool)
-        _upload_keeps_every_byte(session, desktop, pool, wine_env, tmp_path)
+        _files_and_a_command(session, desktop, pool, wine_env, tmp_path)
 
         # 5. The view streams while a Wine window changes
         _streams_while_notepad_changes(session, desktop, wine_env)
     finally:
-        # 6. "Beenden" ends the session
-        end = desktop.buttons(desktop.window(MAIN))
+        # 6. "Beenden" ends the session (the window raised first: no window manager does it,
+        # and notepad may still cover it)
+        main = desktop.window(MAIN)
+        desktop.xdotool("windowraise", main.wid)
+        end = desktop.buttons(main)
         desktop.click(*end[END])
         until(lambda: session.closed, WAIT, "the engineer sees the session end")
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _upload_keeps_every_byte(
+def _files_and_a_command(
     session: zvkdiag.Session,
     desktop: Screen,
     pool: ThreadPoolExecutor,
     wine_env: Any,
     tmp_path: Path,
 ) -> None:
-    """A file with every byte value arrives unchanged (no text-mode CR LF on Windows)."""
+    """A file with every byte value goes there and back unchanged (no text-mode CR LF);
+    a command runs in Windows' ``cmd``."""
     sent = tmp_path / "bytes.bin"
     sent.write_bytes(bytes(range(256)) * 4)
     folder = next((wine_env.prefix / "drive_c" / "users").glob("*/Documents"))
@@ -269,7 +319,15 @@ def _upload_keeps_every_byte(
     allow(desktop)  # file.upload
     pending.result(ANSWER)
     assert target.read_bytes() == sent.read_bytes()
+    (tmp_path / "back").mkdir()
+    back = pool.submit(session.download, f"{remote}/{sent.name}", tmp_path / "back", progress=False)
+    allow(desktop)  # file.download
+    assert back.result(ANSWER).read_bytes() == sent.read_bytes()
     target.unlink()
+    ran = pool.submit(session.run, ["cmd", "/c", "echo", "hallo"])
+    allow(desktop)  # command
+    result = ran.result(ANSWER)
+    assert (result.stdout, result.exit_status) == ("hallo\r\n", 0), result
 
 
 def _streams_while_notepad_changes(
