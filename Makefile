@@ -8,6 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LOCK := requirements/linux-py311.lock
+WINLOCK := requirements/windows-py311.lock
 # uv only writes the lock; installs use pip with --require-hashes
 UV_VERSION := 0.13.9
 
@@ -22,13 +23,18 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# Renew the lock: newest releases that pyproject.toml allows, for Linux and Python 3.11,
-# runtime + dev + dist extras and the build backend, each with its hashes.
+# Renew the locks: newest releases that pyproject.toml allows, for Linux and Python 3.11,
+# runtime + dev + dist extras and the build backend, each with its hashes; then the Windows
+# exe's libraries (packaging/windows/requirements.in) for win_amd64, at the Linux lock's
+# versions wherever a library is in both.
 lock:
 	test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q uv==$(UV_VERSION); }
 	$(BIN)/uv pip compile pyproject.toml requirements/build.in --extra dev --extra dist \
 	  --upgrade --generate-hashes --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 -o $(LOCK)
+	$(BIN)/uv pip compile packaging/windows/requirements.in -c $(LOCK) \
+	  --upgrade --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-pc-windows-msvc -o $(WINLOCK)
 
 venv: system $(STAMP)
 
@@ -58,9 +64,10 @@ bench: venv
 	$(BIN)/python bench/connect_bench.py
 	$(BIN)/python bench/relay_bench.py
 
-# The customer's Windows program, built on Linux under Wine (docs/windows.md); unsigned
-dist-windows: system
-	$(PYTHON) packaging/windows/build.py --out dist/zvk-quicksupport.exe
+# The customer's Windows program, built on Linux under Wine (docs/windows.md); unsigned;
+# ZVK_RELAY and ZVK_CA_KEY baked in as for dist-linux
+dist-windows: venv
+	$(BIN)/python packaging/windows/build.py --out dist/zvk-quicksupport.exe
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build dist

@@ -1,10 +1,11 @@
 """The Windows exe under Wine: size, start time to ID and password, capture rate at 1080p.
 
     .venv/bin/python bench/windows_bench.py [--grabs 60] [--warm-runs 3] [--peer OTHER.exe]
-        [--no-capture]
+        [--no-capture] [--relay HOST:PORT] [--ca-key CA.pub]
 
 Builds (or takes from the cache) the exe of this checkout and its Wine prefix
-(packaging/windows/build.py), then, in the same run:
+(packaging/windows/build.py), with ``--relay`` and ``--ca-key`` built in as
+customers get it (the relay is overridden at each start), then, in the same run:
 
 - exe size beside the targets and the anchors' sizes (docs/windows.md cites them);
 - start to ID and password: from starting the exe until it reported both and
@@ -232,11 +233,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm-runs", type=int, default=3)
     parser.add_argument("--peer", type=Path, help="another exe to time in the same runs")
     parser.add_argument("--no-capture", action="store_true", help="skip the capture figures")
+    build = load_build()
+    build.bake.add_options(parser)  # built in as customers get it: --relay, --ca-key
     args = parser.parse_args(argv)
 
-    build = load_build()
     env = build.ensure_env(log=True)
-    exes: dict[str, Path] = {"this": build.cached_exe(log=True)}
+    exes: dict[str, Path] = {
+        "this": build.cached_exe(log=True, builtin=build.bake.from_options(args))
+    }
     if args.peer:
         exes["peer"] = args.peer.resolve()
     exes["floor"] = build.cached_exe(log=True, floor=True)

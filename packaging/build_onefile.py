@@ -20,10 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from zvkdiag.quicksupport.builtin import BuiltIn, load_builtin  # noqa: E402
+from bake import ROOT, BuiltIn, add_options, checked_json, from_options, write
 
 NAME = "zvk-quicksupport"
 LOCK = ROOT / "requirements" / "linux-py311.lock"
@@ -47,16 +44,14 @@ def inputs_hash(builtin: str) -> str:
 
 def build(out: Path, builtin: BuiltIn, *, force: bool = False) -> Path:
     """Build ``out/zvk-quicksupport`` unless an up-to-date one is there; returns its path."""
-    raw = builtin.to_json()
-    load_builtin(raw).trust()  # a broken key fails here, not at the customer's
+    raw = checked_json(builtin)
     binary, stamp = out / NAME, out / f"{NAME}.inputs"
     want = inputs_hash(raw)
     if not force and binary.exists() and stamp.exists() and stamp.read_text() == want:
         print(f"{binary}: up to date")
         return binary
     with tempfile.TemporaryDirectory(prefix="zvk-build-") as tmp:
-        (Path(tmp) / "builtin.json").write_text(raw, encoding="utf-8")
-        env = {**os.environ, "ZVK_BUILTIN": str(Path(tmp) / "builtin.json"), "ZVK_NAME": NAME}
+        env = {**os.environ, "ZVK_BUILTIN": str(write(raw, Path(tmp))), "ZVK_NAME": NAME}
         subprocess.run(
             [
                 sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level=WARN",
@@ -73,13 +68,11 @@ def build(out: Path, builtin: BuiltIn, *, force: bool = False) -> Path:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--relay", default=os.environ.get("ZVK_RELAY") or None)
-    p.add_argument("--ca-key", default=os.environ.get("ZVK_CA_KEY") or None, help="a .pub file")
+    add_options(p)
     p.add_argument("--out", type=Path, default=ROOT / "dist")
     p.add_argument("--force", action="store_true", help="build even when nothing changed")
     args = p.parse_args()
-    ca_key = Path(args.ca_key).read_text(encoding="utf-8") if args.ca_key else None
-    build(args.out, BuiltIn(args.relay, ca_key), force=args.force)
+    build(args.out, from_options(args), force=args.force)
 
 
 if __name__ == "__main__":

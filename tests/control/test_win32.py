@@ -229,6 +229,7 @@ class FakeUser32:
 
     VKSCAN: ClassVar = {"a": 0x0041, "A": 0x0141, "@": 0x0651, "q": 0x0051, "^": 0x00DC}
     SCAN: ClassVar = {0x41: 0x1E, 0x51: 0x10, 0x0D: 0x1C, 0x26: 0xE048, 0xA5: 0xE038, 0xA2: 0x1D}
+    VK: ClassVar = {**{scan: vk for vk, scan in SCAN.items()}, 0x0F: 0x09}
 
     def __init__(self, *, accepts: int | None = None) -> None:
         self.accepts = accepts
@@ -253,6 +254,9 @@ class FakeUser32:
     def MapVirtualKeyExW(self, vk: int, kind: int, layout: int) -> int:
         if kind == 2:  # MAPVK_VK_TO_CHAR: the ^ key is a dead key on a German layout
             return 0x8000005E if vk == 0xDC else 0x41
+        if kind == 3:  # MAPVK_VSC_TO_VK_EX: here ``vk`` is a scancode, 0xE0.. when extended
+            assert layout == 0x04070407
+            return self.VK.get(vk, 0)
         assert kind == 4  # MAPVK_VK_TO_VSC_EX
         return self.SCAN.get(vk, 0)
 
@@ -274,10 +278,10 @@ def test_keys_go_as_scancodes_with_the_extended_flag() -> None:
     backend.key(backend.key_of_code("ArrowUp"), False)
     assert fake.sent == []  # buffered until flush
     backend.flush()
-    assert fake.sent == [
-        (1, 0, 0x1E, KEYEVENTF_SCANCODE),
-        (1, 0, 0x48, KEYEVENTF_SCANCODE | KEYEVENTF_EXTENDEDKEY),
-        (1, 0, 0x48, KEYEVENTF_SCANCODE | KEYEVENTF_EXTENDEDKEY | KEYEVENTF_KEYUP),
+    assert fake.sent == [  # the virtual key beside the scancode: Wine 8 reads only that
+        (1, 0x41, 0x1E, KEYEVENTF_SCANCODE),
+        (1, 0x26, 0x48, KEYEVENTF_SCANCODE | KEYEVENTF_EXTENDEDKEY),
+        (1, 0x26, 0x48, KEYEVENTF_SCANCODE | KEYEVENTF_EXTENDEDKEY | KEYEVENTF_KEYUP),
     ]
     with pytest.raises(ValueError, match="'Fn'"):
         backend.key_of_code("Fn")
@@ -340,6 +344,14 @@ def test_type_text_sends_at_once_and_counts() -> None:
     assert backend.type_text("Grüße 😀") == 2 * 8
     fake.sent.pop(0)
     assert [event[2] for event in fake.sent[::2]] == [ord(c) for c in "Grüße "] + [0xD83D, 0xDE00]
+
+
+def test_line_breaks_in_text_carry_their_virtual_keys() -> None:
+    fake = FakeUser32()
+    Win32Input(user32=fake).type_text("a\n\t")
+    keys = [(vk, scan) for _, vk, scan, flags in fake.sent if flags & KEYEVENTF_SCANCODE]
+    assert keys == [(0x0D, 0x1C), (0x0D, 0x1C), (0x09, 0x0F), (0x09, 0x0F)]
+    assert [vk for _, vk, _, flags in fake.sent if flags & KEYEVENTF_UNICODE] == [0, 0]
 
 
 def test_input_refused_by_uipi_is_control_unavailable() -> None:

@@ -165,3 +165,15 @@ def test_interrupted_upload_leaves_no_partial_file_and_retry_works(
     with zvkdiag.connect(agent.session_id, second, relay=relay.address, engineer="E") as s2:
         final = Path(s2.upload(src, str(dest), progress=False))
     assert _sha(final) == _sha(src) and list(dest.iterdir()) == [final]
+
+
+def test_download_without_pread_as_on_windows(  # type: ignore[no-untyped-def]
+    session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Windows' os module has no pread; the agent reads in this process, so it sees the same os
+    monkeypatch.delattr(os, "pread")
+    src = tmp_path / "kunde.bin"
+    src.write_bytes(os.urandom(300_000))
+    dest = tmp_path / "case-files"
+    dest.mkdir()
+    assert _sha(session.download(str(src), dest, progress=False)) == _sha(src)

@@ -181,6 +181,7 @@ def test_engineer_receives_this_sessions_audit_records(
         records = s.audit()
     kinds = [r["kind"] for r in records]
     assert kinds[:3] == ["session-connected", "request", "decision"]  # then the session question
+    assert records[0]["engineer"] == "E" and records[0]["verified"] is False  # no CA here
     assert "message" in kinds and "command.result" in kinds
     assert all("password" not in str(r).lower() for r in records)
     seqs = [r["seq"] for r in records]

@@ -73,6 +73,8 @@ def test_certified_engineer_is_shown_verified(
     ):
         assert s.run(["true"]).ok
         assert s.info["verified"] is True
+        (connected,) = [r for r in s.audit() if r["kind"] == "session-connected"]
+        assert connected["engineer"] == "Erika Muster" and connected["verified"] is True
     first = ui.requests[0]
     assert (
         first.engineer == "Erika Muster" and first.engineer_verified

@@ -25,13 +25,20 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Final
 
+import numpy as np
 import pytest
 from e2e_tk.driver import Screen
 
 from zvkdiag.testing.procs import Proc
 from zvkdiag.testing.xvfb import xvfb
+from zvkdiag.trust import ca
 
 REPO: Final = Path(__file__).resolve().parents[2]
+TEST_CA: Final = REPO / "build" / "test-ca"
+"""The organisation's CA of the tests (shared with tests/onefile), baked into the exe."""
+BUILTIN_RELAY: Final = "127.0.0.1:9"
+"""Built in, then overridden with ``--relay``: the discard port, where no relay answers."""
+ENGINEER: Final = "Erika Muster"
 WIDTH, HEIGHT = 1280, 1024
 ID_LINE: Final = r"^ID: (\d{3} \d{3} \d{3})$"
 PASSWORD_LINE: Final = r"^Password: ([a-z2-9]{4}-[a-z2-9]{4})$"
@@ -46,10 +53,14 @@ class WineScreen(Screen):
     button_greys = ("#f5f5f5",)
 
     def grab(self, left: int, top: int, width: int, height: int) -> Any:
-        """As ``Screen.grab``, cut at the screen's right and lower edge (X refuses beyond)."""
-        width = min(width, self.server.width - left)
-        height = min(height, self.server.height - top)
-        return super().grab(left, top, width, height)
+        """As ``Screen.grab``, cut at the screen's edges (X refuses beyond; a window Wine has
+        only begun to place may reach past any of them)."""
+        right = min(left + width, self.server.width)
+        bottom = min(top + height, self.server.height)
+        left, top = max(0, left), max(0, top)
+        if right <= left or bottom <= top:
+            return np.zeros((0, 0, 3), np.uint8)
+        return super().grab(left, top, right - left, bottom - top)
 
 
 def load_build() -> ModuleType:
@@ -81,9 +92,26 @@ def wine_env(build: ModuleType) -> Any:
 
 
 @pytest.fixture(scope="session")
-def exe(build: ModuleType, wine_env: Any) -> Path:
-    path: Path = build.cached_exe(log=True)
+def test_ca() -> Path:
+    if not (TEST_CA / "ca.pub").exists():
+        shutil.rmtree(TEST_CA, ignore_errors=True)
+        ca.init_ca(TEST_CA)
+    return TEST_CA
+
+
+@pytest.fixture(scope="session")
+def exe(build: ModuleType, wine_env: Any, test_ca: Path) -> Path:
+    """The exe as customers get it: relay address and CA key built in."""
+    builtin = build.bake.BuiltIn(BUILTIN_RELAY, (test_ca / "ca.pub").read_text())
+    path: Path = build.cached_exe(log=True, builtin=builtin)
     return path
+
+
+@pytest.fixture
+def identity(test_ca: Path, tmp_path: Path) -> str:
+    """The key of an engineer whose certificate the built-in CA key verifies."""
+    ca.issue(test_ca, ENGINEER, days=1, out_dir=tmp_path)
+    return str(tmp_path / "erika-muster")
 
 
 @pytest.fixture
@@ -128,6 +156,8 @@ class WineProgram:
                 break
             time.sleep(0.2)
         text = self.output.read_text(encoding="utf-8") if self.output.exists() else ""
+        if m := rx.search(text):  # written just before the program ended
+            return m
         raise AssertionError(
             f"no line matching {pattern!r} (exit {self.proc.poll()}); report:\n{text[-3000:]}"
         )

@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Final
+
+from zvkdiag.trust import ca
 
 from .conftest import load_build
 
@@ -37,6 +40,17 @@ import zvkdiag.cli, zvkdiag.quicksupport.app, zvkdiag.consent.tk_ui, zvkdiag.scr
 print(json.dumps(sorted(sys.modules)))
 """
 START_SCRIPT: Final = WINDOW_SCRIPT.replace("win32dpi", "win32dpi, zvkdiag.agent.agent")
+# With a CA key built in: the options resolved before the window, then the agent's options
+BUILTIN_KEY_SCRIPT: Final = """
+import json, sys
+from zvkdiag.quicksupport.app import plan
+from zvkdiag.quicksupport.builtin import BuiltIn
+from zvkdiag.quicksupport.main import _parser
+p = plan(_parser().parse_args([]), BuiltIn(None, {key!r}))
+before = sorted(sys.modules)
+trust = p.agent_options()["trust"]
+print(json.dumps([before, len(trust.ca_keys)]))
+"""
 
 
 def _modules(script: str) -> list[str]:
@@ -64,6 +78,17 @@ def test_the_window_comes_before_the_agent_stack() -> None:
     names = _modules(WINDOW_SCRIPT)
     assert "tkinter" in names and "zvkdiag.consent.tk_ui" in names
     assert _under(names, ["asyncssh", "zvkdiag.agent.agent", "numpy"]) == []
+
+
+def test_a_builtin_ca_key_is_read_after_the_window(tmp_path: Path) -> None:
+    key = Path(ca.init_ca(tmp_path / "ca")).read_text()
+    done = subprocess.run(
+        [sys.executable, "-c", BUILTIN_KEY_SCRIPT.format(key=key)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    before, keys = json.loads(done.stdout.strip().splitlines()[-1])
+    assert _under(before, ["asyncssh", "cryptography"]) == []  # the window comes first
+    assert keys == 1  # and the agent gets the key
 
 
 def test_the_start_to_the_id_loads_neither_numpy_nor_the_screen_stack() -> None:

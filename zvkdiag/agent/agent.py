@@ -478,7 +478,9 @@ class Agent:
             self._failed()
             return
         session.conn = conn
-        self.audit("session-connected", engineer=session.hello.name)
+        self.audit(
+            "session-connected", engineer=session.hello.name, verified=session.hello.verified
+        )
         try:
             await _first(
                 session.opened.wait(), session.ended.wait(), timeout=self.consent_timeout + 30

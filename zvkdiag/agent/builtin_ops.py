@@ -8,7 +8,10 @@ import json
 import os
 import shlex
 import signal
-from typing import Final
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Final
 
 from zvkdiag._errors import CommandNotFound, CommandTimeout, ProtocolError, ZvkdiagError
 from zvkdiag.agent.ops import OpContext, OpRegistry
@@ -34,16 +37,92 @@ def _argv(ctx: OpContext) -> list[str]:
     return argv
 
 
+def _keep(data: bytearray, chunk: bytes) -> bool:
+    """Append what fits under ``MAX_OUTPUT``; True when something was cut."""
+    room = MAX_OUTPUT - len(data)
+    data += chunk[: max(room, 0)]
+    return len(chunk) > room
+
+
 async def _read_bounded(stream: asyncio.StreamReader | None) -> tuple[bytes, bool]:
     data = bytearray()
     truncated = False
     assert stream is not None
     while chunk := await stream.read(65536):
-        room = MAX_OUTPUT - len(data)
-        if len(chunk) > room:
-            truncated = True
-        data += chunk[: max(room, 0)]
+        truncated |= _keep(data, chunk)
     return bytes(data), truncated
+
+
+def _not_started(exc: OSError, argv: list[str]) -> ZvkdiagError:
+    if isinstance(exc, FileNotFoundError | PermissionError | NotADirectoryError):
+        return CommandNotFound(
+            f"The customer's PC has no program {argv[0]!r} that could be started"
+            f" ({exc.strerror or exc})."
+        )
+    return ZvkdiagError(f"The command could not be started on the customer's PC: {exc}")
+
+
+def _timed_out(timeout: float) -> CommandTimeout:
+    return CommandTimeout(f"The command ran longer than {timeout:g} s and was stopped.")
+
+
+async def _run_on_loop(argv: list[str], timeout: float) -> tuple[int, bytes, bool, bytes, bool]:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise _not_started(exc, argv) from exc
+    try:
+        async with asyncio.timeout(timeout):
+            (out, out_cut), (err, err_cut) = await asyncio.gather(
+                _read_bounded(proc.stdout), _read_bounded(proc.stderr)
+            )
+            status = await proc.wait()
+    except TimeoutError:
+        raise _timed_out(timeout) from None
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the whole group it started
+            await proc.wait()
+    return status, out, out_cut, err, err_cut
+
+
+def _drain(stream: IO[bytes]) -> tuple[bytes, bool]:
+    data = bytearray()
+    truncated = False
+    while chunk := stream.read(65536):
+        truncated |= _keep(data, chunk)
+    return bytes(data), truncated
+
+
+def run_in_thread(argv: list[str], timeout: float) -> tuple[int, bytes, bool, bytes, bool]:
+    """The command with plain threads: on Windows the customer program's selector loop
+    cannot start subprocesses (and there are no process groups to kill).
+
+    Returns exit status, stdout, whether it was cut, stderr, whether it was cut.
+    """
+    try:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    except OSError as exc:
+        raise _not_started(exc, argv) from exc
+    with proc, ThreadPoolExecutor(2, thread_name_prefix="zvkdiag-command") as pool:
+        assert proc.stdout is not None and proc.stderr is not None
+        out, err = pool.submit(_drain, proc.stdout), pool.submit(_drain, proc.stderr)
+        try:
+            status = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise _timed_out(timeout) from None
+        return status, *out.result(), *err.result()
 
 
 async def op_run(ctx: OpContext) -> int:
@@ -53,36 +132,11 @@ async def op_run(ctx: OpContext) -> int:
     await ctx.require(
         ctx.request(Scope.COMMAND, argv=argv), scope_label=f"command: {shlex.join(argv)}"
     )
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
-    except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
-        raise CommandNotFound(
-            f"The customer's PC has no program {argv[0]!r} that could be started"
-            f" ({exc.strerror or exc})."
-        ) from exc
-    except OSError as exc:
-        raise ZvkdiagError(f"The command could not be started on the customer's PC: {exc}") from exc
-    try:
-        async with asyncio.timeout(timeout):
-            (out, out_cut), (err, err_cut) = await asyncio.gather(
-                _read_bounded(proc.stdout), _read_bounded(proc.stderr)
-            )
-            status = await proc.wait()
-    except TimeoutError:
-        raise CommandTimeout(
-            f"The command ran longer than {timeout:g} s and was stopped."
-        ) from None
-    finally:
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)  # the whole group it started
-            await proc.wait()
+    if sys.platform == "win32":
+        ran = await asyncio.to_thread(run_in_thread, argv, timeout)
+    else:
+        ran = await _run_on_loop(argv, timeout)
+    status, out, out_cut, err, err_cut = ran
     ctx.audit("command.result", argv=argv, exit_status=status, bytes_sent=len(out) + len(err))
     await ctx.accept(exit_status=status, truncated=out_cut or err_cut)
     await write_message(ctx.stdout, out)

@@ -33,6 +33,7 @@ import asyncssh
 from asyncssh.constants import FXF_APPEND, FXF_CREAT, FXF_EXCL, FXF_READ, FXF_TRUNC, FXF_WRITE
 
 from zvkdiag._errors import ProtocolError, TransferError
+from zvkdiag._osflags import O_BINARY
 from zvkdiag.agent.ops import OpContext, OpRegistry
 from zvkdiag.consent.model import Scope
 from zvkdiag.wire import requests
@@ -221,7 +222,7 @@ class GrantedSFTPServer(asyncssh.SFTPServer):
             grant = self._session.files.get(path, "w")
             if pflags & FXF_READ:
                 raise asyncssh.SFTPPermissionDenied("write-only")
-            flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if pflags & FXF_TRUNC else 0)
+            flags = os.O_WRONLY | os.O_CREAT | O_BINARY | (os.O_TRUNC if pflags & FXF_TRUNC else 0)
             fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o600)
             f: Any = os.fdopen(fd, "wb")
         else:
@@ -234,7 +235,8 @@ class GrantedSFTPServer(asyncssh.SFTPServer):
 
     def read(self, file_obj: object, offset: int, size: int) -> bytes:
         f, grant = self._open[id(file_obj)]
-        data = os.pread(f.fileno(), size, offset)
+        f.seek(offset)  # no os.pread on Windows; write() seeks the same way
+        data: bytes = f.read(size)
         grant.bytes_moved += len(data)
         grant.note_served(offset, data)
         return data

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from zvkdiag._errors import CaseStoreError
+from zvkdiag._osflags import O_BINARY
 from zvkdiag.cases.atomic import fsync_dir, temp_sibling
 
 __all__ = [
@@ -142,7 +143,7 @@ def load_or_create_key(root: Path) -> bytes:
 
 def _create_key(path: Path) -> None:
     tmp = temp_sibling(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_BINARY, 0o600)
     try:
         os.write(fd, secrets.token_bytes(KEY_BYTES))
         os.fsync(fd)

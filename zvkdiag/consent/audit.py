@@ -29,6 +29,7 @@ from typing import Any, Final
 
 import platformdirs
 
+from zvkdiag._osflags import O_BINARY
 from zvkdiag.consent.model import (
     AgentEvent,
     Clipboard,
@@ -138,7 +139,7 @@ class AuditLog:
         self._fsync = fsync
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | O_BINARY, 0o600)
         self._seq, self._prev = self._tail()
 
     def _tail(self) -> tuple[int, str]:

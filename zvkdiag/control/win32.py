@@ -1,7 +1,10 @@
 """Windows input through ``SendInput``: what the customer's desktop sees as real input.
 
 Keys travel as set-1 scancodes (``KEYEVENTF_SCANCODE``), so the customer's own
-keyboard layout turns them into characters, as with X11's evdev keycodes.  A
+keyboard layout turns them into characters, as with X11's evdev keycodes.  Each
+also carries the virtual key the layout gives its scancode: Windows ignores
+``wVk`` when ``KEYEVENTF_SCANCODE`` is set, while Wine 8 reads only ``wVk``
+(a scancode alone types nothing there; docs/windows.md).  A
 key id is the scancode, with ``0xE000`` added for the keys whose scancode
 carries the E0 prefix (sent with ``KEYEVENTF_EXTENDEDKEY``).  Two keys share
 scancode 0x45: Windows reports Num Lock as extended (``MapVirtualKeyEx``
@@ -118,6 +121,7 @@ SM_YVIRTUALSCREEN: Final = 77
 SM_CXVIRTUALSCREEN: Final = 78
 SM_CYVIRTUALSCREEN: Final = 79
 MAPVK_VK_TO_CHAR: Final = 2
+MAPVK_VSC_TO_VK_EX: Final = 3
 MAPVK_VK_TO_VSC_EX: Final = 4
 _DEAD_KEY: Final = 0x80000000
 _DPI_AWARENESS_PER_MONITOR_V2: Final = -4
@@ -291,9 +295,9 @@ def _utf16_units(ch: str) -> list[int]:
     return [int.from_bytes(data[i : i + 2], "little") for i in range(0, len(data), 2)]
 
 
-def _keyboard(scan: int, flags: int) -> INPUT:
+def _keyboard(scan: int, flags: int, vk: int = 0) -> INPUT:
     event = INPUT(type=INPUT_KEYBOARD)
-    event.ki = KEYBDINPUT(wVk=0, wScan=scan, dwFlags=flags)
+    event.ki = KEYBDINPUT(wVk=vk, wScan=scan, dwFlags=flags)
     return event
 
 
@@ -367,6 +371,14 @@ class Win32Input:
         thread = self._user32.GetWindowThreadProcessId(self._user32.GetForegroundWindow(), None)
         return int(self._user32.GetKeyboardLayout(thread) or 0)
 
+    def _event(self, scan: int, flags: int) -> INPUT:
+        """A keyboard event; a scancode gets the layout's virtual key beside it (for Wine)."""
+        if not flags & KEYEVENTF_SCANCODE:
+            return _keyboard(scan, flags)
+        vsc = key_id(scan, bool(flags & KEYEVENTF_EXTENDEDKEY))
+        vk = int(self._user32.MapVirtualKeyExW(vsc, MAPVK_VSC_TO_VK_EX, self._layout()))
+        return _keyboard(scan, flags, vk & 0xFF)
+
     def key(self, key: int, down: bool) -> None:
         up = 0 if down else KEYEVENTF_KEYUP
         if key >= _UNICODE_KEY:
@@ -375,10 +387,10 @@ class Win32Input:
             return
         scan, extended = split_key(key)
         flags = KEYEVENTF_SCANCODE | up | (KEYEVENTF_EXTENDEDKEY if extended else 0)
-        self._pending.append(_keyboard(scan, flags))
+        self._pending.append(self._event(scan, flags))
 
     def type_text(self, text: str) -> int:
-        events = [_keyboard(scan, flags) for scan, flags in text_units(text)]
+        events = [self._event(scan, flags) for scan, flags in text_units(text)]
         self._pending += events
         self.flush()
         return len(events)

@@ -151,11 +151,16 @@ class EventLogProbe(Probe):
         hours = float(ctx.params.get("hours", 24.0))  # type: ignore[arg-type]
         count = int(ctx.params.get("max_events", 500))  # type: ignore[call-overload]
         if ctx.platform == "windows":
+            found = 0
             for log in WINDOWS_LOGS:
                 argv = ["wevtutil", "qe", log, f"/q:{wevtutil_query(hours)}", "/f:RenderedXml"]
                 out = ctx.run([*argv, "/rd:true", f"/c:{count}"], timeout=25.0)
+                found += len(out or "")
                 with ctx.attempt(f"{log} log"):
                     yield from parse_wevtutil_xml(out or "")
+            if not found and not ctx.run(["wevtutil", "gli", WINDOWS_LOGS[0]]):
+                # a real wevtutil always describes the log; Wine's stub prints nothing
+                ctx.warn(f"wevtutil says nothing about the {WINDOWS_LOGS[0]} log: no events read")
             return
         since = int(time.time() - hours * 3600)
         argv = ["journalctl", f"--since=@{since}", "-p", "warning", "-o", "json"]

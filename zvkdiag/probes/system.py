@@ -260,22 +260,23 @@ class ResourcesProbe(Probe):
     timeout = 5.0
 
     def collect(self, ctx: ProbeContext) -> Iterator[Record]:
-        cpu = psutil.cpu_percent(interval=0.1)
-        load: tuple[float | None, ...] = (None, None)
+        # each source alone: under Wine, psutil's swap figures (PDH counters) fail
+        record: Record = dict.fromkeys(self.columns)
+        with ctx.attempt("cpu"):
+            record["cpu_percent"] = psutil.cpu_percent(interval=0.1)
         with ctx.attempt("load average"):
-            load = psutil.getloadavg()[:2]
-        mem, swap = psutil.virtual_memory(), psutil.swap_memory()
-        yield {
-            "cpu_percent": cpu,
-            "load_1m": load[0],
-            "load_5m": load[1],
-            "memory_total_bytes": mem.total,
-            "memory_available_bytes": mem.available,
-            "memory_percent": mem.percent,
-            "swap_total_bytes": swap.total,
-            "swap_used_bytes": swap.used,
-            "process_count": len(psutil.pids()),
-        }
+            record["load_1m"], record["load_5m"] = psutil.getloadavg()[:2]
+        with ctx.attempt("memory"):
+            mem = psutil.virtual_memory()
+            record["memory_total_bytes"] = mem.total
+            record["memory_available_bytes"] = mem.available
+            record["memory_percent"] = mem.percent
+        with ctx.attempt("swap"):
+            swap = psutil.swap_memory()
+            record["swap_total_bytes"], record["swap_used_bytes"] = swap.total, swap.used
+        with ctx.attempt("process list"):
+            record["process_count"] = len(psutil.pids())
+        yield record
 
 
 class StorageProbe(Probe):

@@ -43,6 +43,12 @@ _HIVES: Final = {
 _PS_DATE = re.compile(r"^/Date\((?P<ms>-?\d+)(?P<tz>[+-]\d{4})?\)/$")
 _POWERSHELL: Final = ("powershell.exe", "-NoProfile", "-NonInteractive", "-Command")
 _UTF8_PREFIX: Final = "[Console]::OutputEncoding=[Text.Encoding]::UTF8; "
+_PS_SOURCE: Final = re.compile(
+    r"Get-CimInstance (?:-Namespace \S+ )?(?:-ClassName )?(\w+)|(Get-\w+)"
+)
+_PS_END: Final = "zvkdiag-end"
+"""Printed after the script: an empty result is then told apart from a PowerShell that ran
+nothing (Wine's ``powershell.exe`` is a stub that prints nothing and exits with 0)."""
 
 
 def long_key(path: str) -> str:
@@ -208,14 +214,24 @@ def powershell_json(
 
     Failures become warnings on ``ctx`` and an empty list.
     """
-    out = ctx.run([*_POWERSHELL, _UTF8_PREFIX + script], timeout=timeout)
+    out = ctx.run([*_POWERSHELL, f"{_UTF8_PREFIX}{script}; '{_PS_END}'"], timeout=timeout)
     if out is None:
         return []
+    body, end, _ = out.rstrip().rpartition(_PS_END)
+    if not end:
+        ctx.warn(f"PowerShell ran nothing (no output at all): {_ps_source(script)} not read")
+        return []
     try:
-        return list(ps_records(out))
+        return list(ps_records(body))
     except json.JSONDecodeError as exc:
         ctx.warn(f"PowerShell output was not JSON: {exc}")
         return []
+
+
+def _ps_source(script: str) -> str:
+    """What a script reads first, for a warning: its CIM class or cmdlet."""
+    found = _PS_SOURCE.search(script)
+    return (found.group(1) or found.group(2)) if found else "the script's source"
 
 
 def read_registry(path: str, *, depth: int = 1) -> RegTree:

@@ -46,11 +46,18 @@ class Plan:
     ui: str
     relay: str | None
     listen: str | None
-    trust: TrustConfig | None
+    given_trust: TrustConfig | None
+    builtin: BuiltIn
     limits: SessionLimits
     consent_timeout: float
     proxy: str | None
     pac: str | None
+
+    @property
+    def trust(self) -> TrustConfig | None:
+        """``--ca-key`` (read at once), else the built-in key, read only when asked: it
+        needs asyncssh, which would delay the window (the build checked that key)."""
+        return self.given_trust if self.given_trust is not None else self.builtin.trust()
 
     def agent_options(self) -> dict[str, Any]:
         return {
@@ -70,19 +77,18 @@ def plan(args: argparse.Namespace, builtin: BuiltIn | None = None) -> Plan:
     Raises
     ------
     ZvkdiagError, ValueError
-        A limit is out of range, or a CA key (given or built in) is unreadable.
+        A limit is out of range, or the CA key given is unreadable.
     """
     if builtin is None:
         builtin = load_builtin()
     limits = SessionLimits.from_options(
         idle_minutes=args.idle_minutes, max_hours=args.max_session_hours
     )
+    trust: TrustConfig | None = None
     if args.ca_key:
         from zvkdiag.trust.verify import TrustConfig
 
-        trust: TrustConfig | None = TrustConfig.load(args.ca_key, args.revoked)
-    else:
-        trust = builtin.trust()
+        trust = TrustConfig.load(args.ca_key, args.revoked)
     ui = args.ui
     if ui == "auto":
         screen = sys.platform == "win32" or bool(os.environ.get("DISPLAY"))
@@ -92,7 +98,8 @@ def plan(args: argparse.Namespace, builtin: BuiltIn | None = None) -> Plan:
         ui=ui,
         relay=None if args.listen else (args.relay or builtin.relay or DEV_RELAY),
         listen=args.listen,
-        trust=trust,
+        given_trust=trust,
+        builtin=builtin,
         limits=limits,
         consent_timeout=args.consent_timeout,
         proxy=args.proxy,

@@ -30,6 +30,7 @@ from typing import Final
 from filelock import FileLock, Timeout
 
 from zvkdiag._errors import ZvkdiagError
+from zvkdiag._osflags import O_BINARY
 from zvkdiag.quicksupport.paths import instance_address
 
 __all__ = ["FirstInstance", "claim", "wake_first"]
@@ -60,7 +61,7 @@ class FirstInstance:
         key_path = folder / KEY_NAME
         with contextlib.suppress(FileNotFoundError):
             key_path.unlink()
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_BINARY, 0o600)
         with os.fdopen(fd, "wb") as file:
             file.write(self._key)
         self.address, family = instance_address(folder)

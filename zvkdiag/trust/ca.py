@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncssh
 
 from zvkdiag._errors import ZvkdiagError
+from zvkdiag._osflags import O_BINARY
 
 __all__ = ["CA_KEY", "REVOKED", "init_ca", "issue", "revoke"]
 
@@ -20,7 +21,7 @@ MAX_DAYS = 400
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_BINARY, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
 
