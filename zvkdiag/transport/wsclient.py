@@ -48,8 +48,7 @@ async def open_wss(route: Route, ctx: ssl.SSLContext) -> socket.socket:
     reader, writer = await (_tunnel(route, route.proxy) if route.proxy else _direct(route))
     try:
         await _tls(writer, route, ctx)
-        early = await _upgrade(reader, writer, route)
-        return await _bridge(writer, early)
+        return await _bridge(reader, writer, route)
     except BaseException:
         writer.close()
         raise
@@ -196,24 +195,30 @@ def _loopback_pair() -> tuple[socket.socket, socket.socket]:
     return ours, theirs
 
 
-async def _bridge(writer: asyncio.StreamWriter, early: bytes) -> socket.socket:
-    """Hand the TLS transport and our end of the pair to a ``_Bridge``; return their end.
+async def _bridge(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, route: Route
+) -> socket.socket:
+    """Upgrade, then hand the TLS transport and our end of the pair to a ``_Bridge``.
 
-    ``early`` is what the relay sent right after its upgrade answer (normally
-    nothing: the relay speaks only after the client's handshake line).
+    Our end of the pair is connected first, so nothing is awaited between the
+    upgrade answer's last read and the switch to ``_WsSide``: frames the relay
+    sends right behind its answer (ours speaks only after the client's line,
+    others need not wait) reach the decoder, none stays in the stream reader.
+    Returns the caller's end.
     """
     ours, theirs = _loopback_pair()
     loop = asyncio.get_running_loop()
     bridge = _Bridge(writer)
     try:
         await loop.connect_accepted_socket(lambda: _LocalSide(bridge), ours)
+        early = await _upgrade(reader, writer, route)
     except BaseException:
-        ours.close()
+        (bridge.local or ours).close()
         theirs.close()
         raise
     writer.transport.set_protocol(_WsSide(bridge))
     if early:
-        bridge.down(early)
+        bridge.down(memoryview(early))
     return theirs
 
 
@@ -236,7 +241,7 @@ class _Bridge:
         self.closed = False  # a close frame went out
         tls.set_write_buffer_limits(high=WRITE_HIGH)
 
-    def up(self, data: bytes) -> None:
+    def up(self, data: bytes | memoryview) -> None:
         if not self.closed and not self.tls.is_closing():
             self.tls.write(wsframe.encode(wsframe.Opcode.BINARY, data, masked=True))
 
@@ -283,19 +288,27 @@ class _Bridge:
                 transport.resume_reading()
 
 
-class _LocalSide(asyncio.Protocol):
-    """Our end of the loopback pair: what SSH and the PAKE write goes up."""
+class _LocalSide(asyncio.BufferedProtocol):
+    """Our end of the loopback pair: what SSH and the PAKE write goes up.
+
+    Read into one buffer (no fresh 256 KiB ``bytes`` per read): building the
+    masked frame copies the bytes out of it before the next read.
+    """
 
     def __init__(self, bridge: _Bridge) -> None:
         self.bridge = bridge
+        self.buffer = memoryview(bytearray(READ_CHUNK))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.bridge.local = transport
         transport.set_write_buffer_limits(high=WRITE_HIGH)
 
-    def data_received(self, data: bytes) -> None:
-        self.bridge.up(data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.bridge.up(self.buffer[:nbytes])
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.bridge.close()
