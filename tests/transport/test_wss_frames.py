@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request
 
-from zvkdiag.relay.server import RelayConfig
 from zvkdiag.relay.wss import IDLE_READ, WssConn
 from zvkdiag.testing.fakes import RelayThread
 from zvkdiag.testing.tls import ThrowawayCA
@@ -30,20 +29,9 @@ from zvkdiag.transport.wsclient import SUBPROTOCOL, _WsSide, open_wss
 from zvkdiag.transport.wsframe import Control, Data, Decoder, Opcode, encode
 from zvkdiag.wire import handshake
 
+from .conftest import NAME
+
 TIMEOUT = 20.0
-
-
-@pytest.fixture
-def ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ThrowawayCA:
-    ca = ThrowawayCA(tmp_path, "127.0.0.1")
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
-    return ca
-
-
-@pytest.fixture
-def wss_relay(ca: ThrowawayCA) -> Iterator[RelayThread]:
-    with RelayThread(RelayConfig(backoff_base=0.01), wss=ca.server_context()) as r:
-        yield r
 
 
 class _Peer:
@@ -74,9 +62,11 @@ class _Peer:
 
 async def _customer(port: int) -> _Peer:
     """A wss customer by hand: upgrade, then ``ZVK1 OFFER`` in a binary frame."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_context())
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=client_context(), server_hostname=NAME
+    )
     ws = WSConnection(ConnectionType.CLIENT)
-    writer.write(ws.send(Request(host="127.0.0.1", target=WSS_PATH, subprotocols=[SUBPROTOCOL])))
+    writer.write(ws.send(Request(host=NAME, target=WSS_PATH, subprotocols=[SUBPROTOCOL])))
     ws.receive_data(await reader.readuntil(b"\r\n\r\n"))
     assert any(isinstance(e, AcceptConnection) for e in ws.events())
     peer = _Peer(reader, writer, client=True)
@@ -158,7 +148,11 @@ async def _server(ca: ThrowawayCA, handler: Handler) -> asyncio.Server:
     return await asyncio.start_server(serve, "127.0.0.1", 0, ssl=ca.server_context())
 
 
-def test_the_client_bridge_answers_pings_and_takes_fragments_in_order(ca: ThrowawayCA) -> None:
+def test_the_client_bridge_answers_pings_and_takes_fragments_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca = ThrowawayCA(tmp_path, "127.0.0.1")
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca.ca_file))
     seen: asyncio.Queue[list[wsframe.Event]] = asyncio.Queue()
 
     async def relay(peer: _Peer) -> None:
