@@ -9,6 +9,10 @@ both paths see the same machine load. Prints MB/s medians and wss/raw.
 ``--squid``: a third path, wss through a private squid on loopback (Basic login;
 the relay's name resolves only inside squid), printed as squid/raw.
 
+CPU ms per MB: this process (agent and engineer), the relay and squid together,
+per path, from their CPU times around the downloads: what the path costs,
+which the other jobs on a shared machine move less than the MB/s.
+
 ``--compare DIR``: each round also runs this bench once with ``PYTHONPATH=DIR``
 (another checkout's ``zvkdiag``, e.g. ``git archive main zvkdiag | tar -x -C DIR``),
 alternating with the current tree: before/after figures from the same run.
@@ -43,18 +47,30 @@ NAME = "relay.zvk.test"
 Via = tuple[str, str | None]  # relay address, proxy URL
 
 
-def download(agent: AgentThread, path: Via, nbytes: int, repeat: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of another process (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def download(
+    agent: AgentThread, path: Via, nbytes: int, repeat: int, pids: list[int]
+) -> tuple[float, float]:
+    """MB/s and CPU ms per MB (this process and ``pids``) of ``repeat`` downloads."""
     relay, proxy = path
     s = zvkdiag.connect(
         agent.session_id, agent.password, relay=relay, proxy=proxy, engineer="Bench"
     )
     try:
         s.run(["true"])  # the channel machinery is warm before the clock starts
+        cpu0 = time.process_time() + sum(map(cpu_seconds, pids))
         t0 = time.perf_counter()
         got = sum(
             len(s.run(["head", "-c", str(nbytes), "/dev/zero"]).stdout) for _ in range(repeat)
         )
-        return got / (time.perf_counter() - t0) / 1e6
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() + sum(map(cpu_seconds, pids)) - cpu0
+        return got / wall / 1e6, cpu * 1e3 / (got / 1e6)
     finally:
         s.close()
         agent.fresh_password(agent.password)
@@ -75,18 +91,22 @@ def one_tree(rounds: int, nbytes: int, repeat: int, squid: bool) -> dict[str, li
             "raw": (f"127.0.0.1:{raw}", None),
             "wss": (f"wss://127.0.0.1:{wss}", None),
         }
+        pids = {"raw": [relay.proc.pid], "wss": [relay.proc.pid]}
         with contextlib.ExitStack() as stack:
             if squid:
                 proxy = stack.enter_context(Squid(ports=[int(wss)], hosts={NAME: "127.0.0.1"}))
                 paths["squid"] = (f"wss://{NAME}:{wss}", proxy.url)
-            rates: dict[str, list[float]] = {k: [] for k in paths}
+                pids["squid"] = [relay.proc.pid, proxy.proc.pid]
+            rates: dict[str, list[float]] = {k: [] for k in [*paths, *(f"{p} cpu" for p in paths)]}
             agents = {
                 k: stack.enter_context(AgentThread(AutoConsent(), relay=r, proxy=p))
                 for k, (r, p) in paths.items()
             }
             for i in range(rounds):
                 for k in sorted(paths, reverse=bool(i % 2)):
-                    rates[k].append(download(agents[k], paths[k], nbytes, repeat))
+                    mbps, cpu = download(agents[k], paths[k], nbytes, repeat, pids[k])
+                    rates[k].append(mbps)
+                    rates[f"{k} cpu"].append(cpu)
         return rates
     finally:
         relay.stop()
@@ -102,13 +122,17 @@ def child(tree: str | None, nbytes: int, repeat: int, squid: bool) -> dict[str, 
 
 
 def report(label: str, rates: dict[str, list[float]]) -> None:
-    """One line per other path: MB/s medians, the ratio of the medians, the per-round ratios."""
-    raw = statistics.median(rates["raw"])
-    for path in (p for p in rates if p != "raw"):
-        mine = statistics.median(rates[path])
+    """One line per other path: MB/s medians, the ratio of the medians, the per-round ratios,
+    and CPU ms per MB (medians) of raw and this path."""
+    raw, raw_cpu = statistics.median(rates["raw"]), statistics.median(rates["raw cpu"])
+    for path in (p for p in rates if p != "raw" and not p.endswith(" cpu")):
+        mine, cpu = statistics.median(rates[path]), statistics.median(rates[f"{path} cpu"])
         ratios = [w / r for w, r in zip(rates[path], rates["raw"], strict=True)]
         spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
-        print(f"{label:8} {path:6} {raw:9.1f} {mine:9.1f} {mine / raw:8.2f} {spread:>11}")
+        print(
+            f"{label:8} {path:6} {raw:9.1f} {mine:9.1f} {mine / raw:8.2f} {spread:>11}"
+            f" {raw_cpu:8.2f} {cpu:8.2f} {cpu / raw_cpu:8.2f}"
+        )
 
 
 def main() -> int:
@@ -136,7 +160,10 @@ def main() -> int:
     else:
         got = {"this": one_tree(args.rounds, nbytes, args.repeat, args.squid)}
     print(f"{args.repeat} x {nbytes / 1e6:.0f} MB per session, {args.rounds} rounds, medians")
-    print(f"{'tree':8} {'path':6} {'raw MB/s':>9} {'its MB/s':>9} {'its/raw':>8} {'per round':>11}")
+    print(
+        f"{'tree':8} {'path':6} {'raw MB/s':>9} {'its MB/s':>9} {'its/raw':>8} {'per round':>11}"
+        f" {'raw ms/MB':>8} {'its ms/MB':>8} {'its/raw':>8}"
+    )
     for k, rates in got.items():
         report(k, rates)
     print(f"load average after: {os.getloadavg()}")
