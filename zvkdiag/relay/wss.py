@@ -1,8 +1,9 @@
 """The relay's second carrier: the same pairing protocol inside WebSocket over TLS.
 
-``WssConn`` terminates TLS (asyncio) and WebSocket (wsproto, no I/O of its own)
-and hands the relay's ordinary per-connection protocol a transport whose
-``write`` sends one binary message: pairing, limits and the blind byte pipe are
+``WssConn`` terminates TLS (asyncio) and WebSocket (wsproto for the upgrade,
+``transport.wsframe`` for the frames after it; neither does I/O) and hands the
+relay's ordinary per-connection protocol a transport whose ``write`` sends one
+binary message: pairing, limits and the blind byte pipe are
 the very same code for both carriers, and a raw TCP engineer pairs with a wss
 customer. Backpressure passes through: the TLS transport's pause/resume writing
 reaches the pipe, the pipe's pause/resume reading reaches the TLS transport.
@@ -23,21 +24,13 @@ from asyncio import sslproto
 from typing import Any, Final
 
 from wsproto import ConnectionType, WSConnection
-from wsproto.connection import ConnectionState
-from wsproto.events import (
-    AcceptConnection,
-    BytesMessage,
-    CloseConnection,
-    Ping,
-    RejectConnection,
-    Request,
-    TextMessage,
-)
+from wsproto.events import AcceptConnection, RejectConnection, Request
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from zvkdiag.relay.server import Relay
+from zvkdiag.transport import wsframe
 from zvkdiag.transport.address import WSS_PATH
-from zvkdiag.transport.wsclient import SUBPROTOCOL
+from zvkdiag.transport.wsclient import CLOSE_UNSUPPORTED, SUBPROTOCOL
 
 __all__ = ["BUSY_READ", "IDLE_READ", "UPGRADE_TIMEOUT", "WssConn", "start_wss_relay"]
 
@@ -73,7 +66,7 @@ class _MessageTransport(asyncio.Transport):
         self._conn = conn
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        self._conn.send(bytes(data))
+        self._conn.send(data)
 
     def close(self) -> None:
         self._conn.close()
@@ -95,14 +88,27 @@ class _MessageTransport(asyncio.Transport):
         return outer.get_extra_info(name, default) if outer is not None else default
 
 
-class WssConn(asyncio.Protocol):
+class WssConn(asyncio.BufferedProtocol):
+    """One wss connection: wsproto reads the upgrade request, ``wsframe`` every frame after it.
+
+    A buffered protocol, so asyncio's TLS layer decrypts into our buffer instead
+    of allocating a ``bytes`` of its whole read size for each 16 KiB record.
+    The buffer follows ``_LeanTLS``'s rule, it grows while reads fill it; until
+    the first full read it is given back after each read, so idle offers hold none.
+    Nothing keeps a view of it: the decoder unmasks each payload into new bytes.
+    """
+
     def __init__(self, relay: Relay) -> None:
         self.inner = relay.protocol("wss")()
-        self.ws = WSConnection(ConnectionType.SERVER)
+        self.ws: WSConnection | None = WSConnection(ConnectionType.SERVER)  # until the upgrade
+        self.decoder = wsframe.Decoder(masked=True)
         self.outer: asyncio.Transport | None = None
         self.opened = False
         self.closing = False
+        self.closed = False  # a close frame went out
         self.timer: asyncio.TimerHandle | None = None
+        self.read_size = IDLE_READ
+        self.buffer: memoryview | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -113,56 +119,89 @@ class WssConn(asyncio.Protocol):
         if self.outer is not None and not self.outer.is_closing():
             getattr(self.outer, name)(*args)
 
-    def send(self, data: bytes) -> None:
-        if self.ws.state is ConnectionState.OPEN and self.outer and not self.outer.is_closing():
-            self.outer.write(self.ws.send(BytesMessage(data=data)))
+    def send(self, data: bytes | bytearray | memoryview) -> None:
+        """One unmasked binary frame; header and payload go to TLS without joining them."""
+        if self.opened and not self.closed and self.outer and not self.outer.is_closing():
+            self.outer.writelines((wsframe.header(wsframe.Opcode.BINARY, len(data)), data))
 
-    def close(self) -> None:
+    def close(self, code: int = wsframe.CLOSE_NORMAL) -> None:
         if self.closing:
             return
         self.closing = True
         if self.outer is None or self.outer.is_closing():
             return
-        if self.ws.state is ConnectionState.OPEN:
-            self.outer.write(self.ws.send(CloseConnection(code=1000)))
+        if self.opened and not self.closed:
+            self.closed = True
+            code = wsframe.CLOSE_NORMAL if code == wsframe.CLOSE_NO_CODE else code
+            self.outer.write(wsframe.encode_close(code, masked=False))
         self.outer.close()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if self.buffer is None:
+            self.buffer = memoryview(bytearray(self.read_size))
+        return self.buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        assert self.buffer is not None
+        data = self.buffer[:nbytes]
+        if nbytes >= self.read_size and self.read_size < BUSY_READ:
+            self.read_size, self.buffer = min(self.read_size * 4, BUSY_READ), None
+        elif self.read_size == IDLE_READ:
+            self.buffer = None  # never busy yet: an idle offer keeps no buffer
+        self.data_received(data)
+
+    def data_received(self, data: bytes | memoryview) -> None:
+        if self.ws is not None:
+            self._handshake(bytes(data))
+            return
+        try:
+            events = self.decoder.feed(data)
+        except wsframe.FrameError as exc:
+            log.info("wss: broken WebSocket from %s: %s", self._peer(), exc)
+            self.close(exc.code)
+            return
+        for event in events:
+            self._event(event)
+
+    def _handshake(self, data: bytes) -> None:
+        """The upgrade request; a client sends no frame before our answer (RFC 6455, 4.1)."""
+        assert self.ws is not None
         try:
             self.ws.receive_data(data)
             for event in self.ws.events():
-                self._event(event)
+                if isinstance(event, Request):
+                    self._upgrade(self.ws, event)
+                    return
         except (LocalProtocolError, RemoteProtocolError) as exc:
-            log.info("wss: broken WebSocket from %s: %s", self._peer(), exc)
+            log.info("wss: broken upgrade request from %s: %s", self._peer(), exc)
             self.close()
 
-    def _event(self, event: object) -> None:
-        if isinstance(event, BytesMessage):
-            self.inner.data_received(bytes(event.data))
-        elif isinstance(event, Request):
-            self._upgrade(event)
-        elif isinstance(event, Ping):
-            self._write(self.ws.send(event.response()))
-        elif isinstance(event, CloseConnection):
-            if self.ws.state is ConnectionState.REMOTE_CLOSING:
-                self._write(self.ws.send(event.response()))
-            self.close()
-        elif isinstance(event, TextMessage):
-            self.close()  # the carrier is binary only
+    def _event(self, event: wsframe.Event) -> None:
+        if isinstance(event, wsframe.Data):
+            if event.text:
+                self.close(CLOSE_UNSUPPORTED)  # the carrier is binary only
+            elif event.payload:
+                self.inner.data_received(event.payload)  # type: ignore[arg-type]
+        elif event.opcode is wsframe.Opcode.PING:
+            if not self.closed:
+                self._write(wsframe.encode(wsframe.Opcode.PONG, event.payload, masked=False))
+        elif event.opcode is wsframe.Opcode.CLOSE:
+            self.close(wsframe.parse_close(event.payload).code)
 
-    def _upgrade(self, request: Request) -> None:
+    def _upgrade(self, ws: WSConnection, request: Request) -> None:
+        self.ws = None
         if request.target != WSS_PATH:
-            self._write(self.ws.send(RejectConnection(status_code=404)))
+            self._write(ws.send(RejectConnection(status_code=404)))
             self.close()
             return
         sub = SUBPROTOCOL if SUBPROTOCOL in request.subprotocols else None
-        self._write(self.ws.send(AcceptConnection(subprotocol=sub)))
+        self._write(ws.send(AcceptConnection(subprotocol=sub)))
         if self.timer:
             self.timer.cancel()
         self.opened = True
         self.inner.connection_made(_MessageTransport(self))
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes | bytearray) -> None:
         if self.outer is not None and not self.outer.is_closing():
             self.outer.write(data)
 
