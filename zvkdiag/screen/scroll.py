@@ -194,10 +194,23 @@ def _hash_rows(words: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint64]:
     global _weights
     width = words.shape[1]
     if _weights.size < width:
-        rng = np.random.default_rng(16)
-        _weights = rng.integers(0, 1 << 32, max(width, 4096), np.uint32) | np.uint32(1)
+        _weights = _odd_weights(max(width, 4096))
     sums: npt.NDArray[np.uint64] = (words * _weights[:width]).sum(axis=1, dtype=np.uint64)
     return sums
+
+
+def _odd_weights(count: int) -> npt.NDArray[np.uint32]:
+    """``count`` fixed, well-mixed odd 32-bit weights (splitmix64 of 0, 1, 2, ...).
+
+    Computed, not drawn: the Windows exe leaves ``numpy.random`` out.
+    """
+    x = np.arange(1, count + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return (x & np.uint64(0xFFFFFFFF)).astype(np.uint32) | np.uint32(1)
 
 
 def _vote(old_sig: list[int], new_sig: list[int]) -> int | None:
