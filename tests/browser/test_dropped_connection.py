@@ -62,3 +62,24 @@ def test_the_badge_says_interrupted_then_reconnected(
         badge.wait_for(timeout=UI_TIMEOUT_MS)
         assert "wieder verbunden" in badge.inner_text()
         assert page.locator(OVERLAY).is_hidden()
+
+
+def test_the_secure_desktop_note_covers_the_picture_until_it_is_cleared(
+    lab: LabServer, page: Any, notebook_dir: Path
+) -> None:
+    """The note the view shows while the customer answers a Windows security prompt."""
+    cells = [
+        "import threading\n"
+        "from zvkdiag.widgets.screen import SECURE_DESKTOP_TEXT, ScreenView\n"
+        "view = ScreenView()\n"
+        "display(view)\n"
+        "def note(text):\n"
+        "    view.screen_note = text\n"
+        "threading.Timer(2, note, (SECURE_DESKTOP_TEXT,)).start()\n"
+        "threading.Timer(6, note, ('',)).start()\n"
+    ]
+    _open_and_run_first_cell(page, lab, notebook_dir, "secure.ipynb", cells)
+    overlay = page.locator(f"{OVERLAY}[data-note='secure-desktop']")
+    overlay.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
+    assert "Der Kunde bestätigt gerade eine Windows-Sicherheitsabfrage" in overlay.inner_text()
+    page.locator(OVERLAY).wait_for(state="hidden", timeout=UI_TIMEOUT_MS)

@@ -27,6 +27,7 @@ from zvkdiag._errors import ProtocolError
 from zvkdiag.screen.codec import Encoding, parse_copy
 
 __all__ = [
+    "FLAG_SECURE_DESKTOP",
     "MAX_CONTROL_BYTES",
     "MAX_FRAME_BYTES",
     "MAX_SIDE",
@@ -47,6 +48,8 @@ MAX_FRAME_BYTES: Final = 48 * 1024 * 1024  # a lossless 4K keyframe of noise sti
 MAX_TILES: Final = 16384
 MAX_SIDE: Final = 8192
 FLAG_KEYFRAME: Final = 0x01
+FLAG_SECURE_DESKTOP: Final = 0x02
+"""The customer's screen is on Windows' secure desktop (UAC, lock screen): no picture."""
 
 _FRAME_MAGIC: Final = b"ZS"
 _CONTROL_MAGIC: Final = b"ZC"
@@ -74,6 +77,9 @@ class Frame:
 
     ``keyframe`` frames cover the whole screen and need no earlier state: the
     viewer may have lost frames before one (a dropped message, a reload).
+    ``secure_desktop``: the customer is answering a Windows security prompt
+    (the secure desktop, which no program of theirs can capture); such a frame
+    has no tiles, and the next picture is a keyframe.
     """
 
     seq: int
@@ -82,6 +88,7 @@ class Frame:
     captured_at: float
     keyframe: bool
     tiles: tuple[Tile, ...]
+    secure_desktop: bool = False
 
     @property
     def payload_bytes(self) -> int:
@@ -107,7 +114,9 @@ class Control:
 def encode_frame(frame: Frame) -> bytes:
     """Serialise one frame as one bytes blob (what goes over the SSH channel)."""
     _check_frame(frame)
-    flags = FLAG_KEYFRAME if frame.keyframe else 0
+    flags = (FLAG_KEYFRAME if frame.keyframe else 0) | (
+        FLAG_SECURE_DESKTOP if frame.secure_desktop else 0
+    )
     parts = [
         _HEADER.pack(
             _FRAME_MAGIC,
@@ -147,7 +156,11 @@ def decode_frame(blob: bytes) -> Frame:
     if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE) or count > MAX_TILES:
         raise ProtocolError(f"screen frame of {width}x{height} with {count} tiles is out of bounds")
     tiles = _decode_tiles(memoryview(blob), count, width, height)
-    return Frame(seq, width, height, captured_at, bool(flags & FLAG_KEYFRAME), tiles)
+    secure = bool(flags & FLAG_SECURE_DESKTOP)
+    if secure and tiles:
+        raise ProtocolError("a secure-desktop notice carries no tiles")
+    keyframe = bool(flags & FLAG_KEYFRAME)
+    return Frame(seq, width, height, captured_at, keyframe, tiles, secure_desktop=secure)
 
 
 def _decode_tiles(view: memoryview, count: int, width: int, height: int) -> tuple[Tile, ...]:

@@ -58,6 +58,7 @@ import numpy.typing as npt
 
 from zvkdiag.screen.adapt import LineAdapter, split_tiles
 from zvkdiag.screen.capture import Capturer, Grabber
+from zvkdiag.screen.desktop import CHECK_EVERY, Desktop, DesktopWatch
 from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
 from zvkdiag.screen.flow import FlowControl
 from zvkdiag.screen.frames import ControlKind, Frame, Tile, decode_control, encode_frame
@@ -82,7 +83,8 @@ IDLE_POLL: Final = 1 / 15  # the pointer poll's period while idle (DAMAGE still 
 
 Pixels = npt.NDArray[np.uint8]
 CaptureSource = Callable[[], Grabber]
-Produced = tuple[list[Tile], tuple[int, int], float, bool]  # tiles, (h, w), captured_at, keyframe
+Produced = tuple[list[Tile], tuple[int, int], float, bool, bool]
+"""tiles, (h, w), captured_at, keyframe, secure desktop (a notice without tiles)"""
 END_OF_STREAM: Final = (EOFError, asyncio.IncompleteReadError, ConnectionError)
 Reader = Callable[[], Awaitable[bytes | None]]  # one message; None (or EOF errors) ends
 Writer = Callable[[bytes], Awaitable[None]]  # one message, waiting for backpressure
@@ -126,6 +128,9 @@ class ScreenStreamer:
         quality and refinement (``zvkdiag.screen.adapt``).
     capture
         Factory for the capturer, called in the worker thread.
+    desktop
+        Which desktop the customer sees (``zvkdiag.screen.desktop``): while it
+        is Windows' secure desktop, one notice frame instead of pictures.
     clock
         Monotonic seconds, for pacing, flow control and refinement.
     """
@@ -141,8 +146,12 @@ class ScreenStreamer:
         flow: FlowControl | None = None,
         adapt: LineAdapter | None = None,
         capture: CaptureSource | None = None,
+        desktop: DesktopWatch | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._desktop = desktop or DesktopWatch()
+        self._away = False  # the secure desktop was announced; a keyframe follows its end
+        self._shape: tuple[int, int] | None = None
         self._capture_source = capture or (lambda: Capturer(monitor, display=display))
         self._capturer: Grabber | None = None
         self._policy = policy or EncoderPolicy()
@@ -294,6 +303,7 @@ class ScreenStreamer:
         shape: tuple[int, int],
         captured_at: float,
         keyframe: bool,
+        secure_desktop: bool = False,
         *,
         asked_keyframe: bool,
     ) -> list[bytes]:
@@ -305,12 +315,18 @@ class ScreenStreamer:
         if self.flow.needs_keyframe and not asked_keyframe:
             return []  # the next turn captures a keyframe
         self.stats.ack_timeouts = self.flow.timeouts
-        parts = [tiles] if keyframe else split_tiles(tiles, self._split_over)
+        parts = [tiles] if keyframe or secure_desktop else split_tiles(tiles, self._split_over)
         blobs = []
         for i, part in enumerate(parts):
             now = self._clock()
             frame = Frame(
-                self.flow.next_seq, shape[1], shape[0], captured_at, keyframe, tuple(part)
+                self.flow.next_seq,
+                shape[1],
+                shape[0],
+                captured_at,
+                keyframe,
+                tuple(part),
+                secure_desktop=secure_desktop,
             )
             blob = encode_frame(frame)
             allowance = self.adapt.line_time(len(blob))
@@ -332,6 +348,10 @@ class ScreenStreamer:
             return None
         if self._capturer is None:
             self._capturer = self._capture_source()
+        if self._shape is not None and self._desktop.state() is Desktop.SECURE:
+            return self._announce_secure_desktop()
+        if self._away:  # back from the secure desktop: a fresh picture
+            self._away, keyframe = False, True
         while self._nothing_new() and not keyframe:  # in this order: quiet() clears the damage
             if not self._idle(until):
                 return None
@@ -342,6 +362,7 @@ class ScreenStreamer:
             self._last_full = self._last_grab
         captured_at = time.time()
         pixels, areas = self._grab(full)
+        self._shape = (pixels.shape[0], pixels.shape[1])
         self.stats.captures += 1
         moves = self._capturer.moves if isinstance(self._capturer, Capturer) else []
         tiles = self._encoder.encode(
@@ -349,12 +370,16 @@ class ScreenStreamer:
         )
         if not tiles:
             return None
-        return (
-            tiles,
-            (pixels.shape[0], pixels.shape[1]),
-            captured_at,
-            self._encoder.last_was_keyframe,
-        )
+        return (tiles, self._shape, captured_at, self._encoder.last_was_keyframe, False)
+
+    def _announce_secure_desktop(self) -> Produced | None:
+        """Worker thread: one notice when the secure desktop comes, then a look now and then."""
+        if self._away:
+            time.sleep(CHECK_EVERY)  # nothing to grab there: the picture would be black
+            return None
+        self._away = True
+        assert self._shape is not None
+        return [], self._shape, time.time(), False, True
 
     def _grab(self, full: bool) -> tuple[Pixels, list[Rect] | None]:
         """The screen, and the parts that can have changed (None: all of it)."""

@@ -69,6 +69,12 @@ LINK_TEXTS: dict[str, str] = {
 }
 """The badge over the picture for each state of the connection (``Session.connection``)."""
 
+SECURE_DESKTOP_TEXT = (
+    "Der Kunde bestätigt gerade eine Windows-Sicherheitsabfrage · the customer is answering"
+    " a Windows security prompt (no picture of it can be taken; it comes back afterwards)"
+)
+"""Over the picture while the customer's screen is Windows' secure desktop (UAC, lock screen)."""
+
 
 class ViewerLink(Protocol):
     """What the widget calls back into (``ScreenReceiver``); every method thread-safe."""
@@ -129,6 +135,9 @@ class ScreenView(anywidget.AnyWidget):
     """``connected``, ``restored`` (connected again after an interruption),
     ``interrupted`` or ``ended``; the browser overlays ``link_text`` unless connected."""
     link_text = traitlets.Unicode("").tag(sync=True)
+    screen_note = traitlets.Unicode("").tag(sync=True)
+    """Why the picture shows nothing new although connected (``SECURE_DESKTOP_TEXT``);
+    empty while the picture is live."""
 
     def __init__(
         self,
@@ -167,6 +176,9 @@ class ScreenView(anywidget.AnyWidget):
 
     def show(self, got: ReceivedFrame, canvas: Canvas) -> None:
         """``FrameSink`` hook: forward the frame the canvas has just applied."""
+        note = SECURE_DESKTOP_TEXT if got.frame.secure_desktop else ""
+        if note != self.screen_note:
+            self.screen_note = note
         self.push_frame(got, canvas)
 
     def push_frame(self, got: ReceivedFrame, canvas: Canvas) -> None:

@@ -465,6 +465,8 @@ function remoteControl(model, root, canvas) {
 
 // The connection's state (traits link_state, link_text): over the picture while
 // interrupted or ended, so a frozen picture says why; "restored" shows in the bar.
+// Connected but without a picture (trait screen_note: Windows' secure desktop on the
+// customer's screen): the note over the picture the same way.
 function linkBadge(model, root, canvas) {
   root.style.position = "relative";
   const overlay = el("div", { className: "zvk-link" });
@@ -477,9 +479,12 @@ function linkBadge(model, root, canvas) {
   root.firstChild.append(badge);
   function update() {
     const state = model.get("link_state");
-    const text = model.get("link_text");
+    const note = model.get("screen_note");
+    const broken = state === "interrupted" || state === "ended";
+    const text = broken ? model.get("link_text") : note;
     overlay.dataset.state = badge.dataset.state = state;
-    overlay.hidden = !(state === "interrupted" || state === "ended");
+    overlay.dataset.note = note ? "secure-desktop" : "";
+    overlay.hidden = !(broken || note);
     overlay.textContent = overlay.hidden ? "" : text;
     overlay.style.top = `${canvas.offsetTop}px`; // over the picture, not the buttons
     overlay.style.left = `${canvas.offsetLeft}px`;
@@ -490,11 +495,13 @@ function linkBadge(model, root, canvas) {
   }
   model.on("change:link_state", update);
   model.on("change:link_text", update);
+  model.on("change:screen_note", update);
   update();
   return {
     dispose() {
       model.off("change:link_state", update);
       model.off("change:link_text", update);
+      model.off("change:screen_note", update);
     },
   };
 }
