@@ -491,7 +491,7 @@ function linkBadge(model, root, canvas) {
     overlay.style.width = `${canvas.offsetWidth}px`;
     overlay.style.background = state === "ended" ? "rgba(80,80,80,0.85)" : "rgba(217,120,0,0.9)";
     canvas.style.filter = overlay.hidden ? "" : "grayscale(0.8)";
-    badge.textContent = state === "restored" ? text : "";
+    badge.textContent = state === "restored" ? model.get("link_text") : "";
   }
   model.on("change:link_state", update);
   model.on("change:link_text", update);
