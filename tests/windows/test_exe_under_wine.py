@@ -40,6 +40,22 @@ ANSWER: Final = 60.0
 NOTEPAD: Final = r"Notepad|Editor"
 
 
+OCR_LOOKALIKES: Final = ({"2", "z"}, {"5", "s", "8"}, {"6", "b"}, {"9", "q", "g"})
+"""Characters tesseract takes for one another in the window's font, whatever the scale."""
+
+
+def same_glyphs(read: str, password: str) -> bool:
+    """Whether OCR's ``read`` is ``password``, up to a look-alike character (``OCR_LOOKALIKES``).
+
+    Of the 31**8 passwords, a read still matches only those differing in look-alikes.
+    """
+    read = read.replace(" ", "")
+    return len(read) == len(password) and all(
+        a == b or any({a, b} <= group for group in OCR_LOOKALIKES)
+        for a, b in zip(read, password, strict=True)
+    )
+
+
 def ocr(pixels: np.ndarray[Any, Any], tmp: Path, *, digits: bool) -> str:
     """Text of a white box by tesseract (scaled up 2x), limited to the characters it may hold."""
     from PIL import Image
@@ -246,7 +262,7 @@ def test_customer_session_under_wine(
         # (read again on a miss: tesseract now and then takes an "8" for an "s")
         shown[:] = [ocr(boxes[0], tmp_path, digits=True), ocr(boxes[1], tmp_path, digits=False)]
         return re.sub(r"\D", "", shown[0]) == customer.session_id.replace(" ", "") and (
-            shown[1].replace(" ", "") == customer.password
+            same_glyphs(shown[1], customer.password)
         )
 
     with contextlib.suppress(AssertionError):  # the asserts below say what differs
@@ -254,7 +270,7 @@ def test_customer_session_under_wine(
     assert len(boxes) == 3, "the ID, password and message boxes in the main window"
     shown_id, shown_password = shown
     assert re.sub(r"\D", "", shown_id) == customer.session_id.replace(" ", "")
-    assert shown_password.replace(" ", "") == customer.password
+    assert same_glyphs(shown_password, customer.password), (shown_password, customer.password)
 
     # 2. An engineer connects through the relay process; the customer clicks "Erlauben"
     pool = ThreadPoolExecutor(max_workers=2)
@@ -367,6 +383,9 @@ WINE_ANSWERS: Final = frozenset(
      "environment", "reboot_pending", "security_posture", "time_sync"}
 )  # fmt: skip
 """Probes with rows under Wine 8 (docs/windows.md lists what each lacks there)."""
+WINE_NOW_AND_THEN: Final = {"connections": "NtQuerySystemInformation"}
+"""Probes whose psutil call Wine 8 now and then refuses (``WinError 87``): rows, or the
+reason naming the refused call (the probe says it stopped early; the session goes on)."""
 WINE_STUBS: Final = {
     "services": "PowerShell ran nothing",
     "updates": "PowerShell ran nothing",
@@ -398,7 +417,8 @@ def _probes_are_typed(session: zvkdiag.Session, desktop: Screen, pool: ThreadPoo
         warnings = table.attrs["warnings"]
         assert {c: str(t) for c, t in table.dtypes.items()} == dict(probe.columns), name
         assert table.empty or name in WINE_ANSWERS, (name, warnings)
-        if name in WINE_ANSWERS:
+        refused = any(WINE_NOW_AND_THEN.get(name, "\0") in w for w in warnings)
+        if name in WINE_ANSWERS and not refused:
             assert len(table) >= 1, (name, warnings)
         if name in WINE_STUBS:
             assert any(WINE_STUBS[name] in w for w in warnings), (name, warnings)
