@@ -42,7 +42,7 @@ def test_an_unreadable_builtin_key_is_a_clear_error() -> None:
 def test_relay_order_command_line_then_builtin_then_development(tmp_path: Path) -> None:
     built = BuiltIn("relay.zvk.example", _ca_key(tmp_path))
     assert plan(_parser().parse_args([]), built).relay == "relay.zvk.example"
-    assert plan(_parser().parse_args(["--relay", "10.0.0.1:1"]), built).relay == "10.0.0.1:1"
+    assert plan(_parser().parse_args(["--relay", "127.0.0.2:1"]), built).relay == "127.0.0.2:1"
     assert plan(_parser().parse_args([]), BuiltIn()).relay == DEV_RELAY
     assert plan(_parser().parse_args(["--listen", "127.0.0.1:0"]), built).relay is None
 

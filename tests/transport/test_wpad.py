@@ -46,7 +46,7 @@ PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY",
         ("github.io", []),
         ("test", []),
         ("intern", []),
-        ("10.1.2.3", []),
+        ("192.0.2.3", []),
         ("", []),
     ],
 )
@@ -64,10 +64,10 @@ def test_no_url_names_a_public_suffix() -> None:
 def test_dns_suffixes_from_resolv_conf(tmp_path: Path) -> None:
     conf = tmp_path / "resolv.conf"
     conf.write_text(
-        "# generated\nnameserver 10.0.0.1\ndomain alt.firma.de\nsearch abt.firma.de. firma.de\n"
+        "# generated\nnameserver 192.0.2.53\ndomain alt.firma.de\nsearch abt.firma.de. firma.de\n"
     )
     assert dns_suffixes(resolv_conf=conf, platform="linux") == ["abt.firma.de", "firma.de"]
-    conf.write_text("nameserver 10.0.0.1\n")
+    conf.write_text("nameserver 192.0.2.53\n")
     assert dns_suffixes(resolv_conf=conf, platform="linux") == []
     assert dns_suffixes(resolv_conf=tmp_path / "missing", platform="linux") == []
     assert dns_suffixes(platform="win32", fqdn="pc17.abt.firma.de") == ["abt.firma.de"]
@@ -111,11 +111,11 @@ def test_the_test_name_server_answers_a_and_nxdomain() -> None:
             + bytes([0, qtype, 0, 1])
         )
 
-    names = {"wpad.firma.test": "10.9.8.7"}
+    names = {"wpad.firma.test": "192.0.2.7"}
     assert question(query("WPAD.firma.test", 1))[:2] == ("wpad.firma.test", 1)
     known = answer(query("wpad.firma.test", 1), names)
     assert (
-        known[:2] == b"\x12\x34" and known[3] & 0x0F == 0 and known.endswith(bytes([10, 9, 8, 7]))
+        known[:2] == b"\x12\x34" and known[3] & 0x0F == 0 and known.endswith(bytes([192, 0, 2, 7]))
     )
     assert answer(query("wpad.test", 1), names)[3] & 0x0F == 3
     assert answer(query("wpad.firma.test", 28), names)[6:8] == b"\0\0"
