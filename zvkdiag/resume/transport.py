@@ -84,6 +84,7 @@ class _Carrier(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.owner._open_carriers.add(self)
+        self.owner._all_closed.clear()
 
     def data_received(self, data: bytes) -> None:
         if self.adopted:
@@ -132,7 +133,8 @@ class ResumableTransport(asyncio.Transport):
         self._resuming: asyncio.Task[None] | None = None
         self._extra: dict[str, Any] = {}
         self._open_carriers: set[_Carrier] = set()
-        self._all_closed = asyncio.Event()
+        self._all_closed = asyncio.Event()  # set while ``_open_carriers`` is empty
+        self._all_closed.set()
         self.resumptions = 0
 
     # -- asyncio.Transport for asyncssh -------------------------------------------
@@ -214,7 +216,6 @@ class ResumableTransport(asyncio.Transport):
         if timeout is None:
             timeout = CLOSE_LINGER + 0.5
         if self._open_carriers:
-            self._all_closed.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._all_closed.wait()
@@ -277,10 +278,10 @@ class ResumableTransport(asyncio.Transport):
     def _linger_data(self, carrier: _Carrier, data: bytes) -> None:
         """After our CLOSE, the peer's own CLOSE (both ended at once) ends the linger."""
         try:
-            frames = self._decoder.feed(data)
+            done = any(frame.kind is Kind.CLOSE for frame in self._decoder.feed(data))
         except ProtocolError:
-            frames = [Frame(Kind.CLOSE, b"")]
-        if any(frame.kind is Kind.CLOSE for frame in frames) and carrier.transport is not None:
+            done = True  # garbage after our goodbye: nothing more to wait for
+        if done and carrier.transport is not None:
             carrier.transport.close()
 
     def _take(self, frames: list[Frame]) -> None:
