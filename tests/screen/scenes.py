@@ -123,3 +123,9 @@ class ChangingScreen:
 
     def close(self) -> None:
         self.closed = True
+
+
+async def until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(timeout):
+        while not predicate():  # noqa: ASYNC110 (polls counters of a fake, nothing to wait on)
+            await asyncio.sleep(0.005)

@@ -24,7 +24,7 @@ from zvkdiag.screen.stream import ScreenStreamer
 from zvkdiag.testing.desktops import FakeDesktops
 from zvkdiag.widgets.screen import SECURE_DESKTOP_TEXT, ScreenView
 
-from .scenes import ChangingScreen
+from .scenes import ChangingScreen, until
 
 
 def test_the_input_desktop_decides_and_every_handle_is_closed() -> None:
@@ -60,12 +60,6 @@ def test_a_secure_desktop_notice_travels_and_carries_no_tiles() -> None:
         decode_frame(bytes(blob))
 
 
-async def _until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110 (polls a fake's counters)
-            await asyncio.sleep(0.005)
-
-
 def test_the_stream_sends_one_notice_grabs_nothing_meanwhile_and_a_keyframe_after() -> None:
     async def main() -> tuple[list[Frame], FakeDesktops, int, int]:
         screen = ChangingScreen()
@@ -85,14 +79,14 @@ def test_the_stream_sends_one_notice_grabs_nothing_meanwhile_and_a_keyframe_afte
                 streamer.on_ack(frame.seq)
 
         task = asyncio.create_task(consume())
-        await _until(lambda: len(got) >= 3)
+        await until(lambda: len(got) >= 3)
         desktops.show("Winlogon", refuse=True)
-        await _until(lambda: any(f.secure_desktop for f in got))
+        await until(lambda: any(f.secure_desktop for f in got))
         grabs, sent = screen.grabs, len(got)
         await asyncio.sleep(0.6)  # room to misbehave: the screen changes on every grab
         quiet = (screen.grabs - grabs, len(got) - sent)
         desktops.show("Default")
-        await _until(lambda: len(got) > sent + 1)
+        await until(lambda: len(got) > sent + 1)
         streamer.stop()
         await task
         return got, desktops, *quiet

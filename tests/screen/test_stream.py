@@ -10,7 +10,7 @@ from zvkdiag.screen.frames import Control, ControlKind, decode_frame, encode_con
 from zvkdiag.screen.receiver import ScreenReceiver
 from zvkdiag.screen.stream import ScreenStreamer, serve_screen
 
-from .scenes import ChangingScreen, MemoryPipe
+from .scenes import ChangingScreen, MemoryPipe, until
 
 
 def streamer_for(screen: ChangingScreen, flow: FlowControl) -> ScreenStreamer:
@@ -22,12 +22,6 @@ async def collect(streamer: ScreenStreamer, into: list[bytes], limit: int) -> No
         into.append(blob)
         if len(into) >= limit:
             break
-
-
-async def until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110 (polls counters of a fake, nothing to wait on)
-            await asyncio.sleep(0.005)
 
 
 def test_without_acks_capture_stops_at_two_frames() -> None:
