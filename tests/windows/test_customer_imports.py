@@ -66,7 +66,6 @@ class LeftOut(importlib.abc.MetaPathFinder):
         return None
 sys.meta_path.insert(0, LeftOut())
 import numpy as np
-from zvkdiag.screen.codec import Encoding
 from zvkdiag.screen.encoder import FrameEncoder
 from zvkdiag.screen.stream import ScreenStreamer
 rows = (np.arange(480, dtype=np.uint32) * 2654435761) >> 8
@@ -74,20 +73,30 @@ cols = np.arange(640, dtype=np.uint32) * 40503
 screen = ((rows[:, None] ^ cols[None, :]) & 0xFF).astype(np.uint8)
 screen = np.repeat(screen[:, :, None], 4, axis=2)
 screen[..., 1] //= 3
+r = np.arange(200, dtype=np.uint64)[:, None]
+c = np.arange(300, dtype=np.uint64)[None, :]
+h = ((r * np.uint64(73856093)) ^ (c * np.uint64(19349663))) * np.uint64(0x9E3779B97F4A7C15)
+colours = np.array([[255, 255, 255, 0], [0, 0, 0, 0], [40, 90, 200, 0], [200, 60, 30, 0]], np.uint8)
+window = colours[(h >> np.uint64(61)).astype(np.uint8) & 3]  # four colours, as text has
+def desktop(x, y):
+    # that window on a wallpaper of one colour per row, at (x, y)
+    pixels = np.zeros((480, 640, 4), np.uint8)
+    pixels[..., 0] = (np.arange(480) * 200 // 480)[:, None]
+    pixels[y : y + 200, x : x + 300] = window
+    return pixels
 encoder = FrameEncoder()
-used = set()
-for step, pixels in enumerate([
-    screen,
-    np.roll(screen, -24, axis=0),  # a scroll
-    np.roll(np.roll(screen, -24, axis=0), 12, axis=1),  # a move sideways
-]):
-    pixels = np.ascontiguousarray(pixels)
-    used |= {{t.encoding for t in encoder.encode(pixels, now=step * 0.1, keyframe=step == 0)}}
-typed = np.ascontiguousarray(np.roll(np.roll(screen, -24, axis=0), 12, axis=1))
-typed[100:116, 200:208] = 255
-used |= {{t.encoding for t in encoder.encode(typed, now=0.5)}}
+steps = [
+    ("keyframe", screen, 0.0),
+    ("scroll", np.roll(screen, -24, axis=0), 0.1),
+    ("start", desktop(100, 100), 0.2),
+    ("move", desktop(123, 117), 0.3),  # a dragged window: no hint, the content search finds it
+]
+used = {{}}
+for name, pixels, now in steps:
+    tiles = encoder.encode(np.ascontiguousarray(pixels), now=now, keyframe=name == "keyframe")
+    used[name] = sorted({{t.encoding.name for t in tiles}})
 ScreenStreamer(capture=lambda: None)
-print(sorted(e.name for e in used))
+print(used["scroll"], used["move"])
 """
 
 
@@ -101,7 +110,8 @@ def test_the_screen_pipeline_runs_without_what_the_exe_leaves_out() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "COPY" in done.stdout  # the scroll or the move was found: its code ran
+    scroll, move = done.stdout.strip().splitlines()[-1].split("] [")
+    assert "COPY" in scroll and "COPY" in move  # both searches found theirs: their code ran
 
 
 def _modules(script: str) -> list[str]:
