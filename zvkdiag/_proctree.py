@@ -1,5 +1,7 @@
 """End a child process with everything it started, even what left its process group.
 
+``end_tree`` asks first (POSIX process groups); ``kill_tree`` kills at once.
+
 JupyterLab starts each kernel in a session of its own (so a terminal's Ctrl-C
 does not reach it), and a kernel blocked in a cell may outlive the server's
 graceful shutdown.  Terminating only the server's group then leaves kernels
@@ -15,7 +17,7 @@ from typing import Final
 
 import psutil
 
-__all__ = ["end_tree"]
+__all__ = ["end_tree", "kill_tree"]
 
 KILL_WAIT: Final = 1.0  # seconds for SIGKILLed processes to be reaped
 
@@ -30,6 +32,17 @@ def end_tree(pid: int, *, grace: float) -> None:
         procs = [*alive, *(p for p in _tree(pid) if p not in alive)]  # late children too
         _signal_groups(groups | _groups(procs), signal.SIGKILL)
         psutil.wait_procs(procs, timeout=KILL_WAIT)
+
+
+def kill_tree(pid: int) -> None:
+    """Kill ``pid`` and every process it started, at once and on every platform.
+
+    For a command the customer program runs: Windows has no process groups, and
+    ``cmd /c`` or PowerShell would otherwise leave their children running.
+    """
+    for proc in _tree(pid):
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
 
 
 def _tree(pid: int) -> list[psutil.Process]:

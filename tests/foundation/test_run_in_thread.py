@@ -3,8 +3,13 @@ subprocesses), run here with real processes."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
+import time
+from pathlib import Path
 
+import psutil
 import pytest
 
 from zvkdiag._errors import CommandNotFound, CommandTimeout
@@ -36,3 +41,42 @@ def test_a_missing_program_and_a_timeout_are_named() -> None:
         run_in_thread(["/nonexistent/zvkdiag-nothing"], 30.0)
     with pytest.raises(CommandTimeout, match=r"longer than 0\.5 s"):
         run_in_thread([sys.executable, "-c", "import time; time.sleep(30)"], 0.5)
+
+
+def _appears(path: Path, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return path.exists()
+
+
+def test_cancelling_the_command_kills_it_and_what_it_started(tmp_path: Path) -> None:
+    """The session ends while a command runs: on Windows (threads, no process groups)
+    the command and its children must not run on to their timeout."""
+    pids = tmp_path / "pids"
+    grandchild = "import time; time.sleep(300)"
+    code = (
+        "import os, subprocess, sys, time\n"
+        f"g = subprocess.Popen([sys.executable, '-c', {grandchild!r}])\n"
+        f"open({str(pids)!r} + '.tmp', 'w').write(f'{{os.getpid()}} {{g.pid}}')\n"
+        f"os.replace({str(pids)!r} + '.tmp', {str(pids)!r})\n"
+        "time.sleep(300)\n"
+    )
+
+    async def main() -> list[int]:
+        task = asyncio.create_task(builtin_ops.run_threaded([sys.executable, "-c", code], 600.0))
+        assert await asyncio.to_thread(_appears, pids, 60.0), "the command did not start"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return [int(p) for p in pids.read_text().split()]
+
+    started = asyncio.run(main())
+    procs = []
+    for pid in started:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            procs.append(psutil.Process(pid))
+    _, alive = psutil.wait_procs(procs, timeout=30)
+    for proc in alive:
+        proc.kill()
+    assert not alive, f"still running after the cancel: {alive}"

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Final
 
 from zvkdiag._errors import CommandNotFound, CommandTimeout, ProtocolError, ZvkdiagError
+from zvkdiag._proctree import kill_tree
 from zvkdiag.agent.ops import OpContext, OpRegistry
 from zvkdiag.consent.model import EngineerMessage, Scope
 from zvkdiag.wire.messages import write_message
@@ -101,28 +102,47 @@ def _drain(stream: IO[bytes]) -> tuple[bytes, bool]:
     return bytes(data), truncated
 
 
-def run_in_thread(argv: list[str], timeout: float) -> tuple[int, bytes, bool, bytes, bool]:
-    """The command with plain threads: on Windows the customer program's selector loop
-    cannot start subprocesses (and there are no process groups to kill).
-
-    Returns exit status, stdout, whether it was cut, stderr, whether it was cut.
-    """
+def _start(argv: list[str]) -> subprocess.Popen[bytes]:
     try:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
     except OSError as exc:
         raise _not_started(exc, argv) from exc
+
+
+def _finish(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, bytes, bool, bytes, bool]:
     with proc, ThreadPoolExecutor(2, thread_name_prefix="zvkdiag-command") as pool:
         assert proc.stdout is not None and proc.stderr is not None
         out, err = pool.submit(_drain, proc.stdout), pool.submit(_drain, proc.stderr)
         try:
             status = proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            kill_tree(proc.pid)
             proc.wait()
             raise _timed_out(timeout) from None
         return status, *out.result(), *err.result()
+
+
+def run_in_thread(argv: list[str], timeout: float) -> tuple[int, bytes, bool, bytes, bool]:
+    """The command with plain threads: on Windows the customer program's selector loop
+    cannot start subprocesses (and there are no process groups to kill).
+
+    Returns exit status, stdout, whether it was cut, stderr, whether it was cut.
+    """
+    return _finish(_start(argv), timeout)
+
+
+async def run_threaded(argv: list[str], timeout: float) -> tuple[int, bytes, bool, bytes, bool]:
+    """``run_in_thread`` for the event loop: when the op is cancelled (the engineer gives
+    up, the session or the program ends) the command and its children are killed at
+    once rather than left to run to their timeout."""
+    proc = _start(argv)
+    try:
+        return await asyncio.to_thread(_finish, proc, timeout)
+    finally:
+        if proc.poll() is None:
+            kill_tree(proc.pid)
 
 
 async def op_run(ctx: OpContext) -> int:
@@ -133,7 +153,7 @@ async def op_run(ctx: OpContext) -> int:
         ctx.request(Scope.COMMAND, argv=argv), scope_label=f"command: {shlex.join(argv)}"
     )
     if sys.platform == "win32":
-        ran = await asyncio.to_thread(run_in_thread, argv, timeout)
+        ran = await run_threaded(argv, timeout)
     else:
         ran = await _run_on_loop(argv, timeout)
     status, out, out_cut, err, err_cut = ran
