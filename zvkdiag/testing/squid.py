@@ -156,6 +156,8 @@ class Squid:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
         self._tmp.cleanup()
 
     def __enter__(self) -> Squid:
