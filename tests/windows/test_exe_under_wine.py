@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 from e2e_tk.driver import DIALOG, INDICATOR, MAIN, WAIT, Screen, until, white_boxes
 
@@ -305,8 +306,10 @@ def test_customer_session_under_wine(
 
         # 5. The view streams while a Wine window changes
         _streams_while_notepad_changes(session, desktop, wine_env)
+        # 6. A command still running when the session ends (cmd and the ping it started)
+        _start_a_long_command(session, desktop, pool)
     finally:
-        # 6. "Beenden" ends the session (the window raised first: no window manager does it,
+        # 7. "Beenden" ends the session (the window raised first: no window manager does it,
         # and notepad may still cover it)
         main = desktop.window(MAIN)
         desktop.xdotool("windowraise", main.wid)
@@ -314,6 +317,28 @@ def test_customer_session_under_wine(
         desktop.click(*end[END])
         until(lambda: session.closed, WAIT, "the engineer sees the session end")
         pool.shutdown(wait=False, cancel_futures=True)
+    # Windows has no process groups: the command and its child are killed as a tree
+    until(lambda: not _long_command_processes(), WAIT, "the command ends with the session")
+
+
+LONG_PINGS: Final = "587"  # marks the long command's processes among Wine's
+
+
+def _long_command_processes() -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        line = " ".join(proc.info["cmdline"] or []).lower()
+        if "ping" in line and LONG_PINGS in line.split():
+            found.append(proc)
+    return found
+
+
+def _start_a_long_command(
+    session: zvkdiag.Session, desktop: Screen, pool: ThreadPoolExecutor
+) -> None:
+    pool.submit(session.run, ["cmd", "/c", "ping", "-n", LONG_PINGS, "127.0.0.1"], timeout=900)
+    allow(desktop)  # command
+    until(lambda: len(_long_command_processes()) >= 2, WAIT, "cmd and ping both run")
 
 
 def _files_and_a_command(
