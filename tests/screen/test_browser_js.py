@@ -41,7 +41,7 @@ async ([source]) => {
   window.sent = [];
   const handlers = {};
   const model = {
-    get: (name) => (name === "title" ? "test screen" : undefined),
+    get: (name) => (name === "title" ? "test screen" : window.values?.[name]),
     on: (event, fn) => { handlers[event] = fn; },
     off: (event) => { delete handlers[event]; },
     send: (content) => {
@@ -87,10 +87,20 @@ def page() -> Any:
             browser.close()
 
 
-def load(page: Any) -> None:
+def load(page: Any, **values: Any) -> None:
+    """The script rendered into a blank page; ``values``: the model's synced traits."""
     page.set_content("<html><body></body></html>")
+    page.evaluate("(values) => { window.values = values; }", values)
     source = (Path(screen_widget.__file__).parent / "static" / "screen.js").read_text()
     page.evaluate(HARNESS, [source])
+
+
+def deliver_all(page: Any, frames: list[tuple[dict[str, Any], list[bytes]]]) -> None:
+    for content, buffers in frames:
+        page.evaluate(
+            "([c, b]) => window.deliver(c, b)",
+            [content, [base64.b64encode(b).decode() for b in buffers]],
+        )
 
 
 def test_frames_are_drawn_exactly_and_acknowledged(page: Any) -> None:
@@ -210,3 +220,32 @@ def test_packed_pixels_that_do_not_fit_are_reported_not_drawn(page: Any) -> None
     drawn = np.frombuffer(base64.b64decode(pixels), np.uint8).reshape(height, width, 4)
     assert np.array_equal(drawn[2:6, 2:6, :3], np.frombuffer(rgb, np.uint8).reshape(4, 4, 3))
     assert drawn[0, 0, 3] == 0  # nothing else was drawn
+
+
+def test_the_browser_acknowledges_many_frames_at_once(page: Any) -> None:
+    view = RecordingView()
+    with ThreadPoolExecutor(1) as pool:
+        receiver = pool.submit(asyncio.run, drive(view, ChangingScreen(), 40)).result()
+    load(page, ack_after=RecordingView().ack_after)
+    frames = view.frames()
+    deliver_all(page, frames[:20])
+    page.wait_for_timeout(100)  # drawn, and less than the ack interval later
+    deliver_all(page, frames[20:])
+    last = frames[-1][0]["seq"]
+    page.wait_for_function(f"window.acks.at(-1) === {last}")  # the rest after at most 200 ms
+    acks = page.evaluate("window.acks")
+    assert len(frames) >= 40 and acks == sorted(acks)
+    assert len(acks) <= len(frames) // 8 + 2, acks  # every 8 frames, and the rest on time
+    width, height, pixels = page.evaluate(READ_CANVAS)
+    drawn = np.frombuffer(base64.b64decode(pixels), np.uint8).reshape(height, width, 4)
+    assert np.array_equal(drawn[..., :3], receiver.canvas.pixels()[..., 2::-1])
+
+
+def test_a_single_frame_is_acknowledged_after_the_interval(page: Any) -> None:
+    view = RecordingView()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, drive(view, ChangingScreen(), 2)).result()
+    load(page, ack_after={"frames": 8, "bytes": 1 << 19, "ms": 200})
+    deliver_all(page, view.frames()[:1])
+    page.wait_for_function("window.acks.length === 1")
+    assert page.evaluate("window.acks") == [1]

@@ -6,8 +6,11 @@
 // tile order; kind "copy" ([x, y, w, h, "copy", sx, sy]) copies a canvas area onto (x, y);
 // kind "rgb" takes the next w*h*3 bytes of the frame's packed pixels: the last buffer, raw
 // deflate, msg.rgb bytes once inflated.
-// Messages to the kernel: {type: "ack", seq} (every frame up to seq is drawn),
-// {type: "reset"} starts a new stream (seqs begin again).
+// Messages to the kernel: {type: "ack", seq} (every frame up to seq is drawn), sent when
+// the model's ack_after {frames, bytes, ms} says: that many frames or buffer bytes drawn
+// since the last ack, or ms after the first of them (the kernel acknowledges frames to the
+// customer itself while they fit its window; every message from here costs a status reply).
+// From the kernel, {type: "reset"} starts a new stream (seqs begin again).
 // {type: "pause", paused}, {type: "snapshot"}, {type: "ready", inflate} (send me the whole
 // picture; inflate: false when this browser has no DecompressionStream("deflate-raw")).
 // {type: "rtt", ms} from the kernel: the round trip to the customer's PC, timed on the
@@ -22,7 +25,6 @@
 // included), the part of it spent in this script's own tasks, the frame's bytes on the
 // customer→engineer wire) for measurements.
 
-const ACK_DELAY_MS = 100; // longest an ack waits for more frames to join it
 const REPAINT_AFTER_FAILURE_MS = 5000; // after a failed draw, at most one repaint request this often
 const STATS_WINDOW_MS = 1000;
 const FAKE_CTRL_MS = 5; // Windows sends ControlLeft this close before AltRight (AltGr)
@@ -527,10 +529,10 @@ function render({ model, el: host }) {
   const link = linkBadge(model, root, canvas);
 
   let queue = Promise.resolve();
-  let pending = 0;
   let drawnSeq = 0;
   let ackedSeq = 0;
   let ackTimer = null;
+  let unacked = { frames: 0, bytes: 0 }; // drawn since the last ack
   let paused = false;
   const samples = []; // {t, bytes}
   let rttMs = null;
@@ -556,17 +558,22 @@ function render({ model, el: host }) {
       clearTimeout(ackTimer);
       ackTimer = null;
     }
+    unacked = { frames: 0, bytes: 0 };
     if (drawnSeq > ackedSeq) {
       ackedSeq = drawnSeq;
       model.send({ type: "ack", seq: drawnSeq });
     }
   }
 
-  // Ack at once when nothing else waits to be drawn; otherwise let the
-  // waiting frames join (each ack costs JupyterLab ~12 ms of CPU).
-  function scheduleAck() {
-    if (pending === 0) sendAck();
-    else if (ackTimer === null) ackTimer = setTimeout(sendAck, ACK_DELAY_MS);
+  // One cumulative ack for several frames (each message to the kernel costs a status
+  // reply on the websocket and JupyterLab ~12 ms of CPU); a failed draw counts too.
+  function scheduleAck(bytes) {
+    const after = model.get("ack_after") || {};
+    unacked.frames += 1;
+    unacked.bytes += bytes;
+    const full = unacked.frames >= (after.frames ?? 1) || (after.bytes > 0 && unacked.bytes >= after.bytes);
+    if (full || !(after.ms > 0)) sendAck();
+    else if (ackTimer === null) ackTimer = setTimeout(sendAck, after.ms);
   }
 
   async function draw(msg, buffers) {
@@ -629,20 +636,18 @@ function render({ model, el: host }) {
     if (msg.type === "reset") {
       drawnSeq = 0; // a new stream starts its seqs at 1 again
       ackedSeq = 0;
+      unacked = { frames: 0, bytes: 0 };
       return;
     }
     if (msg.type !== "frame") return;
-    pending += 1;
+    const bytes = buffers.reduce((sum, b) => sum + b.byteLength, 0);
     queue = queue
       .then(() => draw(msg, buffers))
       .catch((err) => {
         status.textContent = `draw failed: ${err}`;
         repair();
       })
-      .finally(() => {
-        pending -= 1;
-        scheduleAck();
-      });
+      .finally(() => scheduleAck(bytes));
   }
 
   function updateStats() {
