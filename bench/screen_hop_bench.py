@@ -7,8 +7,9 @@ changed rectangles in one raw-deflate buffer per frame (zvkdiag.screen.browser):
 "former" (``ScreenView.hop_lean = False``: the browser acknowledges every frame
 and the kernel passes each ack upstream, ipywidgets' message envelope, the
 first picture both as keyframe and as the answer to ``ready``) and "lean"
-(now: cumulative acks every 8 frames or 200 ms with the kernel's own window,
-an empty parent header and a short header, frames held until ``ready``);
+(now: cumulative acks every 32 frames or 1 s with the kernel's own window,
+an empty parent header and a short header, one deflate stream across frames,
+palettes for few colours, frames held until ``ready``);
 ``--forms rgba`` adds the raw RGBA form of exact tiles (lean otherwise):
 
 - an Xvfb 1024x768 is the customer's screen; the relay (``--metrics``) and

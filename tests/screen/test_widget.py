@@ -46,17 +46,24 @@ class FakeBrowserCanvas:
 
     def __init__(self) -> None:
         self.pixels = np.zeros((0, 0, 3), np.uint8)
+        self.inflate: Any = None  # the deflate stream the frames continue
 
     def draw(self, content: dict[str, Any], buffers: list[bytes]) -> None:
-        if self.pixels.shape[:2] != (content["h"], content["w"]):
+        if "w" in content and self.pixels.shape[:2] != (content["h"], content["w"]):
             self.pixels = np.zeros((content["h"], content["w"], 3), np.uint8)
         own = iter(buffers)  # jpeg and rgba tiles take one each, in tile order
         carriers = sum(t[4] in ("jpeg", "rgba") for t in content["tiles"])
         assert len(buffers) == carriers + ("rgb" in content)
         packed = b""
         if "rgb" in content:
-            packed = zlib.decompress(buffers[-1], wbits=-zlib.MAX_WBITS)
+            if not content.get("more"):
+                self.inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+            packed = self.inflate.decompress(buffers[-1])
             assert len(packed) == content["rgb"]
+            if "pal" in content:  # RGB palette, then one index per pixel
+                palette = np.frombuffer(packed, np.uint8, 3 * content["pal"]).reshape(-1, 3)
+                packed = palette[np.frombuffer(packed, np.uint8, offset=3 * content["pal"])]
+                packed = packed.tobytes()
         offset = 0
         for x, y, w, h, kind, *source in content["tiles"]:
             if kind == "copy":

@@ -7,7 +7,7 @@ the websocket (~550 bytes) and ~12 ms of JupyterLab's CPU (docs/benchmarks.md,
 "Second hop").  So the kernel acknowledges a frame upstream as soon as it has
 sent it to the browser, as long as the frames the browser has not yet
 acknowledged as drawn stay within ``frames`` and ``size`` bytes; the browser
-acknowledges cumulatively, every few frames or ~200 ms.  A browser that stops
+acknowledges cumulatively, every 32 frames or once a second.  A browser that stops
 acknowledging stops the upstream acks once this window is full, and the
 customer's capture waits for it as before: a slow browser still throttles.
 
@@ -23,9 +23,10 @@ from typing import Final
 
 __all__ = ["MAX_TRACKED", "WINDOW_BYTES", "WINDOW_FRAMES", "BrowserWindow"]
 
-WINDOW_FRAMES: Final = 16
-"""Frames the browser may have undrawn or unacknowledged: ~0.6 s at 25 fps, far more than
-its ack interval (200 ms) plus a round trip, so the picture never waits for an ack."""
+WINDOW_FRAMES: Final = 64
+"""Frames the browser may have undrawn or unacknowledged: ~2.5 s at 25 fps, twice what it
+acknowledges at once (32 frames or 1 s) plus a round trip: the picture never waits.  Each
+ack costs ~550 bytes of status reply; bytes (``WINDOW_BYTES``) limit what may queue."""
 WINDOW_BYTES: Final = 1 << 20
 """Bytes of those frames; the browser acknowledges at half of it (a slow link to the
 browser throttles capture after ~1 MiB queued instead of growing a queue)."""

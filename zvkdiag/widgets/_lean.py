@@ -7,10 +7,11 @@ a widget message: JupyterLab routes iopub ``comm_msg`` by ``comm_id`` (in
 ``KernelConnection._handleMessage`` a parent without a pending future is
 passed over), and Jupyter Server forwards the message parts as they are
 (websocket protocol v1).  So these messages go out with an empty parent
-header, a header of the fields JupyterLab validates (``msg_id``,
-``msg_type``, ``username``, ``session``, ``version``), no metadata and
-compact JSON.  ipywidgets' ``{"method": "custom", "content": ...}`` stays:
-the widget model in the page dispatches on it.
+header, a header of just the fields JupyterLab validates as strings
+(``msg_id`` short, ``msg_type``, ``username``, ``session`` empty,
+``version``), no metadata and compact JSON: ~250 bytes a frame less.
+ipywidgets' ``{"method": "custom", "content": ...}`` stays: the widget
+model in the page dispatches on it.
 
 Where there is no kernel (tests, a plain Python session) ``lean_send``
 returns False and the caller sends the ordinary way.
@@ -27,7 +28,7 @@ from jupyter_client._version import protocol_version
 
 __all__ = ["lean_send"]
 
-_PREFIX = uuid.uuid4().hex[:8]
+_PREFIX = uuid.uuid4().hex[:8]  # with the counter: unique among this kernel's messages
 _COUNT = itertools.count()
 
 
@@ -44,8 +45,8 @@ def lean_send(widget: Any, content: dict[str, Any], buffers: list[bytes]) -> boo
     header = {
         "msg_id": f"{_PREFIX}_{next(_COUNT)}",
         "msg_type": "comm_msg",
-        "username": session.username,
-        "session": session.session,
+        "username": "",
+        "session": "",
         "version": protocol_version,
     }
     packed = json.dumps(data, separators=(",", ":"), allow_nan=False).encode()

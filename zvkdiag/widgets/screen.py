@@ -7,7 +7,7 @@ and sends ONE custom comm message with the tiles as binary buffers, in a
 trimmed envelope (``_lean``).  The browser draws (JPEG through
 ``createImageBitmap``, exact pixels inflated with ``DecompressionStream`` and
 put with ``putImageData``) and acknowledges drawn frames cumulatively, every
-few frames or ~200 ms (``ack_after``).  The view acknowledges each frame
+32 frames or once a second (``ack_after``).  The view acknowledges each frame
 upstream as it sends it, while the browser's unacknowledged frames fit the
 window (``_browser_window``), so a busy browser still slows the customer's
 capture, but the browser need not answer every frame.
@@ -54,7 +54,7 @@ from PIL import Image
 from zvkdiag.screen.browser import BrowserHop, HopForm
 from zvkdiag.screen.reassemble import Canvas
 from zvkdiag.screen.receiver import ReceivedFrame
-from zvkdiag.widgets._browser_window import WINDOW_BYTES, BrowserWindow
+from zvkdiag.widgets._browser_window import WINDOW_BYTES, WINDOW_FRAMES, BrowserWindow
 from zvkdiag.widgets._lean import lean_send
 from zvkdiag.widgets._quiet import quiet_busy_status
 from zvkdiag.widgets._routing import answer_on_frontend_subshell
@@ -143,10 +143,13 @@ class ScreenView(anywidget.AnyWidget):
     """How exact pixels travel to the browser (``zvkdiag.screen.browser``); the
     former raw ``"rgba"`` form stays selectable for measurements."""
     hop_lean: bool = True
-    """Batched browser acks with the kernel's window, trimmed envelopes, frames held
-    until the first ``ready``; False: the former way (an ack for every frame, passed
-    upstream; ipywidgets' envelope), for measurements."""
-    ack_after = traitlets.Dict({"frames": 8, "bytes": WINDOW_BYTES // 2, "ms": 200}).tag(sync=True)
+    """Batched browser acks with the kernel's window, trimmed envelopes, one deflate
+    stream across frames with palettes, frames held until the first ``ready``; False:
+    the former way (an ack for every frame, passed upstream; ipywidgets' envelope; RGB
+    in a deflate stream per frame), for measurements."""
+    ack_after = traitlets.Dict(
+        {"frames": WINDOW_FRAMES // 2, "bytes": WINDOW_BYTES // 2, "ms": 1000}
+    ).tag(sync=True)
     """When the browser acknowledges: this many frames or bytes drawn since its last
     ack, or this many ms after the first of them (half the kernel's window)."""
     title = traitlets.Unicode("").tag(sync=True)
@@ -175,7 +178,7 @@ class ScreenView(anywidget.AnyWidget):
             control.on_note = lambda line: self._to_browser({"type": "status", "text": line}, [])
         self._link: ViewerLink | None = None
         self._send_lock = threading.Lock()
-        self._hop = BrowserHop(form=self.hop_form)
+        self._hop = BrowserHop(form=self.hop_form, lean=self.hop_lean)
         self._window = BrowserWindow() if self.hop_lean else BrowserWindow(frames=0)
         self._ready = not self.hop_lean  # a browser view has asked for the picture
         self.frames_shown = 0
