@@ -2,9 +2,15 @@
 
 Where JupyterLab runs on a server, the websocket between the kernel and the
 engineer's browser is a network link of its own.  This runs the real path on
-this machine, once per form of the second hop in the same run: the raw RGBA
-form ("rgba", the former one) and the changed rectangles in one raw-deflate
-buffer per frame ("deflate", zvkdiag.screen.browser):
+this machine, once per form of the second hop in the same run, both with the
+changed rectangles in one raw-deflate buffer per frame (zvkdiag.screen.browser):
+"former" (``ScreenView.hop_lean = False``: the browser acknowledges every frame
+and the kernel passes each ack upstream, ipywidgets' message envelope, the
+first picture both as keyframe and as the answer to ``ready``) and "lean"
+(now: cumulative acks every 32 frames or 1 s with the kernel's own window,
+an empty parent header and a short header, one deflate stream across frames,
+palettes for few colours, frames held until ``ready``);
+``--forms rgba`` adds the raw RGBA form of exact tiles (lean otherwise):
 
 - an Xvfb 1024x768 is the customer's screen; the relay (``--metrics``) and
   the customer agent (auto-answering consent UI) run in processes of their own;
@@ -17,7 +23,8 @@ buffer per frame ("deflate", zvkdiag.screen.browser):
   500 ms; "open" is the first picture of the desktop (from running the cell;
   a text document stays open beside the scenes all along).
 
-Per scene: bytes of all websocket frames the page received on the kernel's
+Per scene: the messages the page sent to the kernel ("to kern": acks, mostly), bytes
+of all websocket frames the page received on the kernel's
 channel ("ws"; "pix": of those, the binary buffers, i.e. without Jupyter's
 message envelopes and the status replies to acks), bytes the relay copied
 towards the engineer (its Prometheus counter, SSH framing and acks
@@ -60,7 +67,11 @@ from zvkdiag.testing.canvas import canvas_pixels, screen_pixels
 from zvkdiag.testing.xvfb import XServer, xvfb
 
 WIDTH, HEIGHT = 1024, 768
-FORMS: Final = ("rgba", "deflate")
+FORMS: Final = {
+    "former": ("deflate", False),
+    "lean": ("deflate", True),
+    "rgba": ("rgba", True),
+}  # form -> (ScreenView.hop_form, ScreenView.hop_lean)
 SCENES: Final = ("typing", "table", "spinner", "photo")
 TYPED: Final = "Sehr geehrte Damen und Herren, bitte pruefen Sie meinen Antrag. " * 4
 
@@ -163,6 +174,7 @@ import zvkdiag.screen.browser as _hop
 from zvkdiag.widgets.screen import ScreenView
 
 ScreenView.hop_form = {form!r}
+ScreenView.hop_lean = {lean!r}
 _made = [0, 0.0]
 _original = _hop.BrowserHop.frame_message
 
@@ -202,6 +214,7 @@ class Counters:
 
     ws: int = 0
     ws_buffers: int = 0
+    to_kernel: int = 0
     relay: int = 0
     made: int = 0
     made_s: float = 0.0
@@ -213,6 +226,7 @@ class Phase:
 
     ws: int
     pixels: int
+    to_kernel: int
     relay: int
     wire: int
     frames: int
@@ -310,18 +324,23 @@ class Run:
             if isinstance(payload, bytes):
                 self.counters.ws_buffers += _buffer_bytes(payload)
 
+        def sent(_payload: str | bytes) -> None:
+            self.counters.to_kernel += 1
+
         ws.on("framereceived", received)
+        ws.on("framesent", sent)
 
     def snapshot(self) -> Counters:
         made = json.loads(self.stats.read_text()) if self.stats.exists() else [0, 0.0]
         c = self.counters
-        return Counters(c.ws, c.ws_buffers, relay_bytes(self.relay), made[0], made[1])
+        return Counters(c.ws, c.ws_buffers, c.to_kernel, relay_bytes(self.relay), made[0], made[1])
 
     def phase(self, before: Counters, drawn: list[dict[str, float]]) -> Phase:
         after = self.snapshot()
         return Phase(
             ws=after.ws - before.ws,
             pixels=after.ws_buffers - before.ws_buffers,
+            to_kernel=after.to_kernel - before.to_kernel,
             relay=after.relay - before.relay,
             wire=int(sum(d["wire"] for d in drawn)),
             frames=len(drawn),
@@ -352,7 +371,8 @@ def run_form(
         stats = root / "made.json"
         nb = nbformat.v4.new_notebook()
         cell = CELL.format(
-            form=form,
+            form=FORMS[form][0],
+            lean=FORMS[form][1],
             stats=str(stats),
             sid=agent.session_id,
             pw=agent.password,
@@ -440,24 +460,28 @@ def _p90(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
 
 
-def report(results: dict[str, dict[str, Phase]]) -> None:
+def report(results: dict[str, dict[str, Phase]], forms: list[str]) -> None:
     print(
-        f"{'scene':8} {'form':8} {'frames':>6} {'relay KB':>9} {'wire KB':>9} {'ws KB':>9} "
+        f"{'scene':8} {'form':8} {'frames':>6} {'to kern':>7} {'relay KB':>9} {'wire KB':>9} "
+        f"{'ws KB':>9} "
         f"{'ws/relay':>8} {'pix KB':>9} {'pix/relay':>9} {'ms med':>7} {'ms p90':>7} "
         f"{'cpu med':>7} {'kernel ms':>9} exact"
     )
     for mode in ("open", *SCENES):
-        for form in FORMS:
+        for form in forms:
             p = results[form][mode]
             print(
-                f"{mode:8} {form:8} {p.frames:6d} {_kb(p.relay)} {_kb(p.wire)} {_kb(p.ws)} "
+                f"{mode:8} {form:8} {p.frames:6d} {p.to_kernel:7d} {_kb(p.relay)} {_kb(p.wire)} "
+                f"{_kb(p.ws)} "
                 f"{p.ws / max(1, p.relay):8.2f} {_kb(p.pixels)} {p.pixels / max(1, p.relay):9.2f} "
                 f"{_median(p.ms):7.2f} {_p90(p.ms):7.2f} {_median(p.cpu):7.2f} "
                 f"{p.encode_ms:9.2f} {'yes' if p.exact else 'NO'}"
             )
-    print("ratios deflate / rgba (same run):")
+    if forms[:2] != ["former", "lean"]:
+        return
+    print("ratios lean / former (same run):")
     for mode in ("open", *SCENES):
-        old, new = results["rgba"][mode], results["deflate"][mode]
+        old, new = results["former"][mode], results["lean"][mode]
         print(
             f"  {mode:8} ws bytes {new.ws / max(1, old.ws):6.3f}x   "
             f"decode ms (median) {_median(new.ms) / _median(old.ms):5.2f}x"
@@ -468,6 +492,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="how long each scene plays")
     parser.add_argument("--settle", type=float, default=2.5, help="still seconds after a scene")
+    parser.add_argument(
+        "--forms", nargs="+", choices=list(FORMS), default=["former", "lean"], help="forms to run"
+    )
     args = parser.parse_args()
     started = time.monotonic()
     results: dict[str, dict[str, Phase]] = {}
@@ -478,12 +505,12 @@ def main() -> None:
         )
         try:  # a document beside the scenes: the first picture is not a plain colour
             assert desktop.stdout is not None and desktop.stdout.readline().strip() == "shown"
-            for form in FORMS:
+            for form in args.forms:
                 results[form] = run_form(form, args, x, relay)
         finally:
             desktop.kill()
             desktop.wait()
-    report(results)
+    report(results, args.forms)
     load = os.getloadavg()
     print(f"({time.monotonic() - started:.0f} s in all; load average {load[0]:.2f})")
 

@@ -16,6 +16,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +57,50 @@ root.mainloop()
 """
 
 
+SPINNER = """
+import sys, tkinter as tk
+root = tk.Tk()
+root.overrideredirect(True)
+root.geometry("240x240+600+300")
+canvas = tk.Canvas(root, width=240, height=240, bg="white", highlightthickness=0)
+canvas.pack()
+arc = canvas.create_arc(20, 20, 220, 220, start=0, extent=90, width=12, style="arc")
+ticks = [0]
+def tick():
+    ticks[0] += 1
+    canvas.itemconfigure(arc, start=(14 * ticks[0]) % 360)
+    if ticks[0] < 75:
+        root.after(40, tick)
+    else:
+        print("done", flush=True)
+root.update()
+print("shown", flush=True)
+root.after(0, tick)
+root.mainloop()
+"""
+
+# Every frame the page draws, counted from the moment this runs.
+COUNT_DRAWN = """(sel) => {
+  window.zvkDrawn = 0;
+  document.querySelector(sel).addEventListener('zvk:drawn', () => { window.zvkDrawn += 1; });
+}"""
+
+
 class KernelSocket:
-    """Bytes of the websocket frames the page receives on the kernel's channel."""
+    """Bytes of the websocket frames the page receives on the kernel's channel; messages sent."""
 
     def __init__(self, page: Any) -> None:
         self.bytes = 0
+        self.sent = 0
         page.on("websocket", self._watch)
 
     def _watch(self, ws: Any) -> None:
         if "/api/kernels/" in ws.url:
             ws.on("framereceived", self._received)
+            ws.on("framesent", self._sent)
+
+    def _sent(self, _payload: str | bytes) -> None:
+        self.sent += 1
 
     def _received(self, payload: str | bytes) -> None:
         self.bytes += len(payload.encode() if isinstance(payload, str) else payload)
@@ -80,39 +116,68 @@ def _settled(page: Any, display: str) -> bool:
     return False
 
 
-def test_a_settled_change_is_exact_and_costs_the_browser_at_most_twice_the_relay(
+@pytest.fixture
+def view_socket(
     lab: LabServer,
     page: Any,
     relay: RelayThread,
     screen_agent: AgentThread,
     display_env: dict[str, str],
     notebook_dir: Path,
-) -> None:
-    display = display_env["DISPLAY"]
+) -> KernelSocket:
+    """A notebook shows the screen view, and the canvas is exact: the page's kernel socket."""
     socket = KernelSocket(page)
     cell = _view_cell(screen_agent, relay)
     _open_and_run_first_cell(page, lab, notebook_dir, "hop.ipynb", [cell])
     page.wait_for_function(
         f"() => document.querySelector('{CANVAS}')?.width === 1024", timeout=UI_TIMEOUT_MS
     )
-    assert _settled(page, display)
-    page.wait_for_timeout(500)  # the last acks' replies
-    ws_before, relay_before = socket.bytes, relay.relay.bytes_to_engineer
+    assert _settled(page, display_env["DISPLAY"])
+    return socket
 
-    window = subprocess.Popen(
-        [sys.executable, "-c", WINDOW],
+
+@contextmanager
+def _showing(script: str, display_env: dict[str, str]) -> Iterator[Any]:
+    """A Tk window on the customer's screen, once it printed "shown"; its stdout."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
         env={**os.environ, **display_env},
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
-        assert window.stdout is not None and window.stdout.readline().strip() == "shown"
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "shown"
+        yield proc.stdout
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_settled_change_is_exact_and_costs_the_browser_at_most_twice_the_relay(
+    page: Any, relay: RelayThread, display_env: dict[str, str], view_socket: KernelSocket
+) -> None:
+    display, socket = display_env["DISPLAY"], view_socket
+    page.wait_for_timeout(500)  # the last acks' replies
+    ws_before, relay_before = socket.bytes, relay.relay.bytes_to_engineer
+    with _showing(WINDOW, display_env):
         assert _settled(page, display)
         page.wait_for_timeout(500)
         to_browser = socket.bytes - ws_before
         over_relay = relay.relay.bytes_to_engineer - relay_before
-    finally:
-        window.kill()
-        window.wait()
     assert over_relay > 20_000  # the window's text and picture did cross the relay
     assert to_browser <= 2 * over_relay, (to_browser, over_relay)
+
+
+def test_the_page_acknowledges_many_drawn_frames_at_once(
+    page: Any, display_env: dict[str, str], view_socket: KernelSocket
+) -> None:
+    display, socket = display_env["DISPLAY"], view_socket
+    page.evaluate(COUNT_DRAWN, CANVAS)
+    with _showing(SPINNER, display_env) as spinner:
+        sent_before = socket.sent
+        assert spinner.readline().strip() == "done"  # 75 turns, 40 ms apart
+        assert _settled(page, display)  # every frame drawn, exactly
+        drawn = page.evaluate("window.zvkDrawn")
+        sent = socket.sent - sent_before
+    assert drawn >= 20, drawn  # the spinner did turn in the page
+    assert sent <= drawn / 3, (sent, drawn)  # one ack for several frames (the former way: one each)

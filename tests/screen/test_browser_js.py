@@ -41,7 +41,7 @@ async ([source]) => {
   window.sent = [];
   const handlers = {};
   const model = {
-    get: (name) => (name === "title" ? "test screen" : undefined),
+    get: (name) => (name === "title" ? "test screen" : window.values?.[name]),
     on: (event, fn) => { handlers[event] = fn; },
     off: (event) => { delete handlers[event]; },
     send: (content) => {
@@ -87,10 +87,20 @@ def page() -> Any:
             browser.close()
 
 
-def load(page: Any) -> None:
+def load(page: Any, **values: Any) -> None:
+    """The script rendered into a blank page; ``values``: the model's synced traits."""
     page.set_content("<html><body></body></html>")
+    page.evaluate("(values) => { window.values = values; }", values)
     source = (Path(screen_widget.__file__).parent / "static" / "screen.js").read_text()
     page.evaluate(HARNESS, [source])
+
+
+def deliver_all(page: Any, frames: list[tuple[dict[str, Any], list[bytes]]]) -> None:
+    for content, buffers in frames:
+        page.evaluate(
+            "([c, b]) => window.deliver(c, b)",
+            [content, [base64.b64encode(b).decode() for b in buffers]],
+        )
 
 
 def test_frames_are_drawn_exactly_and_acknowledged(page: Any) -> None:
@@ -210,3 +220,49 @@ def test_packed_pixels_that_do_not_fit_are_reported_not_drawn(page: Any) -> None
     drawn = np.frombuffer(base64.b64decode(pixels), np.uint8).reshape(height, width, 4)
     assert np.array_equal(drawn[2:6, 2:6, :3], np.frombuffer(rgb, np.uint8).reshape(4, 4, 3))
     assert drawn[0, 0, 3] == 0  # nothing else was drawn
+
+
+def test_the_browser_acknowledges_many_frames_at_once(page: Any) -> None:
+    view = RecordingView()
+    with ThreadPoolExecutor(1) as pool:
+        receiver = pool.submit(asyncio.run, drive(view, ChangingScreen(), 70)).result()
+    load(page, ack_after=RecordingView().ack_after)
+    frames = view.frames()
+    deliver_all(page, frames[:20])
+    page.wait_for_timeout(100)  # drawn, and less than the ack interval later
+    deliver_all(page, frames[20:])
+    last = frames[-1][0]["seq"]
+    page.wait_for_function(f"window.acks.at(-1) === {last}")  # the rest after at most 1 s
+    acks = page.evaluate("window.acks")
+    assert len(frames) >= 70 and acks == sorted(acks)
+    assert len(acks) <= len(frames) // 32 + 2, acks  # every 32 frames, and the rest on time
+    width, height, pixels = page.evaluate(READ_CANVAS)
+    drawn = np.frombuffer(base64.b64decode(pixels), np.uint8).reshape(height, width, 4)
+    assert np.array_equal(drawn[..., :3], receiver.canvas.pixels()[..., 2::-1])
+
+
+def test_a_single_frame_is_acknowledged_after_the_interval(page: Any) -> None:
+    view = RecordingView()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, drive(view, ChangingScreen(), 2)).result()
+    load(page, ack_after={"frames": 32, "bytes": 1 << 19, "ms": 1000})
+    deliver_all(page, view.frames()[:1])
+    page.wait_for_function("window.acks.length === 1")
+    assert page.evaluate("window.acks") == [1]
+
+
+def test_a_view_that_joins_mid_stream_waits_for_the_stream_to_start(page: Any) -> None:
+    view = RecordingView()
+    with ThreadPoolExecutor(1) as pool:
+        receiver = pool.submit(asyncio.run, drive(view, ChangingScreen(), 6)).result()
+    frames = view.frames()
+    assert "more" not in frames[0][0] and all(c.get("more") == 1 for c, _ in frames[1:])
+    load(page)
+    deliver_all(page, frames[3:5])  # the middle of a deflate stream: cannot be inflated
+    page.wait_for_function("window.acks.at(-1) === 5")
+    assert "draw failed" not in page.inner_text("body")
+    assert page.evaluate("window.sent.filter((m) => m.type === 'ready').length") == 1
+    deliver_all(page, frames)  # the answer to ready starts a stream; the rest continue it
+    width, height, pixels = page.evaluate(READ_CANVAS)
+    drawn = np.frombuffer(base64.b64decode(pixels), np.uint8).reshape(height, width, 4)
+    assert np.array_equal(drawn[..., :3], receiver.canvas.pixels()[..., 2::-1])

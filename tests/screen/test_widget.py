@@ -20,6 +20,7 @@ from PIL import Image
 from zvkdiag.screen.flow import FlowControl
 from zvkdiag.screen.receiver import ScreenReceiver
 from zvkdiag.screen.stream import ScreenStreamer, serve_screen
+from zvkdiag.widgets._browser_window import WINDOW_FRAMES
 from zvkdiag.widgets.screen import ScreenView
 
 from .scenes import ChangingScreen, MemoryPipe, photo_patch, text_screen
@@ -45,17 +46,24 @@ class FakeBrowserCanvas:
 
     def __init__(self) -> None:
         self.pixels = np.zeros((0, 0, 3), np.uint8)
+        self.inflate: Any = None  # the deflate stream the frames continue
 
     def draw(self, content: dict[str, Any], buffers: list[bytes]) -> None:
-        if self.pixels.shape[:2] != (content["h"], content["w"]):
+        if "w" in content and self.pixels.shape[:2] != (content["h"], content["w"]):
             self.pixels = np.zeros((content["h"], content["w"], 3), np.uint8)
         own = iter(buffers)  # jpeg and rgba tiles take one each, in tile order
         carriers = sum(t[4] in ("jpeg", "rgba") for t in content["tiles"])
         assert len(buffers) == carriers + ("rgb" in content)
         packed = b""
         if "rgb" in content:
-            packed = zlib.decompress(buffers[-1], wbits=-zlib.MAX_WBITS)
+            if not content.get("more"):
+                self.inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+            packed = self.inflate.decompress(buffers[-1])
             assert len(packed) == content["rgb"]
+            if "pal" in content:  # RGB palette, then one index per pixel
+                palette = np.frombuffer(packed, np.uint8, 3 * content["pal"]).reshape(-1, 3)
+                packed = palette[np.frombuffer(packed, np.uint8, offset=3 * content["pal"])]
+                packed = packed.tobytes()
         offset = 0
         for x, y, w, h, kind, *source in content["tiles"]:
             if kind == "copy":
@@ -101,6 +109,7 @@ async def drive(view: RecordingView, screen: ChangingScreen, frames: int) -> Scr
     server = asyncio.create_task(serve_screen(streamer, read=up.read, write=down.write))
     receiver = ScreenReceiver()
     view.connect(receiver)
+    view.from_browser({"type": "ready"})  # the page has rendered the widget
     run = asyncio.create_task(receiver.run(down.read, up.write))
     acked, idle = 0, 0
     async with asyncio.timeout(20):
@@ -199,6 +208,7 @@ def test_pause_from_the_browser_pauses_the_customer_side() -> None:
         receiver = ScreenReceiver()
         view = RecordingView()
         view.connect(receiver)
+        view.from_browser({"type": "ready"})
         run = asyncio.create_task(receiver.run(down.read, up.write))
         async with asyncio.timeout(10):
             while not view.frames():  # noqa: ASYNC110 (the recording has no event to wait on)
@@ -235,3 +245,86 @@ def test_browser_messages_reach_the_view_through_ipywidgets_dispatch() -> None:
     from zvkdiag.widgets.screen import ScreenView
 
     assert ScreenView._handle_msg is ipywidgets.Widget._handle_msg
+
+
+async def _stream_into(view: RecordingView, *, ready: bool) -> tuple[Any, ...]:
+    """A fast-changing screen streamed into ``view``; the caller plays the browser."""
+    screen = ChangingScreen()
+    streamer = ScreenStreamer(
+        capture=lambda: screen, max_fps=1000, flow=FlowControl(ack_timeout=3600)
+    )
+    down, up = MemoryPipe(), MemoryPipe()
+    server = asyncio.create_task(serve_screen(streamer, read=up.read, write=down.write))
+    receiver = ScreenReceiver()
+    view.connect(receiver)
+    if ready:
+        view.from_browser({"type": "ready"})
+    run = asyncio.create_task(receiver.run(down.read, up.write))
+    return screen, receiver, server, run, down, up
+
+
+async def _stop(server: Any, run: Any, down: MemoryPipe, up: MemoryPipe) -> None:
+    down.close()
+    await run
+    up.close()
+    await server
+
+
+async def _quiet(view: RecordingView, seconds: float = 0.3) -> int:
+    """Frames sent once nothing new has come for ``seconds``."""
+    count = -1
+    async with asyncio.timeout(20):
+        while count != len(view.frames()):
+            count = len(view.frames())
+            await asyncio.sleep(seconds)
+    return count
+
+
+def test_a_browser_that_stops_acknowledging_still_throttles_the_customer() -> None:
+    async def main() -> tuple[int, int, int]:
+        view = RecordingView()
+        screen, _receiver, server, run, down, up = await _stream_into(view, ready=True)
+        stalled = await _quiet(view)  # nobody acknowledges anything
+        grabs = screen.grabs
+        view.from_browser({"type": "ack", "seq": view.frames()[-1][0]["seq"]})
+        async with asyncio.timeout(10):
+            while len(view.frames()) <= stalled:  # noqa: ASYNC110 (no event to wait on)
+                await asyncio.sleep(0.01)
+        resumed = len(view.frames())
+        await _stop(server, run, down, up)
+        return stalled, grabs, resumed
+
+    stalled, grabs, resumed = asyncio.run(main())
+    # the kernel's window (16 frames) plus the customer's own (2); at 1000 fps an
+    # unthrottled capture would have sent hundreds
+    assert stalled == WINDOW_FRAMES + FlowControl().window, stalled
+    assert grabs <= stalled + 1
+    assert resumed > stalled
+
+
+def test_frames_wait_for_the_first_ready_and_the_picture_goes_once() -> None:
+    async def main() -> tuple[list[Any], list[Any], np.ndarray]:
+        view = RecordingView()
+        screen, receiver, server, run, down, up = await _stream_into(view, ready=False)
+        async with asyncio.timeout(10):
+            while screen.grabs < 2:  # noqa: ASYNC110 (no event to wait on)
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        before = view.frames()
+        view.from_browser({"type": "ready"})
+        shown = receiver.canvas.pixels()[..., 2::-1].copy()
+        async with asyncio.timeout(10):
+            while len(view.frames()) < 4:  # noqa: ASYNC110 (no event to wait on)
+                await asyncio.sleep(0.01)
+        await _stop(server, run, down, up)
+        return before, view.frames(), shown
+
+    before, after, shown = asyncio.run(main())
+    assert before == []  # a page that has not rendered the widget would lose them
+    (content, buffers), *changes = after
+    assert content["tiles"] == [[0, 0, 192, 128, "rgb"]]
+    browser = FakeBrowserCanvas()
+    browser.draw(content, buffers)
+    assert np.array_equal(browser.pixels, shown)
+    for content, _ in changes:  # then only what changes (the grab counter's strip)
+        assert all(w * h <= 8 * 64 for _, _, w, h, *_ in content["tiles"]), content["tiles"]

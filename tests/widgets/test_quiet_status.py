@@ -1,4 +1,5 @@
-"""Browser messages to a screen view skip the kernel's busy status, and only those."""
+"""In a real kernel: browser messages to a screen view skip the busy status, and only those;
+frame messages to the browser go with an empty parent and a short header."""
 
 from __future__ import annotations
 
@@ -57,3 +58,46 @@ def test_screen_view_messages_skip_busy(kernel: Any) -> None:
         "busy",
         "idle",
     ]
+
+
+LEAN_SETUP = """
+from zvkdiag.widgets.screen import ScreenView
+view = ScreenView()
+print(view.comm.comm_id)
+"""
+SEND = "view._to_browser({'type': 'status', 'text': 'grüß', 'n': 2.5}, [b'pixels'])"
+
+
+def _comm_msgs(client: Any, comm_id: str) -> list[dict[str, Any]]:
+    got = []
+    while (msg := client.get_iopub_msg(timeout=10))["msg_type"] != "status" or (
+        msg["content"]["execution_state"] != "idle"
+    ):
+        if msg["msg_type"] == "comm_msg" and msg["content"]["comm_id"] == comm_id:
+            got.append(msg)
+    return got
+
+
+def test_a_frame_message_carries_no_parent_and_only_the_fields_jupyterlab_reads(
+    kernel: Any,
+) -> None:
+    comm_id = _run(kernel, LEAN_SETUP).strip()
+    kernel.execute(SEND)
+    (msg,) = _comm_msgs(kernel, comm_id)
+    assert msg["parent_header"] == {} and msg["metadata"] == {}
+    content = {"type": "status", "text": "grüß", "n": 2.5}
+    assert msg["content"] == {"comm_id": comm_id, "data": {"method": "custom", "content": content}}
+    assert [bytes(b) for b in msg["buffers"]] == [b"pixels"]
+    header = msg["header"]
+    for field in ("msg_id", "msg_type", "username", "session", "version"):
+        assert isinstance(header[field], str)  # what JupyterLab's validateMessage checks
+    assert header["msg_type"] == "comm_msg" and header["session"] == ""
+    assert len(header["msg_id"]) < 20
+
+
+def test_the_former_way_keeps_ipywidgets_envelope(kernel: Any) -> None:
+    former = LEAN_SETUP.replace("view = ", "ScreenView.hop_lean = False\nview = ")
+    comm_id = _run(kernel, former).strip()
+    kernel.execute(SEND)
+    (msg,) = _comm_msgs(kernel, comm_id)
+    assert msg["parent_header"]["msg_type"] == "execute_request"

@@ -19,6 +19,23 @@ them exactly.  Per frame, in tile order:
   customer side chose is decoded here, what the browser gets is re-encoded
   from the canvas).
 
+Few colours (screen text, forms, tables): when a frame's packed pixels have
+at most 256 colours and that is smaller, they travel as a palette (``"pal"``:
+its number of RGB entries, first) and one index byte per pixel, a third of
+the bytes to deflate, and deflate finds the glyphs' runs in it more easily
+(a table of numbers: 15 KB against 34 KB per frame at level 1).
+
+One deflate stream runs across frames (``lean=True``): each frame's
+buffer ends with a sync flush, so the browser inflates it whole, and the
+stream's 32 KB window remembers the glyphs and shapes it has seen (a typed
+letter, a spinner's arc) the way a VNC session's zlib stream does.  A frame
+that starts a stream has no ``"more"`` in its header; the next ones carry
+``"more": 1``.  The stream starts again with every repaint (a browser view
+that opened or lost its place, e.g. after a message Jupyter Server dropped)
+and with a new stream or canvas size (``reset``).  The canvas size (``"w"``,
+``"h"``) goes with the first frame of a stream and of a size, and with each
+repaint.
+
 Why deflate of raw RGB and not PNG: for the same pixels zlib level 1 of
 interleaved RGB was 2–4× faster to encode than Pillow's PNG at level 1 and no
 larger on screen text (docs/benchmarks.md, "Second hop"); once inflated, the
@@ -31,8 +48,9 @@ One browser message per frame: a small JSON header and binary buffers, one
 for each ``jpeg`` or ``rgba`` tile in tile order (``copy`` and ``rgb`` tiles
 carry none: Jupyter's binary framing costs 8 bytes per buffer) and, when the
 frame has ``rgb`` tiles, one more at the end with their deflated pixels
-(header ``"rgb"``: its inflated length).  Neighbouring ``rgb`` rectangles of
-one row of tiles are joined into one.  Never base64, never a synced trait.
+(header ``"rgb"``: its inflated length; ``"pal"``: the palette's length).
+Neighbouring ``rgb`` rectangles of one row of tiles are joined into one.
+Never base64, never a synced trait.
 """
 
 from __future__ import annotations
@@ -43,6 +61,7 @@ from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from zvkdiag.screen.codec import Encoding, parse_copy
 from zvkdiag.screen.frames import Frame, Tile
@@ -61,8 +80,11 @@ BROWSER_JPEG: Final = "jpeg"
 BROWSER_RGBA: Final = "rgba"  # w*h*4 raw bytes in the tile's own buffer
 BROWSER_RGB: Final = "rgb"  # w*h*3 bytes inside the frame's deflated buffer
 BROWSER_COPY: Final = "copy"  # [x, y, w, h, "copy", source x, source y], no buffer
-DEFLATE_LEVEL: Final = 1
-"""zlib level: 1 took a fifth of level 6's time for 1.7× its bytes on screen text."""
+DEFLATE_LEVEL: Final = 6
+"""zlib level: on a palette's indices 6 gave 0.75x level 1's bytes (a table of numbers)."""
+FORMER_DEFLATE_LEVEL: Final = 1
+"""The former level, for RGB: 1 took a fifth of level 6's time for 1.7x its bytes."""
+MAX_PALETTE: Final = 256  # colours that still index in one byte
 
 HopForm = Literal["deflate", "rgba"]
 Message = tuple[dict[str, Any], list[bytes]]
@@ -79,16 +101,22 @@ class BrowserHop:
     must send the messages in the order they were made.
     """
 
-    def __init__(self, *, form: HopForm = "deflate") -> None:
+    def __init__(self, *, form: HopForm = "deflate", lean: bool = True) -> None:
         self.form: HopForm = form
+        self.lean = lean
+        """One deflate stream, palettes, level 6; False: a stream per frame of RGB at level 1."""
         self._shown: Pixels = np.zeros((0, 0, 4), np.uint8)
         self._known = np.zeros((0, 0), np.bool_)
+        self._deflate: Any = None  # the running deflate stream, None: start one
+        self._sized = False  # the browser has been told the canvas size
         self._lock = threading.Lock()
 
     def reset(self) -> None:
         """A new stream or a new browser canvas: nothing is known to be shown."""
         with self._lock:
             self._known[...] = False
+            self._deflate = None
+            self._sized = False
 
     def frame_message(self, frame: Frame, canvas: Canvas, *, wire_bytes: int) -> Message:
         """The browser message for a frame that ``canvas`` has just applied."""
@@ -99,7 +127,10 @@ class BrowserHop:
                 self._translate(tile, canvas, out)
             if self.form == "deflate":
                 self._settle_copies(frame, canvas, out)
-        return out.finish()
+            if self._sized and self.lean:  # the size goes with the first frame after a change
+                del out.header["w"], out.header["h"]
+            self._sized = True
+            return self._finish(out)
 
     def repaint_message(self, canvas: Canvas) -> Message | None:
         """The whole canvas as one exact tile (a browser view that was just (re)opened)."""
@@ -115,8 +146,23 @@ class BrowserHop:
             else:
                 self._shown[...] = pixels
                 self._known[...] = True
+                self._deflate = None  # a view that (re)opened joins here
+                self._sized = True
                 out.add_rgb(0, 0, pixels)
-        return out.finish()
+            return self._finish(out)
+
+    def _finish(self, out: _Builder) -> Message:
+        """The message, its packed pixels continuing the deflate stream (under the lock)."""
+        if not out.packed:
+            return out.finish(None)
+        more = self._deflate is not None and self.lean
+        if not more:
+            level = DEFLATE_LEVEL if self.lean else FORMER_DEFLATE_LEVEL
+            self._deflate = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        message = out.finish(self._deflate, palette=self.lean)
+        if more:
+            message[0]["more"] = 1
+        return message
 
     # -- one tile ---------------------------------------------------------------------
 
@@ -174,6 +220,8 @@ class BrowserHop:
         if self._shown.shape[:2] != (height, width):  # a new size clears the browser's canvas
             self._shown = np.zeros((height, width, 4), np.uint8)
             self._known = np.zeros((height, width), np.bool_)
+            self._deflate = None
+            self._sized = False
 
 
 class _Builder:
@@ -202,12 +250,17 @@ class _Builder:
         self.tiles.append([x, y, w, h, BROWSER_RGB])
         self.packed.append([pixels])
 
-    def finish(self) -> Message:
+    def finish(self, deflate: Any, *, palette: bool = True) -> Message:
+        """The message; packed pixels (if any) go through ``deflate`` up to a sync flush."""
         self.header["tiles"] = self.tiles
         if self.packed:
-            raw = b"".join(_rgb(np.concatenate(parts, axis=1)) for parts in self.packed)
-            deflate = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-            self.buffers.append(deflate.compress(raw) + deflate.flush())
+            rects = [np.concatenate(parts, axis=1) for parts in self.packed]
+            raw = _indexed(rects) if palette else None
+            if raw is None:
+                raw = b"".join(_rgb(rect) for rect in rects)
+            else:
+                self.header["pal"] = (len(raw) - sum(r.shape[0] * r.shape[1] for r in rects)) // 3
+            self.buffers.append(deflate.compress(raw) + deflate.flush(zlib.Z_SYNC_FLUSH))
             self.header["rgb"] = len(raw)
         return self.header, self.buffers
 
@@ -217,7 +270,7 @@ def _header(
 ) -> dict[str, Any]:
     return {
         "type": "frame", "seq": seq, "w": width, "h": height,
-        "ts": captured_at, "wire": wire_bytes,
+        "ts": round(captured_at, 3), "wire": wire_bytes,
     }  # fmt: skip
 
 
@@ -227,6 +280,20 @@ _COLOUR: Final = np.uint32(0x00FFFFFF)  # B, G, R of a little-endian BGRX word
 def _words(bgrx: Pixels) -> npt.NDArray[np.uint32]:
     """Each pixel as one uint32 (the last axis must be contiguous: canvas copies and slices)."""
     return bgrx.view("<u4")[..., 0]
+
+
+def _indexed(rects: list[Pixels]) -> bytes | None:
+    """RGB palette then one index per pixel, or None: too many colours, or no smaller.
+
+    ``pd.factorize`` hashes: ~4 ms for a 1024x768 screen, ``np.unique`` sorts: ~36 ms.
+    """
+    words = np.concatenate([(_words(rect) & _COLOUR).ravel() for rect in rects])
+    codes, colours = pd.factorize(words, sort=True)  # the same colours: the same palette bytes
+    count = len(colours)
+    if count > MAX_PALETTE or 3 * count + words.size >= 3 * words.size:
+        return None
+    bgrx = np.asarray(colours, np.uint32).view(np.uint8).reshape(count, 4)
+    return _rgb(bgrx) + codes.astype(np.uint8).tobytes()
 
 
 def _rgb(bgrx: Pixels) -> bytes:

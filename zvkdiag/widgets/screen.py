@@ -3,11 +3,18 @@
 The widget never does network I/O.  A ``ScreenReceiver`` (running on the
 session's own thread and event loop) applies each frame to its canvas and
 calls ``view.show(...)``, which translates it (``zvkdiag.screen.browser``)
-and sends ONE custom comm message with the tiles as binary buffers.  The
-browser draws (JPEG through ``createImageBitmap``, exact pixels inflated
-with ``DecompressionStream`` and put with ``putImageData``) and acknowledges
-drawn frames in batches; the widget passes those acks to the receiver,
-which sends them upstream, so a busy browser slows the customer's capture.
+and sends ONE custom comm message with the tiles as binary buffers, in a
+trimmed envelope (``_lean``).  The browser draws (JPEG through
+``createImageBitmap``, exact pixels inflated with ``DecompressionStream`` and
+put with ``putImageData``) and acknowledges drawn frames cumulatively, every
+32 frames or once a second (``ack_after``).  The view acknowledges each frame
+upstream as it sends it, while the browser's unacknowledged frames fit the
+window (``_browser_window``), so a busy browser still slows the customer's
+capture, but the browser need not answer every frame.
+
+Frames wait for the first browser view: until one says ``ready`` nothing is
+sent (a message before the page renders the widget is lost), and the answer
+to ``ready`` is the whole picture, sent once.
 
 Threads: ``show``/``push_frame`` may be called from any thread (a lock keeps
 comm sends whole; ipykernel's IOPub socket is fed through its own thread).
@@ -47,6 +54,8 @@ from PIL import Image
 from zvkdiag.screen.browser import BrowserHop, HopForm
 from zvkdiag.screen.reassemble import Canvas
 from zvkdiag.screen.receiver import ReceivedFrame
+from zvkdiag.widgets._browser_window import WINDOW_BYTES, WINDOW_FRAMES, BrowserWindow
+from zvkdiag.widgets._lean import lean_send
 from zvkdiag.widgets._quiet import quiet_busy_status
 from zvkdiag.widgets._routing import answer_on_frontend_subshell
 
@@ -74,6 +83,10 @@ SECURE_DESKTOP_TEXT = (
     " a Windows security prompt (no picture of it can be taken; it comes back afterwards)"
 )
 """Over the picture while the customer's screen is Windows' secure desktop (UAC, lock screen)."""
+
+
+ACK_EVERY_FRAME: dict[str, int] = {"frames": 1, "bytes": 0, "ms": 0}
+"""``ack_after`` of the former way (``hop_lean = False``)."""
 
 
 class ViewerLink(Protocol):
@@ -129,6 +142,16 @@ class ScreenView(anywidget.AnyWidget):
     hop_form: HopForm = "deflate"
     """How exact pixels travel to the browser (``zvkdiag.screen.browser``); the
     former raw ``"rgba"`` form stays selectable for measurements."""
+    hop_lean: bool = True
+    """Batched browser acks with the kernel's window, trimmed envelopes, one deflate
+    stream across frames with palettes, frames held until the first ``ready``; False:
+    the former way (an ack for every frame, passed upstream; ipywidgets' envelope; RGB
+    in a deflate stream per frame), for measurements."""
+    ack_after = traitlets.Dict(
+        {"frames": WINDOW_FRAMES // 2, "bytes": WINDOW_BYTES // 2, "ms": 1000}
+    ).tag(sync=True)
+    """When the browser acknowledges: this many frames or bytes drawn since its last
+    ack, or this many ms after the first of them (half the kernel's window)."""
     title = traitlets.Unicode("").tag(sync=True)
     controllable = traitlets.Bool(False).tag(sync=True)
     link_state = traitlets.Unicode("connected").tag(sync=True)
@@ -146,7 +169,8 @@ class ScreenView(anywidget.AnyWidget):
         title: str = "",
         control: ControlPort | None = None,
     ) -> None:
-        super().__init__(title=title, controllable=control is not None)
+        lean: dict[str, Any] = {} if self.hop_lean else {"ack_after": ACK_EVERY_FRAME}
+        super().__init__(title=title, controllable=control is not None, **lean)
         self._on_snapshot = on_snapshot
         self._control = control
         if control is not None:
@@ -154,7 +178,9 @@ class ScreenView(anywidget.AnyWidget):
             control.on_note = lambda line: self._to_browser({"type": "status", "text": line}, [])
         self._link: ViewerLink | None = None
         self._send_lock = threading.Lock()
-        self._hop = BrowserHop(form=self.hop_form)
+        self._hop = BrowserHop(form=self.hop_form, lean=self.hop_lean)
+        self._window = BrowserWindow() if self.hop_lean else BrowserWindow(frames=0)
+        self._ready = not self.hop_lean  # a browser view has asked for the picture
         self.frames_shown = 0
         self.acked_seq = 0
         self.paused = False
@@ -170,7 +196,8 @@ class ScreenView(anywidget.AnyWidget):
         self.acked_seq = 0
         with self._send_lock:
             self._hop.reset()
-            self.send({"type": "reset"}, [])
+            self._window.reset()
+            self._to_page({"type": "reset"}, [])
 
     # -- fed by the receiver -------------------------------------------------------------
 
@@ -184,9 +211,12 @@ class ScreenView(anywidget.AnyWidget):
     def push_frame(self, got: ReceivedFrame, canvas: Canvas) -> None:
         """Send one frame to the browser as one message (thread-safe)."""
         with self._send_lock:  # messages go out in the order the shadow saw them
+            self.frames_shown += 1
+            if not self._ready:
+                return  # the answer to the first ``ready`` brings the whole picture
             content, buffers = self._hop.frame_message(got.frame, canvas, wire_bytes=got.wire_bytes)
-            self.send(content, buffers)
-        self.frames_shown += 1
+            self._to_page(content, buffers)
+            self._upstream(self._window.sent(got.frame.seq, sum(map(len, buffers))))
 
     def show_rtt(self, seconds: float) -> None:
         """The round trip engineer → customer → engineer, timed on this computer's clock."""
@@ -225,13 +255,14 @@ class ScreenView(anywidget.AnyWidget):
         link = self._link
         if kind == "ack" and link is not None:
             self.acked_seq = max(self.acked_seq, int(content.get("seq", 0)))
-            link.acknowledge(self.acked_seq)
+            with self._send_lock:
+                self._upstream(self._window.drawn(self.acked_seq))
         elif kind == "pause" and link is not None:
             self.paused = bool(content.get("paused"))
             link.set_paused(self.paused)
         elif kind == "snapshot":
             self._take_snapshot()
-        elif kind == "ready" and link is not None:
+        elif kind == "ready":  # also before the stream is connected: frames may go from then on
             self._repaint(link, inflate=content.get("inflate") is not False)
         if kind == "point" and self._control is not None:
             x, y = content.get("x"), content.get("y")
@@ -263,16 +294,29 @@ class ScreenView(anywidget.AnyWidget):
             text = f"snapshot failed: {exc}"
         self._to_browser({"type": "status", "text": text}, [])
 
-    def _repaint(self, link: ViewerLink, *, inflate: bool) -> None:
+    def _repaint(self, link: ViewerLink | None, *, inflate: bool) -> None:
         with self._send_lock:
+            self._ready = True
             if not inflate:  # a browser without DecompressionStream("deflate-raw")
                 self._hop.form = "rgba"
+            if link is None:
+                return
             message = self._hop.repaint_message(link.canvas)
             if message is not None:
-                self.send(*message)
+                self._to_page(*message)
+                self._upstream(self._window.sent(link.canvas.last_seq, sum(map(len, message[1]))))
+
+    def _upstream(self, seq: int | None) -> None:
+        """Acknowledge to the customer side what the window allows (under the send lock)."""
+        if seq is not None and self._link is not None:
+            self._link.acknowledge(seq)
 
     def _to_browser(self, content: dict[str, Any], buffers: list[bytes]) -> None:
         with self._send_lock:
+            self._to_page(content, buffers)
+
+    def _to_page(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        if not (self.hop_lean and lean_send(self, content, buffers)):
             self.send(content, buffers)
 
     def __repr__(self) -> str:

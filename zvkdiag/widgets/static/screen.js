@@ -1,13 +1,19 @@
 // zvkdiag screen viewer: draws frames sent as one custom message each
 // (JSON header + one binary buffer per tile) and acknowledges them in batches.
 //
-// Message from the kernel: {type: "frame", seq, w, h, ts, wire, tiles: [[x, y, w, h, kind], ...],
-// rgb?}.  Kind "jpeg" (a JPEG file) and "rgba" (w*h*4 bytes) tiles take the next buffer, in
-// tile order; kind "copy" ([x, y, w, h, "copy", sx, sy]) copies a canvas area onto (x, y);
-// kind "rgb" takes the next w*h*3 bytes of the frame's packed pixels: the last buffer, raw
-// deflate, msg.rgb bytes once inflated.
-// Messages to the kernel: {type: "ack", seq} (every frame up to seq is drawn),
-// {type: "reset"} starts a new stream (seqs begin again).
+// Message from the kernel: {type: "frame", seq, w?, h?, ts, wire, tiles: [[x, y, w, h, kind],
+// ...], rgb?, pal?, more?} (w and h when the canvas size is new, and with a repaint).  Kind
+// "jpeg" (a JPEG file) and "rgba" (w*h*4 bytes) tiles take the next buffer, in tile order;
+// kind "copy" ([x, y, w, h, "copy", sx, sy]) copies a canvas area onto (x, y); kind "rgb"
+// takes the next w*h pixels of the frame's packed pixels: the last buffer, raw deflate,
+// msg.rgb bytes once inflated (RGB; with msg.pal: that many RGB palette entries, then one
+// index byte per pixel); it continues the previous frame's deflate stream when msg.more is
+// set, else it starts one.
+// Messages to the kernel: {type: "ack", seq} (every frame up to seq is drawn), sent when
+// the model's ack_after {frames, bytes, ms} says: that many frames or buffer bytes drawn
+// since the last ack, or ms after the first of them (the kernel acknowledges frames to the
+// customer itself while they fit its window; every message from here costs a status reply).
+// From the kernel, {type: "reset"} starts a new stream (seqs begin again).
 // {type: "pause", paused}, {type: "snapshot"}, {type: "ready", inflate} (send me the whole
 // picture; inflate: false when this browser has no DecompressionStream("deflate-raw")).
 // {type: "rtt", ms} from the kernel: the round trip to the customer's PC, timed on the
@@ -22,7 +28,7 @@
 // included), the part of it spent in this script's own tasks, the frame's bytes on the
 // customer→engineer wire) for measurements.
 
-const ACK_DELAY_MS = 100; // longest an ack waits for more frames to join it
+const INFLATE_TIMEOUT_MS = 2000; // a frame's pixels inflate in well under this
 const REPAINT_AFTER_FAILURE_MS = 5000; // after a failed draw, at most one repaint request this often
 const STATS_WINDOW_MS = 1000;
 const FAKE_CTRL_MS = 5; // Windows sends ControlLeft this close before AltRight (AltGr)
@@ -78,16 +84,43 @@ function decodeTile(tile, buffer) {
   return new ImageData(clamped, w, h);
 }
 
-// The frame's packed exact pixels, inflated by the browser's own deflate (one stream per
-// frame, nothing kept between frames).  Writing into the stream directly costs ~0.1 ms for
-// a typed letter; a Blob's stream piped through it cost ~1 ms (measured in Chromium).
-async function inflate(buffer, length) {
+// The frames' packed exact pixels, inflated by the browser's own deflate.  One stream runs
+// across frames (the kernel ends each frame's part with a sync flush, so it inflates whole);
+// a frame without "more" starts a new one.  Writing into the stream directly costs ~0.1 ms
+// for a typed letter; a Blob's stream piped through it cost ~1 ms (measured in Chromium).
+function inflater() {
   const stream = new DecompressionStream("deflate-raw");
-  const writer = stream.writable.getWriter();
-  writer.write(bytesOf(buffer)).catch(() => {}); // a failure surfaces on the readable side
-  writer.close().catch(() => {});
-  const bytes = new Uint8Array(await new Response(stream.readable).arrayBuffer());
-  if (bytes.length !== length) throw new Error(`packed pixels: ${bytes.length} bytes, expected ${length}`);
+  return { writer: stream.writable.getWriter(), reader: stream.readable.getReader() };
+}
+
+function closeInflater(inf) {
+  if (inf === null) return;
+  inf.writer.abort().catch(() => {});
+  inf.reader.cancel().catch(() => {});
+}
+
+// Exactly `length` bytes out of the stream for one frame's buffer; a buffer that inflates
+// to fewer never completes a read, so waiting ends after INFLATE_TIMEOUT_MS.
+async function inflate(inf, buffer, length) {
+  inf.writer.write(bytesOf(buffer)).catch(() => {}); // a failure surfaces on the readable side
+  const bytes = new Uint8Array(length);
+  let got = 0;
+  let timer = null;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error("packed pixels: fewer bytes than announced")), INFLATE_TIMEOUT_MS);
+  });
+  try {
+    while (got < length) {
+      const { value, done } = await Promise.race([inf.reader.read(), late]);
+      if (done) break;
+      if (got + value.length > length) throw new Error(`packed pixels: more than ${length} bytes`);
+      bytes.set(value, got);
+      got += value.length;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  if (got !== length) throw new Error(`packed pixels: ${got} bytes, expected ${length}`);
   return bytes;
 }
 
@@ -100,6 +133,20 @@ function canInflate() {
   } catch {
     return false;
   }
+}
+
+// A palette of `count` RGB entries, then one index per pixel (msg.pal): the pixels as RGB.
+function unpalette(bytes, count) {
+  const base = 3 * count;
+  const rgb = new Uint8Array(3 * (bytes.length - base));
+  for (let i = base, j = 0; i < bytes.length; i += 1, j += 3) {
+    const k = 3 * bytes[i];
+    if (k >= base) throw new Error("packed pixels: an index past the palette");
+    rgb[j] = bytes[k];
+    rgb[j + 1] = bytes[k + 1];
+    rgb[j + 2] = bytes[k + 2];
+  }
+  return rgb;
 }
 
 // w*h RGB bytes from rgb[offset] as an opaque ImageData.
@@ -527,17 +574,21 @@ function render({ model, el: host }) {
   const link = linkBadge(model, root, canvas);
 
   let queue = Promise.resolve();
-  let pending = 0;
   let drawnSeq = 0;
   let ackedSeq = 0;
   let ackTimer = null;
+  let unacked = { frames: 0, bytes: 0 }; // drawn since the last ack
   let paused = false;
   const samples = []; // {t, bytes}
   let rttMs = null;
   let firstFrame = false;
 
+  let stream = null; // the deflate stream the frames' pixels continue (inflater())
+  let awaitingStream = false; // asked for the whole picture, no new stream since
+
   // "ready": send me the whole picture.
   function askForRepaint() {
+    awaitingStream = true;
     model.send({ type: "ready", inflate: canInflate() });
   }
   // Also after a frame that could not be drawn: the kernel sends only what differs from
@@ -556,36 +607,53 @@ function render({ model, el: host }) {
       clearTimeout(ackTimer);
       ackTimer = null;
     }
+    unacked = { frames: 0, bytes: 0 };
     if (drawnSeq > ackedSeq) {
       ackedSeq = drawnSeq;
       model.send({ type: "ack", seq: drawnSeq });
     }
   }
 
-  // Ack at once when nothing else waits to be drawn; otherwise let the
-  // waiting frames join (each ack costs JupyterLab ~12 ms of CPU).
-  function scheduleAck() {
-    if (pending === 0) sendAck();
-    else if (ackTimer === null) ackTimer = setTimeout(sendAck, ACK_DELAY_MS);
+  // One cumulative ack for several frames (each message to the kernel costs a status
+  // reply on the websocket and JupyterLab ~12 ms of CPU); a failed draw counts too.
+  function scheduleAck(bytes) {
+    const after = model.get("ack_after") || {};
+    unacked.frames += 1;
+    unacked.bytes += bytes;
+    const full = unacked.frames >= (after.frames ?? 1) || (after.bytes > 0 && unacked.bytes >= after.bytes);
+    if (full || !(after.ms > 0)) sendAck();
+    else if (ackTimer === null) ackTimer = setTimeout(sendAck, after.ms);
   }
 
   async function draw(msg, buffers) {
-    if (canvas.width !== msg.w || canvas.height !== msg.h) {
+    if (msg.w !== undefined && (canvas.width !== msg.w || canvas.height !== msg.h)) {
       canvas.width = msg.w;
       canvas.height = msg.h;
     }
     const start = performance.now();
+    if (msg.rgb && msg.more && stream === null) {
+      // pixels of a stream begun before this view or broken here: a repaint starts a new one
+      if (!awaitingStream) repair();
+      drawnSeq = Math.max(drawnSeq, msg.seq); // handled: the flow goes on until the repaint
+      return;
+    }
     let next = 0; // copy and rgb tiles carry no buffer of their own
     const decoded = msg.tiles.map((t) =>
       t[4] === "copy" || t[4] === "rgb" ? null : decodeTile(t, buffers[next++]),
     );
-    if (msg.rgb) decoded.push(inflate(buffers[next], msg.rgb));
+    if (msg.rgb && !msg.more) {
+      closeInflater(stream);
+      stream = inflater();
+      awaitingStream = false;
+    }
+    if (msg.rgb) decoded.push(inflate(stream, buffers[next], msg.rgb));
     let cpuMs = performance.now() - start;
     const pictures = decoded.some((d) => d instanceof Promise)
       ? await Promise.all(decoded)
       : decoded;
     const resumed = performance.now();
-    const packed = msg.rgb ? pictures[msg.tiles.length] : null;
+    let packed = msg.rgb ? pictures[msg.tiles.length] : null;
+    if (msg.pal) packed = unpalette(packed, msg.pal);
     let offset = 0;
     msg.tiles.forEach((t, i) => {
       const [x, y, w, h, kind, sx, sy] = t;
@@ -629,20 +697,20 @@ function render({ model, el: host }) {
     if (msg.type === "reset") {
       drawnSeq = 0; // a new stream starts its seqs at 1 again
       ackedSeq = 0;
+      unacked = { frames: 0, bytes: 0 };
       return;
     }
     if (msg.type !== "frame") return;
-    pending += 1;
+    const bytes = buffers.reduce((sum, b) => sum + b.byteLength, 0);
     queue = queue
       .then(() => draw(msg, buffers))
       .catch((err) => {
         status.textContent = `draw failed: ${err}`;
+        closeInflater(stream); // its place is lost: wait for the repaint's new stream
+        stream = null;
         repair();
       })
-      .finally(() => {
-        pending -= 1;
-        scheduleAck();
-      });
+      .finally(() => scheduleAck(bytes));
   }
 
   function updateStats() {
@@ -677,6 +745,7 @@ function render({ model, el: host }) {
   return () => {
     clearInterval(statsTimer);
     if (ackTimer !== null) clearTimeout(ackTimer);
+    closeInflater(stream);
     model.off("msg:custom", onMessage);
     model.off("change:title", onTitle);
     remote.dispose();
