@@ -24,7 +24,7 @@ import json
 import uuid
 from typing import Any
 
-from jupyter_client import protocol_version
+from jupyter_client._version import protocol_version
 
 __all__ = ["lean_send"]
 
