@@ -49,12 +49,14 @@ def test_frames_reassemble_the_screen(on_screen: Scene, relay: RelayThread) -> N
         AgentThread(relay=relay.address) as a,
         zvkdiag.connect(a.session_id, a.password, relay=relay.address, engineer="E") as s,
     ):
+        heads = []  # bytes of each frame outside its tiles' payloads
 
         async def watch() -> list[int]:
             sizes = []
             stream = s.frames()
             async for got in stream:
                 sizes.append(got.wire_bytes)
+                heads.append(got.wire_bytes - got.frame.payload_bytes)
                 if len(sizes) == 1:
                     on_screen.say("typed while watching")  # the next frame carries the change
                 if len(sizes) == 2:
@@ -64,6 +66,7 @@ def test_frames_reassemble_the_screen(on_screen: Scene, relay: RelayThread) -> N
 
         first, change = asyncio.run(asyncio.wait_for(watch(), 30))
         assert change < first  # only the changed tiles travel
+        assert heads[1] < 26  # the compact header (v2): less than v1's fixed part alone
         final = s.screenshot()
     assert np.array_equal(np.asarray(final.convert("RGB")), _grab(on_screen.display))
 
