@@ -50,6 +50,8 @@ from types import ModuleType
 from typing import Any, Final
 
 from _common import PYTHON, free_port, machine, table
+from screen_office import PHASES as PHASES_B
+from screen_office_app import ANIM_PERIOD
 from screen_zvk import run_zvkdiag
 
 from zvkdiag.testing.xvfb import xvfb
@@ -74,6 +76,7 @@ CPU_TARGET: Final = 0.75  # customer CPU against x11vnc ZRLE
 UPDATES_TARGET: Final = 1.0
 LATENCY_TARGET: Final = 0.1
 FRAGMENT: Final = 5000  # bytes; see fragments()
+ANIM_BOX: Final = (1400, 500, 300, 300)  # x, y, w, h: screen_office_app.py's spinner window
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,7 @@ def analyze(side: Side, rundir: Path, harness: Path) -> dict[str, Any]:
     result["machine_busy_pct"] = machine_busy(trace)
     result["scroll_fragments"] = fragments(trace, rundir / "events.jsonl", "c_scroll")
     result.update(scroll_steps(trace, rundir / "events.jsonl"))
+    result.update(anim_ticks(trace, rundir / "events.jsonl"))
     return result
 
 
@@ -304,6 +308,33 @@ def scroll_steps(trace: dict[str, Any], events: Path) -> dict[str, Any]:
         "scroll_final_ms_lines": median_ms(last[:25]),
         "scroll_final_ms_page": median_ms(last[25:]),
     }
+
+
+def anim_ticks(trace: dict[str, Any], events: Path) -> dict[str, Any]:
+    """Scenario B's spinner: how many of its ticks reached the viewer, and in how many updates.
+
+    ``screen_office_app.py`` draws a tick every ``ANIM_PERIOD`` from the start
+    of ``h_anim``.  A tick counts as shown when an update touching the
+    spinner's window lands before the next tick.  updates/s counts a tick
+    sent in two halves twice; this counts it once.
+    """
+    marks = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+    start = [e["t"] for e in marks if e["event"] == "phase_start" and e["phase"] == "h_anim"]
+    end = [e["t"] for e in marks if e["event"] == "phase_end" and e["phase"] == "h_anim"]
+    if not start or not end:
+        return {}
+    x0, y0, w, h = ANIM_BOX
+    landed = sorted(
+        u[1]
+        for u in trace["updates"]
+        if start[0] <= u[1] < end[0]
+        and any(
+            r[4] >= 0 and r[0] < x0 + w and x0 < r[0] + r[2] and r[1] < y0 + h and y0 < r[1] + r[3]
+            for r in u[3]
+        )
+    )
+    ticks = {int((t - start[0]) / ANIM_PERIOD) for t in landed}
+    return {"anim_ticks_shown": len(ticks), "anim_updates": len(landed)}
 
 
 def cpu_per_second(trace: dict[str, Any]) -> float | None:
@@ -448,6 +479,10 @@ def rows() -> list[Row]:
                 Row("c_scroll step -> last update, 3 lines ms", _get("scroll_final_ms_lines"))
             )
             out.append(Row("c_scroll step -> last update, PgDn ms", _get("scroll_final_ms_page")))
+        if name == "h_anim":
+            ticks = round(dict(PHASES_B)["h_anim"] / ANIM_PERIOD)
+            out.append(Row(f"h_anim ticks shown (of {ticks})", _get("anim_ticks_shown"), 0))
+            out.append(Row("h_anim updates touching the spinner", _get("anim_updates"), 0))
     out += [
         Row(
             "first frame KB",
