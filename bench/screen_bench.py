@@ -50,6 +50,8 @@ from types import ModuleType
 from typing import Any, Final
 
 from _common import PYTHON, free_port, machine, table
+from screen_office import PHASES as PHASES_B
+from screen_office_app import ANIM_PERIOD
 from screen_zvk import run_zvkdiag
 
 from zvkdiag.testing.xvfb import xvfb
@@ -74,6 +76,9 @@ CPU_TARGET: Final = 0.75  # customer CPU against x11vnc ZRLE
 UPDATES_TARGET: Final = 1.0
 LATENCY_TARGET: Final = 0.1
 FRAGMENT: Final = 5000  # bytes; see fragments()
+ANIM_BOX: Final = (1400, 500, 300, 300)  # x, y, w, h: screen_office_app.py's spinner window
+TICK: Final = ANIM_PERIOD  # 40 ms: the spinner's ticks, and the drag's moves in scenario.py
+TICKS: Final = {"d_drag": 125, "h_anim": round(dict(PHASES_B)["h_anim"] / TICK)}  # per phase
 
 
 @dataclass(frozen=True)
@@ -251,6 +256,8 @@ def analyze(side: Side, rundir: Path, harness: Path) -> dict[str, Any]:
     result["machine_busy_pct"] = machine_busy(trace)
     result["scroll_fragments"] = fragments(trace, rundir / "events.jsonl", "c_scroll")
     result.update(scroll_steps(trace, rundir / "events.jsonl"))
+    result.update(ticks_shown(trace, rundir / "events.jsonl", "d_drag"))
+    result.update(ticks_shown(trace, rundir / "events.jsonl", "h_anim", ANIM_BOX))
     return result
 
 
@@ -304,6 +311,40 @@ def scroll_steps(trace: dict[str, Any], events: Path) -> dict[str, Any]:
         "scroll_final_ms_lines": median_ms(last[:25]),
         "scroll_final_ms_page": median_ms(last[25:]),
     }
+
+
+def ticks_shown(
+    trace: dict[str, Any],
+    events: Path,
+    phase: str,
+    box: tuple[int, int, int, int] | None = None,
+) -> dict[str, Any]:
+    """A phase of ticks every ``TICK`` seconds: how many reached the viewer, in how many updates.
+
+    Scenario A's drag moves the window every 40 ms from the start of
+    ``d_drag``; scenario B's spinner (``screen_office_app.py``) draws a tick
+    every ``ANIM_PERIOD`` (40 ms) from the start of ``h_anim``.  A tick counts
+    as shown when an update (touching ``box``, if given) lands before the
+    next tick.  updates/s counts a tick sent in two halves twice; this
+    counts it once, and a tick folded into the next one not at all.
+    """
+    marks = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+    start = [e["t"] for e in marks if e["event"] == "phase_start" and e["phase"] == phase]
+    end = [e["t"] for e in marks if e["event"] == "phase_end" and e["phase"] == phase]
+    if not start or not end:
+        return {}
+    x0, y0, w, h = box or (0, 0, 1 << 30, 1 << 30)
+
+    def touches(r: list[int]) -> bool:
+        return (
+            r[4] >= 0 and r[0] < x0 + w and x0 < r[0] + r[2] and r[1] < y0 + h and y0 < r[1] + r[3]
+        )
+
+    landed = [
+        u[1] for u in trace["updates"] if start[0] <= u[1] < end[0] and any(map(touches, u[3]))
+    ]
+    ticks = {int((t - start[0]) / TICK) for t in landed}
+    return {f"{phase}_ticks_shown": len(ticks), f"{phase}_tick_updates": len(landed)}
 
 
 def cpu_per_second(trace: dict[str, Any]) -> float | None:
@@ -448,6 +489,11 @@ def rows() -> list[Row]:
                 Row("c_scroll step -> last update, 3 lines ms", _get("scroll_final_ms_lines"))
             )
             out.append(Row("c_scroll step -> last update, PgDn ms", _get("scroll_final_ms_page")))
+        if name in ("d_drag", "h_anim"):
+            out.append(
+                Row(f"{name} ticks shown (of {TICKS[name]})", _get(f"{name}_ticks_shown"), 0)
+            )
+            out.append(Row(f"{name} updates in those ticks", _get(f"{name}_tick_updates"), 0))
     out += [
         Row(
             "first frame KB",

@@ -414,7 +414,8 @@ def _frame_blobs() -> list[bytes]:
     )
     key = sf.Frame(1, 64, 64, 1.7e9, True, tiles)
     delta = sf.Frame(2, 64, 64, 1.7e9, False, tiles[3:])
-    return [sf.encode_frame(key), sf.encode_frame(delta)]
+    compact = sf.FrameWriter()  # v2: a keyframe carries its whole header
+    return [sf.encode_frame(key), sf.encode_frame(delta), compact.encode(key)]
 
 
 def _control_blobs() -> list[bytes]:

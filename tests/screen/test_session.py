@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 import zvkdiag
+from zvkdiag._errors import ZvkdiagError
 from zvkdiag.consent.model import Scope
+from zvkdiag.screen.frames import MAX_FRAME_BYTES, VERSION_COMPACT
 from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
 
 from .conftest import Scene
@@ -49,12 +51,14 @@ def test_frames_reassemble_the_screen(on_screen: Scene, relay: RelayThread) -> N
         AgentThread(relay=relay.address) as a,
         zvkdiag.connect(a.session_id, a.password, relay=relay.address, engineer="E") as s,
     ):
+        heads = []  # bytes of each frame outside its tiles' payloads
 
         async def watch() -> list[int]:
             sizes = []
             stream = s.frames()
             async for got in stream:
                 sizes.append(got.wire_bytes)
+                heads.append(got.wire_bytes - got.frame.payload_bytes)
                 if len(sizes) == 1:
                     on_screen.say("typed while watching")  # the next frame carries the change
                 if len(sizes) == 2:
@@ -64,6 +68,7 @@ def test_frames_reassemble_the_screen(on_screen: Scene, relay: RelayThread) -> N
 
         first, change = asyncio.run(asyncio.wait_for(watch(), 30))
         assert change < first  # only the changed tiles travel
+        assert heads[1] < 26  # the compact header (v2): less than v1's fixed part alone
         final = s.screenshot()
     assert np.array_equal(np.asarray(final.convert("RGB")), _grab(on_screen.display))
 
@@ -147,3 +152,24 @@ def test_closing_the_session_ends_frames_watched_from_another_thread(
     assert not watcher.is_alive()
     assert failures == []
     assert seen
+
+
+def test_the_frame_version_is_the_one_the_viewer_asks_for(
+    on_screen: Scene, relay: RelayThread
+) -> None:
+    with (
+        AgentThread(relay=relay.address) as a,
+        zvkdiag.connect(a.session_id, a.password, relay=relay.address, engineer="E") as s,
+    ):
+
+        async def first_frame(**params: int) -> bytes:
+            chan = await s.open_op("screen", monitor=0, **params)
+            try:
+                return await chan.read(MAX_FRAME_BYTES)
+            finally:
+                chan.close()
+
+        assert s.call(first_frame())[:2] == b"ZS"  # a viewer from before v2 asks for nothing
+        assert s.call(first_frame(frame_version=VERSION_COMPACT))[:1] == bytes((VERSION_COMPACT,))
+        with pytest.raises(ZvkdiagError, match="frame version 9"):
+            s.call(first_frame(frame_version=9))

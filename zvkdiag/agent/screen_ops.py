@@ -39,14 +39,17 @@ async def op_screen(ctx: OpContext) -> int:
     monitor = ctx.param("monitor", int, 0)
     if not 0 <= monitor <= 16:
         raise ProtocolError("monitor must be 0 to 16")
-    from zvkdiag.screen.frames import MAX_CONTROL_BYTES
+    from zvkdiag.screen.frames import MAX_CONTROL_BYTES, VERSION, VERSIONS
     from zvkdiag.screen.stream import ScreenStreamer, serve_screen
 
     session = _session(ctx)
     if Scope.SCREEN_VIEW.value not in session.standing:
         await ctx.require(ctx.request(Scope.SCREEN_VIEW, monitor=monitor))
         session.standing.add(Scope.SCREEN_VIEW.value)
-    streamer = ScreenStreamer(monitor)
+    version = ctx.param("frame_version", int, VERSION)  # viewers before v2 do not send it
+    if version not in VERSIONS:
+        raise ProtocolError(f"screen frame version {version} is not one of {VERSIONS}")
+    streamer = ScreenStreamer(monitor, frame_version=version)
     if not session.streams:
         session.show(ScreenShared(True))
     session.streams.add(streamer)

@@ -13,6 +13,7 @@ from PIL import Image
 
 from zvkdiag._errors import ProtocolError, ZvkdiagError
 from zvkdiag.screen import MAX_FRAME_BYTES, ReceivedFrame, ScreenReceiver
+from zvkdiag.screen.frames import VERSION_COMPACT
 from zvkdiag.wire.messages import read_message, write_message
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ async def monitors(session: Session) -> list[dict[str, Any]]:
 
 
 async def screenshot(session: Session, monitor: int) -> Image.Image:
-    chan = await session.open_op("screen", monitor=monitor)
+    chan = await session.open_op("screen", monitor=monitor, frame_version=VERSION_COMPACT)
     try:
         image: Image.Image = await session._guarded(ScreenReceiver().screenshot(*_pipes(chan)))
         return image
@@ -54,7 +55,7 @@ async def screenshot(session: Session, monitor: int) -> Image.Image:
 
 async def frames(session: Session, monitor: int) -> AsyncIterator[ReceivedFrame]:
     """Frames as they are applied (acknowledged when the caller asks for the next)."""
-    chan = await session.open_op("screen", monitor=monitor)
+    chan = await session.open_op("screen", monitor=monitor, frame_version=VERSION_COMPACT)
     try:
         async for got in ScreenReceiver().frames(*_pipes(chan)):
             yield got
@@ -64,7 +65,7 @@ async def frames(session: Session, monitor: int) -> AsyncIterator[ReceivedFrame]
 
 async def open_view(session: Session, monitor: int, view: ScreenView) -> None:
     """Feed ``view`` until the stream ends (run as a task on the session's loop)."""
-    chan = await session.open_op("screen", monitor=monitor)
+    chan = await session.open_op("screen", monitor=monitor, frame_version=VERSION_COMPACT)
     receiver = ScreenReceiver()
     view.connect(receiver)
     rtt = asyncio.ensure_future(measure_rtt(session, view.show_rtt))

@@ -92,6 +92,7 @@ ZSTD_LEVEL: Final = 1
 DEFLATE_LEVEL: Final = 6
 MAX_COLOURS: Final = 256
 _RAW_DEFLATE: Final = -15  # wbits: raw deflate, 32 KB window, no header or checksum
+_BGRX: Final = np.dtype("<u4")  # a canvas pixel (B, G, R, X bytes) as one word
 
 Pixels = npt.NDArray[np.uint8]
 
@@ -233,7 +234,8 @@ class PaletteDecoder:
 
     def __init__(self) -> None:
         self._inflate = zlib.decompressobj(_RAW_DEFLATE)
-        self._colours = np.zeros((MAX_COLOURS, 3), np.uint8)
+        # B, G, R, 255 as one little-endian word: a pixel is written in one gather
+        self._colours = np.zeros(MAX_COLOURS, _BGRX)
         self._count = 0
 
     def reset(self) -> None:
@@ -267,13 +269,20 @@ class PaletteDecoder:
         if len(raw) <= at:
             raise ProtocolError("a palette tile is shorter than its header")
         added_colours = np.frombuffer(raw, np.uint8, 3 * added, _PALETTE_HEAD.size)
-        self._colours[count - added : count] = added_colours.reshape(added, 3)
+        words = np.full((added, 4), 255, np.uint8)
+        words[:, :3] = added_colours.reshape(added, 3)
+        self._colours[count - added : count] = words.view(_BGRX)[:, 0]
         self._count = count
-        indices = _indices(memoryview(raw)[at:], height, width)
-        if int(indices.max()) >= count:
+        indices, listed = _indices(memoryview(raw)[at:], height, width)
+        lut = self._colours[:count] if listed is None else self._colours[listed]
+        if int((indices if listed is None else listed).max(initial=0)) >= count:
             raise ProtocolError(f"a palette tile uses a colour past its {count} colours")
-        target[..., :3] = self._colours[indices]
-        target[..., 3] = 255
+        np.take(lut, indices, out=_words(target), mode="clip")  # indices checked above
+
+
+def _words(target: Pixels) -> npt.NDArray[np.uint32]:
+    """A (h, w, 4) uint8 view as (h, w) little-endian words (the last axis is contiguous)."""
+    return target.view(_BGRX)[..., 0]
 
 
 def _body_limit(height: int, width: int) -> int:
@@ -303,8 +312,13 @@ def _pixel_form(
     return RUNS | listed, _RUN_COUNT.pack(runs) + values.tobytes() + sizes.tobytes()
 
 
-def _indices(body: memoryview, height: int, width: int) -> npt.NDArray[np.uint8]:
-    """Session palette indices from a body's form byte onwards (see ``_pixel_form``)."""
+def _indices(
+    body: memoryview, height: int, width: int
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8] | None]:
+    """Indices from a body's form byte onwards (see ``_pixel_form``), and the list they index.
+
+    Without a list (None) the indices are the session palette's.
+    """
     listed = body[0] & ~RUNS
     if listed > LISTED_MAX:
         raise ProtocolError(f"a palette tile lists {listed} colours of its own")
@@ -320,10 +334,10 @@ def _indices(body: memoryview, height: int, width: int) -> npt.NDArray[np.uint8]
             f"a palette tile of {len(body)} pixel bytes does not fit a {width}x{height} area"
         )
     if not listed:
-        return indices
+        return indices, None
     if int(indices.max()) >= listed:
         raise ProtocolError(f"a palette tile uses a colour past the {listed} it lists")
-    return np.frombuffer(body, np.uint8, listed, 1)[indices]
+    return indices, np.frombuffer(body, np.uint8, listed, 1)
 
 
 def _unrun(data: memoryview, height: int, width: int) -> npt.NDArray[np.uint8]:

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from PIL import Image
 
 from zvkdiag._errors import SessionClosed
-from zvkdiag.screen.frames import Control, ControlKind, Frame, decode_frame, encode_control
+from zvkdiag.screen.frames import VERSION, Control, ControlKind, Frame, FrameReader, encode_control
 from zvkdiag.screen.reassemble import Canvas
 from zvkdiag.screen.stream import END_OF_STREAM, Reader, Writer
 
@@ -72,6 +72,7 @@ class ScreenReceiver:
 
     def __init__(self, *, sink: FrameSink | None = None) -> None:
         self.canvas = Canvas()
+        self._reader = FrameReader()  # the stream's frames, v1 or v2, in order
         self.sink = sink
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outbox: asyncio.Queue[Control] | None = None
@@ -141,7 +142,7 @@ class ScreenReceiver:
         if blob is None:
             return None
         received_at = time.time()
-        frame = decode_frame(blob)
+        frame = self._reader.decode(blob)
         self.canvas.apply(frame)
         return ReceivedFrame(frame, len(blob), received_at, time.time())
 
@@ -163,7 +164,7 @@ class ScreenReceiver:
             control = await outbox.get()
             if control.kind is ControlKind.ACK:
                 control = _merge_acks(control, outbox)
-            await write(encode_control(control))
+            await write(encode_control(control, version=self._reader.version or VERSION))
 
     def _post(self, control: Control) -> None:
         loop, outbox = self._loop, self._outbox

@@ -61,7 +61,7 @@ from zvkdiag.screen.capture import Capturer, Grabber
 from zvkdiag.screen.desktop import CHECK_EVERY, Desktop, DesktopWatch
 from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
 from zvkdiag.screen.flow import FlowControl
-from zvkdiag.screen.frames import ControlKind, Frame, Tile, decode_control, encode_frame
+from zvkdiag.screen.frames import VERSION, ControlKind, Frame, FrameWriter, Tile, decode_control
 from zvkdiag.screen.pacing import GrabBudget
 from zvkdiag.screen.tiles import Rect
 
@@ -133,6 +133,9 @@ class ScreenStreamer:
         is Windows' secure desktop, one notice frame instead of pictures.
     clock
         Monotonic seconds, for pacing, flow control and refinement.
+    frame_version
+        The wire version the viewer asked for (``frames.VERSIONS``; v2 is
+        the compact header).
     """
 
     def __init__(
@@ -148,7 +151,9 @@ class ScreenStreamer:
         capture: CaptureSource | None = None,
         desktop: DesktopWatch | None = None,
         clock: Callable[[], float] = time.monotonic,
+        frame_version: int = VERSION,
     ) -> None:
+        self._writer = FrameWriter(frame_version)
         self._desktop = desktop or DesktopWatch()
         self._away = False  # the secure desktop was announced; a keyframe follows its end
         self._shape: tuple[int, int] | None = None
@@ -328,7 +333,7 @@ class ScreenStreamer:
                 tuple(part),
                 secure_desktop=secure_desktop,
             )
-            blob = encode_frame(frame)
+            blob = self._writer.encode(frame)
             allowance = self.adapt.line_time(len(blob))
             seq = self.flow.sent(now, continued=i > 0, allowance=allowance)
             self.adapt.sent(seq, len(blob), now, continued=i > 0)
