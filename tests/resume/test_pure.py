@@ -254,3 +254,44 @@ def test_both_ends_closing_at_once_close_their_carriers_without_lingering(
         return list(await asyncio.gather(a.wait_closed(30), b.wait_closed(30)))
 
     assert asyncio.run(both()) == [True, True]
+
+
+def test_a_malformed_frame_ends_the_stream_with_a_close_the_peer_can_read() -> None:
+    """The side that finds a malformed frame says CLOSE and keeps reading for a while:
+    closing with the hostile bytes unread would reset the connection, which can lose the
+    CLOSE, and the peer would then try to resume a stream that was ended on purpose."""
+
+    async def scene() -> tuple[bytes, BaseException | None, Exception | None]:
+        _, cus = _sides()
+        server = socket.create_server(("127.0.0.1", 0))
+        peer = socket.create_connection(server.getsockname())
+        ours, _ = server.accept()
+        server.close()
+        b = transport.ResumableTransport(cus, redial=None)
+        sink = _Sink()
+        await b.start(sink, ours)
+        # a frame of an unknown kind, then more than one read takes, in a single write
+        garbage = b"\xee" * 64 + b"\x00" * (1 << 20)
+        loop = asyncio.get_running_loop()
+        peer.setblocking(False)
+        sending = asyncio.ensure_future(loop.sock_sendall(peer, garbage))
+        got = bytearray()
+        error: Exception | None = None
+        try:
+            async with asyncio.timeout(30):
+                while chunk := await loop.sock_recv(peer, 65536):
+                    got += chunk
+        except OSError as exc:
+            error = exc
+        sending.cancel()
+        with contextlib.suppress(BaseException):
+            await sending
+        ended = await sink.lost
+        await b.wait_closed(5)
+        peer.close()
+        return bytes(got), ended, error
+
+    got, ended, error = asyncio.run(scene())
+    assert isinstance(ended, ProtocolError)
+    assert error is None, f"the peer's connection was reset: {error!r}"
+    assert got.endswith(encode(Kind.CLOSE)), got[-32:]

@@ -123,6 +123,7 @@ class ResumableTransport(asyncio.Transport):
         self._protocol: asyncio.Protocol | None = None
         self._carrier: _Carrier | None = None
         self._lingering: _Carrier | None = None
+        self._linger_listens = True
         self._decoder = Decoder()
         self._closing = False
         self._ended = False
@@ -187,15 +188,31 @@ class ResumableTransport(asyncio.Transport):
         if self._closing:
             return
         self._closing = True
-        carrier = self._carrier.transport if self._carrier is not None else None
-        if carrier is not None and not carrier.is_closing():
+        current = self._carrier
+        carrier = current.transport if current is not None else None
+        if current is not None and carrier is not None and not carrier.is_closing():
             # Keep the carrier open until the peer, having read CLOSE, closes its side:
             # closing at once can make the relay reset the peer's connection while the
             # peer still writes, and a reset drops what the peer had not read yet.
             carrier.write(encode(Kind.CLOSE))
-            self._loop.call_later(CLOSE_LINGER, carrier.close)
-            self._lingering, self._carrier = self._carrier, None
+            self._linger(current, listen=True)
         self._end(None)
+
+    def _linger(self, carrier: _Carrier, *, listen: bool) -> None:
+        """Keep ``carrier`` open, reading, for ``CLOSE_LINGER`` after our ``CLOSE``.
+
+        A socket closed with unread bytes in its buffer sends a reset, and a reset can
+        lose what we wrote just before, our ``CLOSE`` included: the peer would then take
+        the end for a dropped connection and try to resume.  ``listen``: the peer's own
+        ``CLOSE`` ends the wait early; after a malformed frame nothing it sends can be
+        parsed, so what arrives is only read and dropped.
+        """
+        assert carrier.transport is not None
+        self._lingering, self._linger_listens = carrier, listen
+        if carrier is self._carrier:
+            self._carrier = None
+        carrier.transport.resume_reading()
+        self._loop.call_later(CLOSE_LINGER, carrier.transport.close)
 
     def abort(self) -> None:
         """Also a deliberate end: asyncssh aborts its transport right after its goodbye.
@@ -270,13 +287,15 @@ class ResumableTransport(asyncio.Transport):
             self._closing = True
             if carrier.transport:  # tell the peer it is over, or it would try to resume
                 carrier.transport.write(encode(Kind.CLOSE))
-                carrier.transport.close()
+                self._linger(carrier, listen=False)
             self._end(exc)
             return
         self._acknowledge()
 
     def _linger_data(self, carrier: _Carrier, data: bytes) -> None:
         """After our CLOSE, the peer's own CLOSE (both ended at once) ends the linger."""
+        if not self._linger_listens:
+            return
         try:
             done = any(frame.kind is Kind.CLOSE for frame in self._decoder.feed(data))
         except ProtocolError:
