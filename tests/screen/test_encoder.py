@@ -397,3 +397,35 @@ def test_a_wrong_move_hint_costs_no_exactness() -> None:
     frame = chain.step(half, moves=moved((100, 100), (140, 100), window))
     assert frame is not None and frame.tiles[0].encoding is Encoding.COPY
     assert chain.exact(half)
+
+
+def ragged_page(seed: int, height: int = 448, width: int = 640) -> np.ndarray:
+    """A terminal page: lines of text of different lengths on a white background."""
+    page = np.full((height, width, 4), 255, np.uint8)
+    text = text_screen(height, width, seed=seed)
+    lengths = np.random.default_rng(seed).integers(width // 4, width, height // 16)
+    for line, length in enumerate(lengths):
+        page[16 * line : 16 * line + 12, :length] = text[16 * line : 16 * line + 12, :length]
+    return page
+
+
+def test_a_turned_page_of_ragged_lines_goes_as_few_rectangles() -> None:
+    """Lines of different lengths leave the right-hand tiles partly unchanged: still one box."""
+    chain = Chain()
+    chain.step(ragged_page(1))
+    page = ragged_page(2)
+    frame = chain.step(page)
+    assert frame is not None and encodings(frame) == {Encoding.PALETTE}
+    assert len(frame.tiles) <= 2  # not one per changed tile (70 of them)
+    assert chain.exact(page)
+
+
+def test_the_strips_a_dragged_window_uncovers_go_as_one_rectangle_each() -> None:
+    window = text_screen(200, 300, seed=4)
+    chain = Chain()
+    chain.step(desktop(window, 100, 100))
+    after = desktop(window, 106, 94)  # 6 px right, 6 px up: an L of wallpaper uncovered
+    frame = chain.step(after, moves=moved((100, 100), (106, 94), window))
+    assert frame is not None and frame.tiles[0].encoding is Encoding.COPY
+    assert len(frame.tiles) <= 4  # the copy, the strip at the left, the strip below, a corner
+    assert chain.exact(after)

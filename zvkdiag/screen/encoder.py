@@ -334,35 +334,25 @@ class FrameEncoder:
     def _palette_blocks(
         self, pixels: Pixels, tight: dict[tuple[int, int], Rect], todo: npt.NDArray[np.bool_]
     ) -> list[Tile]:
-        """One PALETTE rectangle for each block of changed tiles that changed nearly all over.
+        """One PALETTE rectangle for each group of changed tiles that changed nearly all over.
 
-        A table rewritten or a spinner turning changes a block of tiles; the
-        box around their changed parts, if it is not much bigger than the
-        parts, goes as one rectangle (one header, one flush, one palette
-        lookup) instead of one per tile.  Two letters typed far apart stay
-        apart.  Clears ``todo`` where it sent something.
+        A table rewritten, a page of text turned or the lines a scroll
+        brought in change a block of tiles; a dragged window uncovers a
+        strip of wallpaper along its edge.  The changed parts of neighbouring
+        tiles join while the box around them stays within ``BLOCK_SLACK`` of
+        the parts (``_join_parts``) and go as one rectangle (one header, one
+        flush, one palette lookup) instead of one per tile.  Two letters typed
+        far apart stay apart.  Clears ``todo`` where it sent something.
         """
-        height, width = pixels.shape[:2]
-        mask = np.zeros_like(todo)
-        for row, col in tight:
-            mask[row, col] = True
         tiles = []
-        for block in merge_runs(mask, height, width):
-            if block.w * block.h <= TILE * TILE:
-                continue
-            rows, cols = _grid_slices(block)
-            parts = [
-                tight[r, c]
-                for r in range(rows.start, rows.stop)
-                for c in range(cols.start, cols.stop)
-            ]
-            box = _bounds(parts)
-            if box.w * box.h > BLOCK_SLACK * sum(p.w * p.h for p in parts):
+        for box, members in _join_parts(tight):
+            if len(members) < 2:
                 continue
             payload = self._palette.encode(_crop(pixels, box))
             if payload is not None:
                 tiles.append(_tile(box, Encoding.PALETTE, payload))
-                todo[rows, cols] = False
+                for row, col in members:
+                    todo[row, col] = False
         return tiles
 
     def _tighten(self, pixels: Pixels, rect: Rect) -> Rect | None:
@@ -441,6 +431,55 @@ def _bounds(rects: list[Rect]) -> Rect:
     x0, y0 = min(r.x for r in rects), min(r.y for r in rects)
     x1, y1 = max(r.x + r.w for r in rects), max(r.y + r.h for r in rects)
     return Rect(x0, y0, x1 - x0, y1 - y0)
+
+
+class _Group:
+    """Changed parts of neighbouring tiles, their box and the pixels they hold."""
+
+    __slots__ = ("area", "box", "last_row", "members")
+
+    def __init__(self, cell: tuple[int, int], part: Rect) -> None:
+        self.box, self.members, self.area, self.last_row = part, [cell], part.w * part.h, cell[0]
+
+    def takes(self, box: Rect, area: int) -> Rect | None:
+        """The joint box if adding ``box`` (holding ``area`` pixels) keeps it tight."""
+        joint = _bounds([self.box, box])
+        return joint if joint.w * joint.h <= BLOCK_SLACK * (self.area + area) else None
+
+    def add(self, joint: Rect, members: list[tuple[int, int]], area: int, row: int) -> None:
+        self.box, self.area, self.last_row = joint, self.area + area, row
+        self.members.extend(members)
+
+
+def _join_parts(tight: dict[tuple[int, int], Rect]) -> list[tuple[Rect, list[tuple[int, int]]]]:
+    """Group the tiles' changed parts into few tight boxes: along each tile row, then down.
+
+    First the parts of adjacent tiles in one row join while their box stays
+    within ``BLOCK_SLACK`` of the parts; then each such run joins a group of
+    the tile row above on the same condition (lines of text, a page, a
+    strip a tile or less wide: one box each).  Linear in the parts.
+    """
+    runs: list[_Group] = []
+    for cell in sorted(tight):
+        part = tight[cell]
+        last = runs[-1] if runs else None
+        if last is not None and last.members[-1] == (cell[0], cell[1] - 1):
+            joint = last.takes(part, part.w * part.h)
+            if joint is not None:
+                last.add(joint, [cell], part.w * part.h, cell[0])
+                continue
+        runs.append(_Group(cell, part))
+    groups: list[_Group] = []
+    for run in runs:
+        for group in groups:
+            if group.last_row == run.last_row - 1:
+                joint = group.takes(run.box, run.area)
+                if joint is not None:
+                    group.add(joint, run.members, run.area, run.last_row)
+                    break
+        else:
+            groups.append(run)
+    return [(g.box, g.members) for g in groups]
 
 
 def _words(pixels: Pixels) -> npt.NDArray[np.uint32]:
