@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import pytest
 
+from zvkdiag.screen import encoder as encoder_module
 from zvkdiag.screen.codec import Encoding
 from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
 from zvkdiag.screen.frames import Frame, decode_frame, encode_frame
@@ -428,4 +431,31 @@ def test_the_strips_a_dragged_window_uncovers_go_as_one_rectangle_each() -> None
     frame = chain.step(after, moves=moved((100, 100), (106, 94), window))
     assert frame is not None and frame.tiles[0].encoding is Encoding.COPY
     assert len(frame.tiles) <= 4  # the copy, the strip at the left, the strip below, a corner
+    assert chain.exact(after)
+
+
+def test_a_page_turned_again_and_again_is_searched_for_a_moved_window_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No window moves in a pager: the search (~4 ms a page) is not repeated over the same box."""
+    searches: list[int] = []
+    search = encoder_module.find_move
+
+    def counted(*args: Any) -> Any:
+        searches.append(1)
+        return search(*args)
+
+    monkeypatch.setattr(encoder_module, "find_move", counted)
+    chain = Chain()
+    chain.step(ragged_page(1))
+    for seed in range(2, 7):
+        page = ragged_page(seed)
+        chain.step(page)
+        assert chain.exact(page)
+    assert len(searches) == 1
+    window = text_screen(200, 300, seed=4)
+    chain.step(desktop(window, 100, 100, 448, 640))
+    after = desktop(window, 106, 94, 448, 640)  # a move the X server told nothing of
+    frame = chain.step(after)
+    assert frame is not None and frame.tiles[0].encoding is Encoding.COPY
     assert chain.exact(after)

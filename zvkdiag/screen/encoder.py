@@ -45,7 +45,7 @@ from zvkdiag.screen.codec import (
 )
 from zvkdiag.screen.frames import Tile
 from zvkdiag.screen.move import find_move
-from zvkdiag.screen.scroll import ScrollFinder
+from zvkdiag.screen.scroll import Box, Scroll, ScrollFinder, changed_box
 from zvkdiag.screen.tiles import (
     TILE,
     Rect,
@@ -53,6 +53,7 @@ from zvkdiag.screen.tiles import (
     changed_tiles,
     grid_shape,
     merge_runs,
+    minus,
     tile_rect,
 )
 from zvkdiag.screen.window_moves import Move
@@ -96,6 +97,7 @@ class FrameEncoder:
         self._changed_at = np.zeros((0, 0), np.float64)
         self._palette = PaletteEncoder()
         self._scrolls = ScrollFinder()
+        self._moveless: Box | None = None  # the changed box where find_move last found nothing
         self.last_was_keyframe = False
 
     @property
@@ -133,8 +135,7 @@ class FrameEncoder:
             changed = self._reset(height, width)
             self._scrolls.forget()
         else:
-            changed = self._changed(pixels, parts)
-            changed = self._try_scroll(pixels, changed, tiles, parts, moves)
+            changed = self._try_copy(pixels, tiles, parts, moves)
         moving = self._lossy & changed & (now - self._changed_at < self.policy.refine_after)
         self._changed_at[changed] = now
         exact, jpeg = self._exact_tiles(pixels, changed & ~moving, fresh)
@@ -146,13 +147,18 @@ class FrameEncoder:
         self._remember(pixels, parts)
         return tiles
 
-    def _changed(self, pixels: Pixels, areas: list[Rect] | None) -> npt.NDArray[np.bool_]:
-        if areas is None:
+    def _changed(
+        self, pixels: Pixels, areas: list[Rect] | None, without: Rect | None = None
+    ) -> npt.NDArray[np.bool_]:
+        """The tiles of ``areas`` (None: all) that differ from the last frame, ``without`` one."""
+        if areas is None and without is None:
             return changed_tiles(self._prev, pixels)
-        changed = np.zeros(grid_shape(*pixels.shape[:2]), np.bool_)
-        for area in areas:
-            where = _grid_slices(area)
-            changed[where] |= changed_tiles(_crop(self._prev, area), _crop(pixels, area))
+        height, width = pixels.shape[:2]
+        changed = np.zeros(grid_shape(height, width), np.bool_)
+        for area in [Rect(0, 0, width, height)] if areas is None else areas:
+            for piece in [area] if without is None else minus(area, without):
+                where = _grid_slices(piece)
+                changed[where] |= changed_tiles(_crop(self._prev, piece), _crop(pixels, piece))
         return changed
 
     def _remember(self, pixels: Pixels, areas: list[Rect] | None) -> None:
@@ -165,37 +171,35 @@ class FrameEncoder:
         for area in areas or ():
             _crop(self._prev, area)[...] = _crop(pixels, area)
 
-    def _try_scroll(
-        self,
-        pixels: Pixels,
-        changed: npt.NDArray[np.bool_],
-        tiles: list[Tile],
-        parts: list[Rect] | None,
-        moves: Sequence[Move] = (),
+    def _try_copy(
+        self, pixels: Pixels, tiles: list[Tile], parts: list[Rect] | None, moves: Sequence[Move]
     ) -> npt.NDArray[np.bool_]:
         """Send a moved window or a scrolled band as COPY; returns the tiles still changed.
 
-        A window the X server says was moved (``moves``) comes first; else,
-        with ``parts`` known, a scrolled band is looked for in the part with the
-        most changed tiles, so a clock ticking elsewhere does not hide a
-        scrolling window.  A band is scrolled only where the viewer shows its
-        source exactly (a JPEG approximation would spread over the screen); a
-        window moves along with whatever the viewer shows of it, and the tiles
-        it lands on are as exact as their source was (``_carry_lossy``).
-        Afterwards ``_reference`` is what the viewer will show once the copy is
-        applied: the XOR reference.  Only the tiles the copy touches are
-        compared again.
+        A window the X server says was moved (``moves``) comes first: its
+        tiles are compared only once, against what the viewer shows after the
+        copy.  Else, with ``parts`` known, a scrolled band is looked for in the
+        part with the most changed tiles, so a clock ticking elsewhere does
+        not hide a scrolling window.  A band is scrolled only where the viewer
+        shows its source exactly (a JPEG approximation would spread over the
+        screen); a window moves along with whatever the viewer shows of it,
+        and the tiles it lands on are as exact as their source was
+        (``_carry_lossy``).  Afterwards ``_reference`` is what the viewer will
+        show once the copy is applied: the XOR reference.
         """
-        copy = self._find_move(pixels, moves)
-        if copy is None:
-            copy = self._find_scroll(pixels, changed, parts)
-        else:
-            self._scrolls.forget()  # it did not see this frame
-        if copy is None:
-            return changed
-        band, sx, sy = copy
         height, width = pixels.shape[:2]
-        area = align(band, height, width)
+        copy = self._find_move(pixels, moves)
+        if copy is not None:
+            self._scrolls.forget()  # it did not see this frame
+            area = align(copy[0], height, width)
+            changed = self._changed(pixels, parts, without=area)
+        else:
+            changed = self._changed(pixels, parts)
+            copy = self._find_scroll(pixels, changed, parts)
+            if copy is None:
+                return changed
+            area = align(copy[0], height, width)
+        band, sx, sy = copy
         self._carry_lossy(band, sx - band.x, sy - band.y, area, (height, width))
         after = _crop(self._prev, area).copy()
         _crop(after, Rect(band.x - area.x, band.y - area.y, band.w, band.h))[...] = _crop(
@@ -203,23 +207,37 @@ class FrameEncoder:
         )
         self._copied = (area, after)
         tiles.append(_tile(band, Encoding.COPY, encode_copy(sx, sy)))
-        still = changed.copy()
-        still[_grid_slices(area)] = changed_tiles(after, _crop(pixels, area))
-        return still
+        changed[_grid_slices(area)] = changed_tiles(after, _crop(pixels, area))
+        return changed
 
     def _find_scroll(
         self, pixels: Pixels, changed: npt.NDArray[np.bool_], parts: list[Rect] | None
     ) -> tuple[Rect, int, int] | None:
         busiest = _busiest(changed, parts)
         scroll = self._scrolls.find(self._prev, pixels, busiest, changed)
-        if scroll is None:  # a window dragged where the X server tells nothing of it
-            scroll = find_move(self._prev, pixels, busiest)
+        if scroll is None:
+            scroll = self._search_move(pixels, busiest)
         if scroll is None:
             return None
         band = Rect(scroll.x, scroll.y, scroll.w, scroll.h)
         if self._lossy_at(band, scroll.dx, scroll.dy):
             return None
         return band, scroll.x + scroll.dx, scroll.y + scroll.dy
+
+    def _search_move(self, pixels: Pixels, busiest: npt.NDArray[np.bool_]) -> Scroll | None:
+        """A window dragged where the X server tells nothing of it (``move.find_move``).
+
+        Not again over the same changed box where the last search found
+        nothing: a page turned again and again, a video or an animation
+        changes the same box each frame, a dragged thing a new one (~4 ms a
+        search on a page of text).
+        """
+        box = changed_box(busiest, *pixels.shape[:2])
+        if box is None or box == self._moveless:
+            return None
+        scroll = find_move(self._prev, pixels, busiest)
+        self._moveless = None if scroll is not None else box
+        return scroll
 
     def _find_move(self, pixels: Pixels, moves: Sequence[Move]) -> tuple[Rect, int, int] | None:
         """The first of ``moves`` whose window shows at its new place as the viewer had it.
