@@ -13,7 +13,7 @@ from zvkdiag.screen.codec import Encoding
 from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
 from zvkdiag.screen.frames import Frame, decode_frame, encode_frame
 from zvkdiag.screen.reassemble import Canvas
-from zvkdiag.screen.tiles import Rect
+from zvkdiag.screen.tiles import Rect, tile_rect
 from zvkdiag.screen.window_moves import Move
 
 from .scenes import photo_patch, text_screen
@@ -459,3 +459,27 @@ def test_a_page_turned_again_and_again_is_searched_for_a_moved_window_once(
     frame = chain.step(after)
     assert frame is not None and frame.tiles[0].encoding is Encoding.COPY
     assert chain.exact(after)
+
+
+def test_changed_boxes_found_run_by_run_equal_those_found_tile_by_tile() -> None:
+    """Also where a COPY leaves the reference and where the screen's edge cuts a tile."""
+    rng = np.random.default_rng(1)
+    for trial in range(60):
+        height, width = int(rng.integers(64, 300)), int(rng.integers(64, 400))
+        old = (rng.random((height, width, 4)) < 0.5).astype(np.uint8) * 255
+        new = old.copy()
+        for _ in range(5):
+            y, x = int(rng.integers(0, height)), int(rng.integers(0, width))
+            new[y : y + int(rng.integers(1, 40)), x : x + int(rng.integers(1, 40))] ^= 7
+        encoder = FrameEncoder()
+        encoder.encode(old, now=0.0)
+        if trial % 2:
+            area = Rect(64, 0, min(128, width - 64), min(128, height))
+            after = new[: area.h, 64 : 64 + area.w].copy()
+            after[::3] ^= 1
+            encoder._copied = (area, after)
+        cells = np.ones((-(-height // 64), -(-width // 64)), np.bool_)
+        boxes = dict(encoder._tight_boxes(new, cells))
+        for row, col in np.argwhere(cells).tolist():
+            tile = tile_rect(row, col, height, width)
+            assert boxes[row, col] == encoder._tighten(new, tile)
