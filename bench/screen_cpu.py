@@ -36,8 +36,12 @@ SAMPLE_EVERY: Final = 0.05  # seconds between reads of the threads' CPU
 
 
 def thread_cpu(tid: int) -> float:
-    """utime + stime of one thread of this process, in seconds."""
-    fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+    """utime + stime of one thread of this process, in seconds (0 once it has ended)."""
+    try:
+        stat = Path(f"/proc/self/task/{tid}/stat").read_text()
+    except FileNotFoundError:  # ended since the directory was listed
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
