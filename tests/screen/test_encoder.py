@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import pytest
 
+from zvkdiag.screen import encoder as encoder_module
 from zvkdiag.screen.codec import Encoding
 from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
 from zvkdiag.screen.frames import Frame, decode_frame, encode_frame
 from zvkdiag.screen.reassemble import Canvas
-from zvkdiag.screen.tiles import Rect
+from zvkdiag.screen.tiles import Rect, tile_rect
 from zvkdiag.screen.window_moves import Move
 
 from .scenes import photo_patch, text_screen
@@ -397,3 +400,86 @@ def test_a_wrong_move_hint_costs_no_exactness() -> None:
     frame = chain.step(half, moves=moved((100, 100), (140, 100), window))
     assert frame is not None and frame.tiles[0].encoding is Encoding.COPY
     assert chain.exact(half)
+
+
+def ragged_page(seed: int, height: int = 448, width: int = 640) -> np.ndarray:
+    """A terminal page: lines of text of different lengths on a white background."""
+    page = np.full((height, width, 4), 255, np.uint8)
+    text = text_screen(height, width, seed=seed)
+    lengths = np.random.default_rng(seed).integers(width // 4, width, height // 16)
+    for line, length in enumerate(lengths):
+        page[16 * line : 16 * line + 12, :length] = text[16 * line : 16 * line + 12, :length]
+    return page
+
+
+def test_a_turned_page_of_ragged_lines_goes_as_few_rectangles() -> None:
+    """Lines of different lengths leave the right-hand tiles partly unchanged: still one box."""
+    chain = Chain()
+    chain.step(ragged_page(1))
+    page = ragged_page(2)
+    frame = chain.step(page)
+    assert frame is not None and encodings(frame) == {Encoding.PALETTE}
+    assert len(frame.tiles) <= 2  # not one per changed tile (70 of them)
+    assert chain.exact(page)
+
+
+def test_the_strips_a_dragged_window_uncovers_go_as_one_rectangle_each() -> None:
+    window = text_screen(200, 300, seed=4)
+    chain = Chain()
+    chain.step(desktop(window, 100, 100))
+    after = desktop(window, 106, 94)  # 6 px right, 6 px up: an L of wallpaper uncovered
+    frame = chain.step(after, moves=moved((100, 100), (106, 94), window))
+    assert frame is not None and frame.tiles[0].encoding is Encoding.COPY
+    assert len(frame.tiles) <= 4  # the copy, the strip at the left, the strip below, a corner
+    assert chain.exact(after)
+
+
+def test_a_page_turned_again_and_again_is_searched_for_a_moved_window_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No window moves in a pager: the search (~4 ms a page) is not repeated over the same box."""
+    searches: list[int] = []
+    search = encoder_module.find_move
+
+    def counted(*args: Any) -> Any:
+        searches.append(1)
+        return search(*args)
+
+    monkeypatch.setattr(encoder_module, "find_move", counted)
+    chain = Chain()
+    chain.step(ragged_page(1))
+    for seed in range(2, 7):
+        page = ragged_page(seed)
+        chain.step(page)
+        assert chain.exact(page)
+    assert len(searches) == 1
+    window = text_screen(200, 300, seed=4)
+    chain.step(desktop(window, 100, 100, 448, 640))
+    after = desktop(window, 106, 94, 448, 640)  # a move the X server told nothing of
+    frame = chain.step(after)
+    assert frame is not None and frame.tiles[0].encoding is Encoding.COPY
+    assert chain.exact(after)
+
+
+def test_changed_boxes_found_run_by_run_equal_those_found_tile_by_tile() -> None:
+    """Also where a COPY leaves the reference and where the screen's edge cuts a tile."""
+    rng = np.random.default_rng(1)
+    for trial in range(60):
+        height, width = int(rng.integers(64, 300)), int(rng.integers(64, 400))
+        old = (rng.random((height, width, 4)) < 0.5).astype(np.uint8) * 255
+        new = old.copy()
+        for _ in range(5):
+            y, x = int(rng.integers(0, height)), int(rng.integers(0, width))
+            new[y : y + int(rng.integers(1, 40)), x : x + int(rng.integers(1, 40))] ^= 7
+        encoder = FrameEncoder()
+        encoder.encode(old, now=0.0)
+        if trial % 2:
+            area = Rect(64, 0, min(128, width - 64), min(128, height))
+            after = new[: area.h, 64 : 64 + area.w].copy()
+            after[::3] ^= 1
+            encoder._copied = (area, after)
+        cells = np.ones((-(-height // 64), -(-width // 64)), np.bool_)
+        boxes = dict(encoder._tight_boxes(new, cells))
+        for row, col in np.argwhere(cells).tolist():
+            tile = tile_rect(row, col, height, width)
+            assert boxes[row, col] == encoder._tighten(new, tile)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
 import select
 import subprocess
@@ -13,7 +15,9 @@ import pytest
 from zvkdiag.screen import pointer
 from zvkdiag.screen.capture import Capturer
 from zvkdiag.screen.damage import DamageWatch
-from zvkdiag.screen.pointer import GENERIC_EVENT, PointerEvents
+from zvkdiag.screen.frames import decode_frame
+from zvkdiag.screen.pointer import GENERIC_EVENT, WARP_POLL, PointerEvents
+from zvkdiag.screen.stream import ScreenStreamer
 from zvkdiag.testing.xvfb import XServer
 
 pytestmark = pytest.mark.x11
@@ -93,6 +97,50 @@ def test_a_still_screen_costs_no_pointer_image(screen: XServer) -> None:
         while capturer.quiet() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert capturer.cursor_fetches == before + 1
+
+
+class CountingCapturer(Capturer):
+    """A real capturer that counts how often the streamer looks at the screen."""
+
+    looks = 0
+
+    def quiet(self) -> bool:
+        self.looks += 1
+        return super().quiet()
+
+
+def test_a_still_screen_is_looked_at_only_for_warps(screen: XServer) -> None:
+    """Events report what devices do: the ticks come every ``WARP_POLL``, not 15 times a second.
+
+    Load can only make the ticks fewer, so the count has an upper bound only.
+    """
+    capturers: list[CountingCapturer] = []
+
+    def source() -> CountingCapturer:
+        capturers.append(CountingCapturer(display=screen.display))
+        return capturers[-1]
+
+    async def main() -> tuple[int, float]:
+        streamer = ScreenStreamer(capture=source)
+
+        async def consume() -> None:
+            async for blob in streamer.frames():
+                streamer.on_ack(decode_frame(blob).seq)
+
+        task = asyncio.create_task(consume())
+        try:
+            await asyncio.sleep(1.0)  # the keyframe, and the new watch's own first damage
+            before, start = capturers[0].looks, time.monotonic()
+            await asyncio.sleep(2.0)
+            return capturers[0].looks - before, time.monotonic() - start
+        finally:
+            streamer.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
+
+    looks, seconds = asyncio.run(main())
+    assert capturers[0].pointer_events  # else the ticks must fetch the pointer image each time
+    assert looks <= seconds / WARP_POLL + 3
 
 
 def _event(*head: int) -> ctypes.Array[ctypes.c_uint8]:

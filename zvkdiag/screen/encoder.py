@@ -45,7 +45,7 @@ from zvkdiag.screen.codec import (
 )
 from zvkdiag.screen.frames import Tile
 from zvkdiag.screen.move import find_move
-from zvkdiag.screen.scroll import ScrollFinder
+from zvkdiag.screen.scroll import Box, Scroll, ScrollFinder, changed_box
 from zvkdiag.screen.tiles import (
     TILE,
     Rect,
@@ -53,6 +53,7 @@ from zvkdiag.screen.tiles import (
     changed_tiles,
     grid_shape,
     merge_runs,
+    minus,
     tile_rect,
 )
 from zvkdiag.screen.window_moves import Move
@@ -96,6 +97,7 @@ class FrameEncoder:
         self._changed_at = np.zeros((0, 0), np.float64)
         self._palette = PaletteEncoder()
         self._scrolls = ScrollFinder()
+        self._moveless: Box | None = None  # the changed box where find_move last found nothing
         self.last_was_keyframe = False
 
     @property
@@ -133,8 +135,7 @@ class FrameEncoder:
             changed = self._reset(height, width)
             self._scrolls.forget()
         else:
-            changed = self._changed(pixels, parts)
-            changed = self._try_scroll(pixels, changed, tiles, parts, moves)
+            changed = self._try_copy(pixels, tiles, parts, moves)
         moving = self._lossy & changed & (now - self._changed_at < self.policy.refine_after)
         self._changed_at[changed] = now
         exact, jpeg = self._exact_tiles(pixels, changed & ~moving, fresh)
@@ -146,13 +147,18 @@ class FrameEncoder:
         self._remember(pixels, parts)
         return tiles
 
-    def _changed(self, pixels: Pixels, areas: list[Rect] | None) -> npt.NDArray[np.bool_]:
-        if areas is None:
+    def _changed(
+        self, pixels: Pixels, areas: list[Rect] | None, without: Rect | None = None
+    ) -> npt.NDArray[np.bool_]:
+        """The tiles of ``areas`` (None: all) that differ from the last frame, ``without`` one."""
+        if areas is None and without is None:
             return changed_tiles(self._prev, pixels)
-        changed = np.zeros(grid_shape(*pixels.shape[:2]), np.bool_)
-        for area in areas:
-            where = _grid_slices(area)
-            changed[where] |= changed_tiles(_crop(self._prev, area), _crop(pixels, area))
+        height, width = pixels.shape[:2]
+        changed = np.zeros(grid_shape(height, width), np.bool_)
+        for area in [Rect(0, 0, width, height)] if areas is None else areas:
+            for piece in [area] if without is None else minus(area, without):
+                where = _grid_slices(piece)
+                changed[where] |= changed_tiles(_crop(self._prev, piece), _crop(pixels, piece))
         return changed
 
     def _remember(self, pixels: Pixels, areas: list[Rect] | None) -> None:
@@ -165,37 +171,35 @@ class FrameEncoder:
         for area in areas or ():
             _crop(self._prev, area)[...] = _crop(pixels, area)
 
-    def _try_scroll(
-        self,
-        pixels: Pixels,
-        changed: npt.NDArray[np.bool_],
-        tiles: list[Tile],
-        parts: list[Rect] | None,
-        moves: Sequence[Move] = (),
+    def _try_copy(
+        self, pixels: Pixels, tiles: list[Tile], parts: list[Rect] | None, moves: Sequence[Move]
     ) -> npt.NDArray[np.bool_]:
         """Send a moved window or a scrolled band as COPY; returns the tiles still changed.
 
-        A window the X server says was moved (``moves``) comes first; else,
-        with ``parts`` known, a scrolled band is looked for in the part with the
-        most changed tiles, so a clock ticking elsewhere does not hide a
-        scrolling window.  A band is scrolled only where the viewer shows its
-        source exactly (a JPEG approximation would spread over the screen); a
-        window moves along with whatever the viewer shows of it, and the tiles
-        it lands on are as exact as their source was (``_carry_lossy``).
-        Afterwards ``_reference`` is what the viewer will show once the copy is
-        applied: the XOR reference.  Only the tiles the copy touches are
-        compared again.
+        A window the X server says was moved (``moves``) comes first: its
+        tiles are compared only once, against what the viewer shows after the
+        copy.  Else, with ``parts`` known, a scrolled band is looked for in the
+        part with the most changed tiles, so a clock ticking elsewhere does
+        not hide a scrolling window.  A band is scrolled only where the viewer
+        shows its source exactly (a JPEG approximation would spread over the
+        screen); a window moves along with whatever the viewer shows of it,
+        and the tiles it lands on are as exact as their source was
+        (``_carry_lossy``).  Afterwards ``_reference`` is what the viewer will
+        show once the copy is applied: the XOR reference.
         """
-        copy = self._find_move(pixels, moves)
-        if copy is None:
-            copy = self._find_scroll(pixels, changed, parts)
-        else:
-            self._scrolls.forget()  # it did not see this frame
-        if copy is None:
-            return changed
-        band, sx, sy = copy
         height, width = pixels.shape[:2]
-        area = align(band, height, width)
+        copy = self._find_move(pixels, moves)
+        if copy is not None:
+            self._scrolls.forget()  # it did not see this frame
+            area = align(copy[0], height, width)
+            changed = self._changed(pixels, parts, without=area)
+        else:
+            changed = self._changed(pixels, parts)
+            copy = self._find_scroll(pixels, changed, parts)
+            if copy is None:
+                return changed
+            area = align(copy[0], height, width)
+        band, sx, sy = copy
         self._carry_lossy(band, sx - band.x, sy - band.y, area, (height, width))
         after = _crop(self._prev, area).copy()
         _crop(after, Rect(band.x - area.x, band.y - area.y, band.w, band.h))[...] = _crop(
@@ -203,23 +207,37 @@ class FrameEncoder:
         )
         self._copied = (area, after)
         tiles.append(_tile(band, Encoding.COPY, encode_copy(sx, sy)))
-        still = changed.copy()
-        still[_grid_slices(area)] = changed_tiles(after, _crop(pixels, area))
-        return still
+        changed[_grid_slices(area)] = changed_tiles(after, _crop(pixels, area))
+        return changed
 
     def _find_scroll(
         self, pixels: Pixels, changed: npt.NDArray[np.bool_], parts: list[Rect] | None
     ) -> tuple[Rect, int, int] | None:
         busiest = _busiest(changed, parts)
         scroll = self._scrolls.find(self._prev, pixels, busiest, changed)
-        if scroll is None:  # a window dragged where the X server tells nothing of it
-            scroll = find_move(self._prev, pixels, busiest)
+        if scroll is None:
+            scroll = self._search_move(pixels, busiest)
         if scroll is None:
             return None
         band = Rect(scroll.x, scroll.y, scroll.w, scroll.h)
         if self._lossy_at(band, scroll.dx, scroll.dy):
             return None
         return band, scroll.x + scroll.dx, scroll.y + scroll.dy
+
+    def _search_move(self, pixels: Pixels, busiest: npt.NDArray[np.bool_]) -> Scroll | None:
+        """A window dragged where the X server tells nothing of it (``move.find_move``).
+
+        Not again over the same changed box where the last search found
+        nothing: a page turned again and again, a video or an animation
+        changes the same box each frame, a dragged thing a new one (~4 ms a
+        search on a page of text).
+        """
+        box = changed_box(busiest, *pixels.shape[:2])
+        if box is None or box == self._moveless:
+            return None
+        scroll = find_move(self._prev, pixels, busiest)
+        self._moveless = None if scroll is not None else box
+        return scroll
 
     def _find_move(self, pixels: Pixels, moves: Sequence[Move]) -> tuple[Rect, int, int] | None:
         """The first of ``moves`` whose window shows at its new place as the viewer had it.
@@ -312,12 +330,11 @@ class FrameEncoder:
         tight: dict[tuple[int, int], Rect] = {}  # shown tiles: the box of what changed
         if not fresh:
             candidates = candidates.copy()
-            for row, col in np.argwhere(candidates & ~self._lossy):
-                box = self._tighten(pixels, tile_rect(int(row), int(col), height, width))
+            for cell, box in self._tight_boxes(pixels, candidates & ~self._lossy):
                 if box is None:
-                    candidates[row, col] = False  # the COPY already shows it
+                    candidates[cell] = False  # the COPY already shows it
                 else:
-                    tight[int(row), int(col)] = box
+                    tight[cell] = box
             tiles.extend(self._palette_blocks(pixels, tight, candidates))
         for row, col in np.argwhere(candidates):
             shown = (int(row), int(col)) in tight
@@ -334,36 +351,82 @@ class FrameEncoder:
     def _palette_blocks(
         self, pixels: Pixels, tight: dict[tuple[int, int], Rect], todo: npt.NDArray[np.bool_]
     ) -> list[Tile]:
-        """One PALETTE rectangle for each block of changed tiles that changed nearly all over.
+        """One PALETTE rectangle for each group of changed tiles that changed nearly all over.
 
-        A table rewritten or a spinner turning changes a block of tiles; the
-        box around their changed parts, if it is not much bigger than the
-        parts, goes as one rectangle (one header, one flush, one palette
-        lookup) instead of one per tile.  Two letters typed far apart stay
-        apart.  Clears ``todo`` where it sent something.
+        A table rewritten, a page of text turned or the lines a scroll
+        brought in change a block of tiles; a dragged window uncovers a
+        strip of wallpaper along its edge.  The changed parts of neighbouring
+        tiles join while the box around them stays within ``BLOCK_SLACK`` of
+        the parts (``_join_parts``) and go as one rectangle (one header, one
+        flush, one palette lookup) instead of one per tile.  Two letters typed
+        far apart stay apart.  Clears ``todo`` where it sent something.
         """
-        height, width = pixels.shape[:2]
-        mask = np.zeros_like(todo)
-        for row, col in tight:
-            mask[row, col] = True
         tiles = []
-        for block in merge_runs(mask, height, width):
-            if block.w * block.h <= TILE * TILE:
-                continue
-            rows, cols = _grid_slices(block)
-            parts = [
-                tight[r, c]
-                for r in range(rows.start, rows.stop)
-                for c in range(cols.start, cols.stop)
-            ]
-            box = _bounds(parts)
-            if box.w * box.h > BLOCK_SLACK * sum(p.w * p.h for p in parts):
+        for box, members in _join_parts(tight):
+            if len(members) < 2:
                 continue
             payload = self._palette.encode(_crop(pixels, box))
             if payload is not None:
                 tiles.append(_tile(box, Encoding.PALETTE, payload))
-                todo[rows, cols] = False
+                for row, col in members:
+                    todo[row, col] = False
         return tiles
+
+    def _tight_boxes(
+        self, pixels: Pixels, cells: npt.NDArray[np.bool_]
+    ) -> list[tuple[tuple[int, int], Rect | None]]:
+        """``_tighten`` for each of ``cells``, a run of neighbours in a tile row at a time.
+
+        A run compares against one reference (the old frame, or what the COPY
+        leaves) with one numpy pass instead of five calls per tile (a scrolled
+        window's new lines: ~40 tiles a frame).  Tiles cut by the screen's
+        right edge go one by one.
+        """
+        height, width = pixels.shape[:2]
+        boxes: list[tuple[tuple[int, int], Rect | None]] = []
+        run: list[tuple[int, int]] = []
+        for row, col in np.argwhere(cells).tolist():
+            if run and not self._same_run(run[-1], (row, col)):
+                boxes += self._tighten_run(pixels, run)
+                run = []
+            if (col + 1) * TILE > width:  # cut by the edge
+                boxes.append(
+                    ((row, col), self._tighten(pixels, tile_rect(row, col, height, width)))
+                )
+            else:
+                run.append((row, col))
+        return boxes + (self._tighten_run(pixels, run) if run else [])
+
+    def _same_run(self, last: tuple[int, int], cell: tuple[int, int]) -> bool:
+        """Whether ``cell`` continues the run ending in ``last``: next to it, same reference."""
+        if cell != (last[0], last[1] + 1):
+            return False
+        if self._copied is None:
+            return True
+        area = self._copied[0]
+        inside = [area.x <= c * TILE < area.x + area.w for c in (last[1], cell[1])]
+        return inside[0] == inside[1]
+
+    def _tighten_run(
+        self, pixels: Pixels, run: list[tuple[int, int]]
+    ) -> list[tuple[tuple[int, int], Rect | None]]:
+        row, first = run[0]
+        height = pixels.shape[0]
+        band = Rect(first * TILE, row * TILE, len(run) * TILE, min(TILE, height - row * TILE))
+        differs = _words(_crop(pixels, band)) != _words(self._reference(band))
+        per_tile = differs.reshape(band.h, len(run), TILE)
+        rows_any = per_tile.any(axis=2)  # (tile rows, tiles)
+        cols_any = per_tile.any(axis=0)  # (tiles, tile columns)
+        top = rows_any.argmax(axis=0).tolist()
+        bottom = (band.h - rows_any[::-1].argmax(axis=0)).tolist()
+        left = cols_any.argmax(axis=1).tolist()
+        right = (TILE - cols_any[:, ::-1].argmax(axis=1)).tolist()
+        boxes: list[tuple[tuple[int, int], Rect | None]] = []
+        for i, (changed, cell) in enumerate(zip(cols_any.any(axis=1).tolist(), run, strict=True)):
+            x, y = band.x + i * TILE, band.y
+            box = Rect(x + left[i], y + top[i], right[i] - left[i], bottom[i] - top[i])
+            boxes.append((cell, box if changed else None))
+        return boxes
 
     def _tighten(self, pixels: Pixels, rect: Rect) -> Rect | None:
         """The bounding box of the pixels in ``rect`` that differ from what the viewer shows."""
@@ -441,6 +504,55 @@ def _bounds(rects: list[Rect]) -> Rect:
     x0, y0 = min(r.x for r in rects), min(r.y for r in rects)
     x1, y1 = max(r.x + r.w for r in rects), max(r.y + r.h for r in rects)
     return Rect(x0, y0, x1 - x0, y1 - y0)
+
+
+class _Group:
+    """Changed parts of neighbouring tiles, their box and the pixels they hold."""
+
+    __slots__ = ("area", "box", "last_row", "members")
+
+    def __init__(self, cell: tuple[int, int], part: Rect) -> None:
+        self.box, self.members, self.area, self.last_row = part, [cell], part.w * part.h, cell[0]
+
+    def takes(self, box: Rect, area: int) -> Rect | None:
+        """The joint box if adding ``box`` (holding ``area`` pixels) keeps it tight."""
+        joint = _bounds([self.box, box])
+        return joint if joint.w * joint.h <= BLOCK_SLACK * (self.area + area) else None
+
+    def add(self, joint: Rect, members: list[tuple[int, int]], area: int, row: int) -> None:
+        self.box, self.area, self.last_row = joint, self.area + area, row
+        self.members.extend(members)
+
+
+def _join_parts(tight: dict[tuple[int, int], Rect]) -> list[tuple[Rect, list[tuple[int, int]]]]:
+    """Group the tiles' changed parts into few tight boxes: along each tile row, then down.
+
+    First the parts of adjacent tiles in one row join while their box stays
+    within ``BLOCK_SLACK`` of the parts; then each such run joins a group of
+    the tile row above on the same condition (lines of text, a page, a
+    strip a tile or less wide: one box each).  Linear in the parts.
+    """
+    runs: list[_Group] = []
+    for cell in sorted(tight):
+        part = tight[cell]
+        last = runs[-1] if runs else None
+        if last is not None and last.members[-1] == (cell[0], cell[1] - 1):
+            joint = last.takes(part, part.w * part.h)
+            if joint is not None:
+                last.add(joint, [cell], part.w * part.h, cell[0])
+                continue
+        runs.append(_Group(cell, part))
+    groups: list[_Group] = []
+    for run in runs:
+        for group in groups:
+            if group.last_row == run.last_row - 1:
+                joint = group.takes(run.box, run.area)
+                if joint is not None:
+                    group.add(joint, run.members, run.area, run.last_row)
+                    break
+        else:
+            groups.append(run)
+    return [(g.box, g.members) for g in groups]
 
 
 def _words(pixels: Pixels) -> npt.NDArray[np.uint32]:

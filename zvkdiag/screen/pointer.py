@@ -12,8 +12,10 @@ says so.
 
 What no event reports: a pointer moved by a program with ``XWarpPointer`` (no
 device moved, so no raw motion; ``xdotool mousemove`` is one).  For that the
-ticks remain, slower (``stream.IDLE_POLL``), and ask only where the pointer is
-(``pointer_position``, a 32-byte reply).  Where libxcb-xinput or the
+ticks remain, slower (``WARP_POLL``: a warp shows up to 0.25 s late; each tick
+wakes the capture worker, ~0.25 ms of CPU on a busy 2-core machine, so 15 of
+them a second were most of a still screen's cost), and ask only where the
+pointer is (``pointer_position``, a 32-byte reply).  Where libxcb-xinput or the
 extensions are missing, ``watch_pointer`` returns None and the streamer polls
 the image as before.
 """
@@ -27,7 +29,9 @@ from typing import Any, Final
 
 from zvkdiag.screen.xcbtypes import Cookie, ReplyHead, extension, load
 
-__all__ = ["PointerEvents", "pointer_position", "watch_pointer"]
+__all__ = ["WARP_POLL", "PointerEvents", "pointer_position", "watch_pointer"]
+
+WARP_POLL: Final = 0.25  # seconds between checks for a warped pointer, where events tell the rest
 
 GENERIC_EVENT: Final = 35  # XGE: XInput 2 events come as these
 XI_ALL_DEVICES: Final = 0

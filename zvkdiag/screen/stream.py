@@ -27,8 +27,8 @@ DAMAGE does not report, the mouse pointer, and as the safety net of
 ``IDLE_POLL`` (the first pointer move after a pause shows up to 67 ms late,
 everything after it at full rate).  Where the DAMAGE connection also reports
 pointer motion and image changes (``pointer``), a moving mouse wakes the
-stream itself and the ticks, at ``IDLE_POLL``, only look for a pointer that a
-program warped.
+stream itself and the ticks, at ``pointer.WARP_POLL``, only look for a pointer
+that a program warped.
 
 While nothing is drawn and the pointer stays, the worker thread ticks by
 itself (``_idle``): it sleeps in ``select`` on the DAMAGE socket and a wake-up
@@ -63,6 +63,7 @@ from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
 from zvkdiag.screen.flow import FlowControl
 from zvkdiag.screen.frames import VERSION, ControlKind, Frame, FrameWriter, Tile, decode_control
 from zvkdiag.screen.pacing import GrabBudget
+from zvkdiag.screen.pointer import WARP_POLL
 from zvkdiag.screen.tiles import Rect
 
 __all__ = [
@@ -425,7 +426,7 @@ class ScreenStreamer:
         now = self._clock()
         tick = poll_period(self._poll, now - self._last_frame)
         if capturer.pointer_events:  # a moving mouse wakes us itself; ticks are for warps
-            tick = max(tick, IDLE_POLL)
+            tick = max(tick, WARP_POLL)
         if until is not None:
             if now >= until:
                 return False

@@ -146,14 +146,14 @@ def merge_runs(mask: Mask, height: int, width: int) -> list[Rect]:
     blocks pays that a handful of times.
     """
     runs: list[tuple[int, int, int]] = []  # (row, first col, last col + 1)
-    for row in range(mask.shape[0]):
-        cols = np.flatnonzero(mask[row])
-        if cols.size == 0:
-            continue
-        breaks = np.flatnonzero(np.diff(cols) != 1)
-        starts = np.concatenate(([cols[0]], cols[breaks + 1]))
-        ends = np.concatenate((cols[breaks], [cols[-1]])) + 1
-        runs.extend((row, int(s), int(e)) for s, e in zip(starts, ends, strict=True))
+    for row in np.flatnonzero(mask.any(axis=1)).tolist():
+        start = None  # a grid row is a few dozen cells: plain Python beats numpy per row here
+        for col, on in enumerate([*mask[row].tolist(), False]):
+            if on and start is None:
+                start = col
+            elif not on and start is not None:
+                runs.append((row, start, col))
+                start = None
     return [_to_rect(block, height, width) for block in _stack(runs)]
 
 
