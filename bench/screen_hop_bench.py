@@ -39,7 +39,9 @@ towards the engineer (its Prometheus counter, SSH framing and acks
 included), the frames' own wire bytes (``msg.wire``), the page's time per
 frame from its turn to drawn (decoding included: ``ms``) and the part in the
 script's own tasks (``cpu``), the kernel's time making the browser messages
-(``BrowserHop.frame_message``, timed inside the kernel), and whether the
+(``BrowserHop.frame_message``, timed inside the kernel), the Jupyter server
+process's CPU time over the whole scene (``server ms``: relaying the kernel's
+messages, compressing them when on, JupyterLab's polling), and whether the
 canvas then equals an mss grab of the customer's screen pixel for pixel.
 Playwright reports websocket payloads after decompression, so "ws" and "pix"
 do not change with compression; "link" does.  With ``--runs N`` the forms take
@@ -71,6 +73,7 @@ from typing import Any, Final
 
 import nbformat
 import numpy as np
+import psutil
 from _common import RelayProcess, start_relay
 from control_browser_bench import CANVAS, CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS, _kernel_idle
 
@@ -233,6 +236,7 @@ class Counters:
     link: int = 0
     made: int = 0
     made_s: float = 0.0
+    server_s: float = 0.0
 
 
 @dataclass
@@ -249,6 +253,7 @@ class Phase:
     ms: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     encode_ms: float = 0.0
+    server_ms: float = 0.0
     exact: bool = False
 
 
@@ -323,9 +328,16 @@ class Run:
     """One form of the second hop: JupyterLab, the page, the counters."""
 
     def __init__(
-        self, page: Any, relay: RelayProcess, proxy: TcpProxy, stats: Path, x: XServer
+        self,
+        page: Any,
+        relay: RelayProcess,
+        proxy: TcpProxy,
+        server: psutil.Process,
+        stats: Path,
+        x: XServer,
     ) -> None:
         self.page = page
+        self.server = server
         self.relay = relay
         self.proxy = proxy
         self.stats = stats
@@ -360,6 +372,7 @@ class Run:
             self.proxy.counted["down"],
             made[0],
             made[1],
+            sum(self.server.cpu_times()[:2]),
         )
 
     def phase(self, before: Counters, drawn: list[dict[str, float]]) -> Phase:
@@ -375,6 +388,7 @@ class Run:
             ms=[d["ms"] for d in drawn],
             cpu=[d["cpuMs"] for d in drawn],
             encode_ms=(after.made_s - before.made_s) * 1e3 / max(1, after.made - before.made),
+            server_ms=(after.server_s - before.server_s) * 1e3,
             exact=bool(
                 np.array_equal(canvas_pixels(self.page, CANVAS), screen_pixels(self.x.display))
             ),
@@ -435,7 +449,7 @@ def run_form(
                 )
                 try:
                     page = context.new_page()
-                    run = Run(page, relay, proxy, stats, x)
+                    run = Run(page, relay, proxy, psutil.Process(lab.proc.pid), stats, x)
                     # The page and all its requests go through the counting proxy.
                     page.goto(f"http://{proxy.address}/lab/tree/hop.ipynb?token={lab.token}")
                     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=UI_TIMEOUT_MS)
@@ -512,6 +526,7 @@ def median_phase(phases: list[Phase]) -> Phase:
         ms=[m for p in phases for m in p.ms],
         cpu=[c for p in phases for c in p.cpu],
         encode_ms=statistics.median(p.encode_ms for p in phases),
+        server_ms=statistics.median(p.server_ms for p in phases),
         exact=all(p.exact for p in phases),
     )
 
@@ -521,7 +536,7 @@ def report(results: dict[tuple[str, str], dict[str, Phase]]) -> None:
         f"{'scene':8} {'form':8} {'zip':3} {'frames':>6} {'to kern':>7} {'relay KB':>9} "
         f"{'link KB':>9} {'link/relay':>10} {'wire KB':>9} {'ws KB':>9} "
         f"{'ws/relay':>8} {'pix KB':>9} {'pix/relay':>9} {'ms med':>7} {'ms p90':>7} "
-        f"{'cpu med':>7} {'kernel ms':>9} exact"
+        f"{'cpu med':>7} {'kernel ms':>9} {'server ms':>9} exact"
     )
     for mode in ("open", *SCENES):
         for (form, zipped), phases in results.items():
@@ -531,7 +546,7 @@ def report(results: dict[tuple[str, str], dict[str, Phase]]) -> None:
                 f"{_kb(p.link)} {p.link / max(1, p.relay):10.2f} {_kb(p.wire)} {_kb(p.ws)} "
                 f"{p.ws / max(1, p.relay):8.2f} {_kb(p.pixels)} {p.pixels / max(1, p.relay):9.2f} "
                 f"{_median(p.ms):7.2f} {_p90(p.ms):7.2f} {_median(p.cpu):7.2f} "
-                f"{p.encode_ms:9.2f} {'yes' if p.exact else 'NO'}"
+                f"{p.encode_ms:9.2f} {p.server_ms:9.0f} {'yes' if p.exact else 'NO'}"
             )
     forms = list(dict.fromkeys(form for form, _ in results))
     zips = list(dict.fromkeys(zipped for _, zipped in results))
