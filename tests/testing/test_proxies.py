@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import socketserver
 import threading
 from collections.abc import Iterator
 
@@ -11,37 +12,26 @@ import pytest
 from zvkdiag.testing.proxies import TcpProxy
 
 
+class _Twice(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        try:
+            while data := self.request.recv(65536):
+                self.request.sendall(data + data)
+        except OSError:
+            pass  # the client went away
+
+
 @pytest.fixture
 def echo() -> Iterator[str]:
     """A loopback server that answers every connection with what it got, twice."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.1)  # accept() looks at ``stop`` between waits
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            conn.settimeout(None)
-            with conn:
-                try:
-                    while data := conn.recv(65536):
-                        conn.sendall(data + data)
-                except OSError:
-                    pass  # the client went away
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        server.close()
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Twice) as server:
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        try:
+            yield f"127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            thread.join(timeout=5)
 
 
 def _exchange(address: str, payload: bytes) -> bytes:
