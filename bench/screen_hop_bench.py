@@ -23,6 +23,14 @@ palettes for few colours, frames held until ``ready``);
   500 ms; "open" is the first picture of the desktop (from running the cell;
   a text document stays open beside the scenes all along).
 
+Chromium loads JupyterLab through a counting TCP proxy on loopback
+(``zvkdiag.testing.proxies.TcpProxy``), so "link" is every byte the server
+sent towards the browser during a scene, as a link between JupyterHub and the
+engineer carries it: HTTP and websocket framing included, after
+permessage-deflate when the websocket negotiated it.  ``--compression off on``
+runs each form with the server's default (no websocket compression) and with
+the project's settings (``websocket_compression_options = {}``) in the same run.
+
 Per scene: the messages the page sent to the kernel ("to kern": acks, mostly), bytes
 of all websocket frames the page received on the kernel's
 channel ("ws"; "pix": of those, the binary buffers, i.e. without Jupyter's
@@ -31,11 +39,17 @@ towards the engineer (its Prometheus counter, SSH framing and acks
 included), the frames' own wire bytes (``msg.wire``), the page's time per
 frame from its turn to drawn (decoding included: ``ms``) and the part in the
 script's own tasks (``cpu``), the kernel's time making the browser messages
-(``BrowserHop.frame_message``, timed inside the kernel), and whether the
+(``BrowserHop.frame_message``, timed inside the kernel), the Jupyter server
+process's CPU time over the whole scene (``server ms``: relaying the kernel's
+messages, compressing them when on, JupyterLab's polling), and whether the
 canvas then equals an mss grab of the customer's screen pixel for pixel.
+Playwright reports websocket payloads after decompression, so "ws" and "pix"
+do not change with compression; "link" does.  With ``--runs N`` the forms take
+turns N times and every figure is the median over the runs (frame times pooled).
 No assertions: figures, and ratios against the other form of the same run.
 
-Run: ``.venv/bin/python bench/screen_hop_bench.py [--seconds 8] [--settle 2.5]``
+Run: ``.venv/bin/python bench/screen_hop_bench.py [--seconds 8] [--settle 2.5]
+[--forms lean] [--compression off on] [--runs 3]``
 """
 
 from __future__ import annotations
@@ -59,11 +73,13 @@ from typing import Any, Final
 
 import nbformat
 import numpy as np
+import psutil
 from _common import RelayProcess, start_relay
 from control_browser_bench import CANVAS, CHROMIUM, CHROMIUM_ARGS, UI_TIMEOUT_MS, _kernel_idle
 
 from zvkdiag.jupyter.launch import start_lab
 from zvkdiag.testing.canvas import canvas_pixels, screen_pixels
+from zvkdiag.testing.proxies import TcpProxy
 from zvkdiag.testing.xvfb import XServer, xvfb
 
 WIDTH, HEIGHT = 1024, 768
@@ -73,6 +89,7 @@ FORMS: Final = {
     "rgba": ("rgba", True),
 }  # form -> (ScreenView.hop_form, ScreenView.hop_lean)
 SCENES: Final = ("typing", "table", "spinner", "photo")
+COMPRESSION: Final = ("off", "on")  # permessage-deflate on the server's websockets
 TYPED: Final = "Sehr geehrte Damen und Herren, bitte pruefen Sie meinen Antrag. " * 4
 
 SCENE: Final = """
@@ -216,8 +233,10 @@ class Counters:
     ws_buffers: int = 0
     to_kernel: int = 0
     relay: int = 0
+    link: int = 0
     made: int = 0
     made_s: float = 0.0
+    server_s: float = 0.0
 
 
 @dataclass
@@ -228,11 +247,13 @@ class Phase:
     pixels: int
     to_kernel: int
     relay: int
+    link: int
     wire: int
     frames: int
     ms: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     encode_ms: float = 0.0
+    server_ms: float = 0.0
     exact: bool = False
 
 
@@ -306,9 +327,19 @@ def relay_bytes(relay: RelayProcess) -> int:
 class Run:
     """One form of the second hop: JupyterLab, the page, the counters."""
 
-    def __init__(self, page: Any, relay: RelayProcess, stats: Path, x: XServer) -> None:
+    def __init__(
+        self,
+        page: Any,
+        relay: RelayProcess,
+        proxy: TcpProxy,
+        server: psutil.Process,
+        stats: Path,
+        x: XServer,
+    ) -> None:
         self.page = page
+        self.server = server
         self.relay = relay
+        self.proxy = proxy
         self.stats = stats
         self.x = x
         self.counters = Counters()
@@ -333,7 +364,16 @@ class Run:
     def snapshot(self) -> Counters:
         made = json.loads(self.stats.read_text()) if self.stats.exists() else [0, 0.0]
         c = self.counters
-        return Counters(c.ws, c.ws_buffers, c.to_kernel, relay_bytes(self.relay), made[0], made[1])
+        return Counters(
+            c.ws,
+            c.ws_buffers,
+            c.to_kernel,
+            relay_bytes(self.relay),
+            self.proxy.counted["down"],
+            made[0],
+            made[1],
+            sum(self.server.cpu_times()[:2]),
+        )
 
     def phase(self, before: Counters, drawn: list[dict[str, float]]) -> Phase:
         after = self.snapshot()
@@ -342,11 +382,13 @@ class Run:
             pixels=after.ws_buffers - before.ws_buffers,
             to_kernel=after.to_kernel - before.to_kernel,
             relay=after.relay - before.relay,
+            link=after.link - before.link,
             wire=int(sum(d["wire"] for d in drawn)),
             frames=len(drawn),
             ms=[d["ms"] for d in drawn],
             cpu=[d["cpuMs"] for d in drawn],
             encode_ms=(after.made_s - before.made_s) * 1e3 / max(1, after.made - before.made),
+            server_ms=(after.server_s - before.server_s) * 1e3,
             exact=bool(
                 np.array_equal(canvas_pixels(self.page, CANVAS), screen_pixels(self.x.display))
             ),
@@ -358,7 +400,7 @@ class Run:
 
 
 def run_form(
-    form: str, args: argparse.Namespace, x: XServer, relay: RelayProcess
+    form: str, compression: str, args: argparse.Namespace, x: XServer, relay: RelayProcess
 ) -> dict[str, Phase]:
     from playwright.sync_api import sync_playwright
 
@@ -389,7 +431,13 @@ def run_form(
         }
         try:
             with (
-                start_lab(folder, env=env, log_path=root / "jupyterlab.log") as lab,
+                start_lab(
+                    folder,
+                    env=env,
+                    log_path=root / "jupyterlab.log",
+                    websocket_compression=compression == "on",
+                ) as lab,
+                TcpProxy(f"127.0.0.1:{lab.port}", record=False) as proxy,
                 sync_playwright() as p,
             ):
                 context = p.chromium.launch_persistent_context(
@@ -401,8 +449,9 @@ def run_form(
                 )
                 try:
                     page = context.new_page()
-                    run = Run(page, relay, stats, x)
-                    page.goto(lab.notebook_url("hop.ipynb"))
+                    run = Run(page, relay, proxy, psutil.Process(lab.proc.pid), stats, x)
+                    # The page and all its requests go through the counting proxy.
+                    page.goto(f"http://{proxy.address}/lab/tree/hop.ipynb?token={lab.token}")
                     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=UI_TIMEOUT_MS)
                     _kernel_idle(page, lab)
                     before = run.snapshot()
@@ -460,32 +509,67 @@ def _p90(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
 
 
-def report(results: dict[str, dict[str, Phase]], forms: list[str]) -> None:
+def median_phase(phases: list[Phase]) -> Phase:
+    """Each figure's median over the runs; frame times pooled; exact only if every run was."""
+
+    def med(name: str) -> int:
+        return int(statistics.median(getattr(p, name) for p in phases))
+
+    return Phase(
+        ws=med("ws"),
+        pixels=med("pixels"),
+        to_kernel=med("to_kernel"),
+        relay=med("relay"),
+        link=med("link"),
+        wire=med("wire"),
+        frames=med("frames"),
+        ms=[m for p in phases for m in p.ms],
+        cpu=[c for p in phases for c in p.cpu],
+        encode_ms=statistics.median(p.encode_ms for p in phases),
+        server_ms=statistics.median(p.server_ms for p in phases),
+        exact=all(p.exact for p in phases),
+    )
+
+
+def report(results: dict[tuple[str, str], dict[str, Phase]]) -> None:
     print(
-        f"{'scene':8} {'form':8} {'frames':>6} {'to kern':>7} {'relay KB':>9} {'wire KB':>9} "
-        f"{'ws KB':>9} "
+        f"{'scene':8} {'form':8} {'zip':3} {'frames':>6} {'to kern':>7} {'relay KB':>9} "
+        f"{'link KB':>9} {'link/relay':>10} {'wire KB':>9} {'ws KB':>9} "
         f"{'ws/relay':>8} {'pix KB':>9} {'pix/relay':>9} {'ms med':>7} {'ms p90':>7} "
-        f"{'cpu med':>7} {'kernel ms':>9} exact"
+        f"{'cpu med':>7} {'kernel ms':>9} {'server ms':>9} exact"
     )
     for mode in ("open", *SCENES):
-        for form in forms:
-            p = results[form][mode]
+        for (form, zipped), phases in results.items():
+            p = phases[mode]
             print(
-                f"{mode:8} {form:8} {p.frames:6d} {p.to_kernel:7d} {_kb(p.relay)} {_kb(p.wire)} "
-                f"{_kb(p.ws)} "
+                f"{mode:8} {form:8} {zipped:3} {p.frames:6d} {p.to_kernel:7d} {_kb(p.relay)} "
+                f"{_kb(p.link)} {p.link / max(1, p.relay):10.2f} {_kb(p.wire)} {_kb(p.ws)} "
                 f"{p.ws / max(1, p.relay):8.2f} {_kb(p.pixels)} {p.pixels / max(1, p.relay):9.2f} "
                 f"{_median(p.ms):7.2f} {_p90(p.ms):7.2f} {_median(p.cpu):7.2f} "
-                f"{p.encode_ms:9.2f} {'yes' if p.exact else 'NO'}"
+                f"{p.encode_ms:9.2f} {p.server_ms:9.0f} {'yes' if p.exact else 'NO'}"
             )
+    forms = list(dict.fromkeys(form for form, _ in results))
+    zips = list(dict.fromkeys(zipped for _, zipped in results))
+    if zips == list(COMPRESSION):
+        print("ratios compression on / off (same run):")
+        for form in forms:
+            for mode in ("open", *SCENES):
+                off, on = results[form, "off"][mode], results[form, "on"][mode]
+                print(
+                    f"  {form:8} {mode:8} link bytes {on.link / max(1, off.link):6.3f}x   "
+                    f"ws payload {on.ws / max(1, off.ws):6.3f}x"
+                )
     if forms[:2] != ["former", "lean"]:
         return
-    print("ratios lean / former (same run):")
-    for mode in ("open", *SCENES):
-        old, new = results["former"][mode], results["lean"][mode]
-        print(
-            f"  {mode:8} ws bytes {new.ws / max(1, old.ws):6.3f}x   "
-            f"decode ms (median) {_median(new.ms) / _median(old.ms):5.2f}x"
-        )
+    for zipped in zips:
+        print(f"ratios lean / former (same run, compression {zipped}):")
+        for mode in ("open", *SCENES):
+            old, new = results["former", zipped][mode], results["lean", zipped][mode]
+            print(
+                f"  {mode:8} ws bytes {new.ws / max(1, old.ws):6.3f}x   "
+                f"link bytes {new.link / max(1, old.link):6.3f}x   "
+                f"decode ms (median) {_median(new.ms) / _median(old.ms):5.2f}x"
+            )
 
 
 def main() -> None:
@@ -495,9 +579,19 @@ def main() -> None:
     parser.add_argument(
         "--forms", nargs="+", choices=list(FORMS), default=["former", "lean"], help="forms to run"
     )
+    parser.add_argument(
+        "--compression",
+        nargs="+",
+        choices=COMPRESSION,
+        default=list(COMPRESSION),
+        help="permessage-deflate on the server's websockets: off (server default), on (ours)",
+    )
+    parser.add_argument("--runs", type=int, default=1, help="turns of every form; medians")
     args = parser.parse_args()
     started = time.monotonic()
-    results: dict[str, dict[str, Phase]] = {}
+    print(f"load average at start {os.getloadavg()[0]:.2f}", flush=True)
+    keys = [(form, zipped) for zipped in args.compression for form in args.forms]
+    runs: dict[tuple[str, str], list[dict[str, Phase]]] = {key: [] for key in keys}
     with xvfb(WIDTH, HEIGHT) as x, start_relay("--metrics", "127.0.0.1:0") as relay:
         subprocess.run(["xsetroot", "-solid", "#3366cc"], env=x.env(), check=True)
         desktop = subprocess.Popen(
@@ -505,12 +599,17 @@ def main() -> None:
         )
         try:  # a document beside the scenes: the first picture is not a plain colour
             assert desktop.stdout is not None and desktop.stdout.readline().strip() == "shown"
-            for form in args.forms:
-                results[form] = run_form(form, args, x, relay)
+            for _ in range(args.runs):  # the forms take turns: the machine's load hits all
+                for form, zipped in keys:
+                    runs[form, zipped].append(run_form(form, zipped, args, x, relay))
         finally:
             desktop.kill()
             desktop.wait()
-    report(results, args.forms)
+    results = {
+        key: {mode: median_phase([r[mode] for r in got]) for mode in ("open", *SCENES)}
+        for key, got in runs.items()
+    }
+    report(results)
     load = os.getloadavg()
     print(f"({time.monotonic() - started:.0f} s in all; load average {load[0]:.2f})")
 

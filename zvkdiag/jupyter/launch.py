@@ -4,7 +4,9 @@ Used by ``python -m zvkdiag.demo`` and the browser tests.  The server runs in
 its own process group (a Ctrl-C in the terminal reaches only the parent,
 which then ends the server cleanly), logs to a file instead of the terminal
 where the customer's consent questions appear, and is ready when ``/api``
-answers with the token.
+answers with the token.  The project's server settings (``CONFIG_DIR``) turn
+permessage-deflate on for the kernel websockets; ``websocket_compression=False``
+turns it off again, for measurements against the server's default.
 """
 
 from __future__ import annotations
@@ -123,12 +125,15 @@ def start_lab(
     token: str | None = None,
     log_path: Path | None = None,
     wait: bool = True,
+    websocket_compression: bool = True,
 ) -> LabServer:
     """Start JupyterLab on 127.0.0.1 serving ``root_dir``; ready when it returns.
 
     ``env`` adds variables for the server and its kernels (the relay address,
     the demo's ID).  The kernel is this interpreter (JupyterLab's native
     kernel spec), so the notebook imports the same zvkdiag.
+    ``websocket_compression=False`` leaves permessage-deflate off (the
+    server's default) against the project's settings.
     """
     port = port or free_port()
     token = token or secrets.token_urlsafe(24)
@@ -144,6 +149,9 @@ def start_lab(
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root_dir}",
     ]
+    if not websocket_compression:
+        # None is the server's default; a command line cannot spell {} (it would be a string).
+        argv.append("--ServerApp.websocket_compression_options=None")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")  # containers and CI run as root
     with log_path.open("ab") as log:

@@ -1,7 +1,9 @@
 """Hostile middles for tests: a TCP proxy that records or rewrites the bytes it forwards.
 
 Put it between an engineer and the relay (or the agent) and it sees exactly
-what a relay operator or the network sees.
+what a relay operator or the network sees.  It also counts the bytes per
+direction, which is what a link between the two ends carries (benchmarks put
+it between a browser and JupyterLab with ``record=False``).
 """
 
 from __future__ import annotations
@@ -30,12 +32,18 @@ def flip_byte_after(offset: int, direction: str = "up") -> Rewrite:
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to ``target``; ``up`` is client→target, ``down`` back."""
+    """Forwards 127.0.0.1:<port> to ``target``; ``up`` is client→target, ``down`` back.
 
-    def __init__(self, target: str, *, rewrite: Rewrite | None = None) -> None:
+    ``counted`` holds the bytes forwarded per direction over all connections;
+    ``recorded`` the bytes themselves unless ``record`` is false.
+    """
+
+    def __init__(self, target: str, *, rewrite: Rewrite | None = None, record: bool = True) -> None:
         self.target = target
         self.rewrite = rewrite
+        self.record = record
         self.recorded: dict[str, bytearray] = {"up": bytearray(), "down": bytearray()}
+        self.counted: dict[str, int] = {"up": 0, "down": 0}
         self._pumps: set[asyncio.Future[Any]] = set()
         self._lt = LoopThread("zvkdiag-proxy")
         self._server = self._lt.call(self._start())
@@ -69,7 +77,9 @@ class TcpProxy:
         position = 0
         try:
             while data := await reader.read(65536):
-                self.recorded[direction] += data
+                self.counted[direction] += len(data)
+                if self.record:
+                    self.recorded[direction] += data
                 out = self.rewrite(direction, position, data) if self.rewrite else data
                 position += len(data)
                 writer.write(out)
