@@ -45,3 +45,15 @@ def test_a_forgotten_frame_is_not_mistaken_for_the_last_one() -> None:
     assert np.array_equal(
         fourth[scroll.y : scroll.y + scroll.h], third[scroll.y + 32 : scroll.y + 32 + scroll.h]
     )
+
+
+def test_a_compare_the_caller_made_serves_for_the_changed_columns() -> None:
+    """With ``differs`` the changed columns come from the caller's compare, not a new one:
+    the same scroll when it is the true compare; none when it says nothing changed."""
+    page = text_screen(1200, 640, seed=7)
+    old, new = page[:480].copy(), page[40:520].copy()
+    changed = changed_tiles(old, new)
+    differs = (old != new).any(axis=2)
+    found = ScrollFinder().find(old, new, changed, differs=differs)
+    assert found is not None and found == find_scroll(old, new, changed)
+    assert ScrollFinder().find(old, new, changed, differs=np.zeros_like(differs)) is None

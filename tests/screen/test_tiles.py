@@ -9,6 +9,7 @@ from zvkdiag.screen.tiles import (
     TILE,
     Rect,
     align,
+    any_per_tile,
     changed_tiles,
     cover,
     grid_shape,
@@ -27,6 +28,16 @@ def test_one_changed_pixel_marks_exactly_its_tile(height: int, width: int) -> No
         mask = changed_tiles(a, b)
         assert mask.shape == grid_shape(height, width)
         assert list(zip(*np.nonzero(mask), strict=True)) == [(y // TILE, x // TILE)]
+
+
+@pytest.mark.parametrize(("height", "width"), [(480, 640), (100, 130), (65, 63), (1, 1)])
+def test_a_pixel_mask_reduces_to_the_tiles_it_touches(height: int, width: int) -> None:
+    rng = np.random.default_rng(height)
+    mask = rng.random((height, width)) < 0.0005
+    expected = np.zeros(grid_shape(height, width), np.bool_)
+    for y, x in np.argwhere(mask).tolist():
+        expected[y // TILE, x // TILE] = True
+    assert np.array_equal(any_per_tile(mask), expected)
 
 
 def test_identical_frames_change_nothing() -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -50,7 +50,7 @@ from zvkdiag.screen.tiles import (
     TILE,
     Rect,
     align,
-    changed_tiles,
+    any_per_tile,
     grid_shape,
     merge_runs,
     minus,
@@ -94,6 +94,10 @@ class FrameEncoder:
         self._prev: Pixels = np.zeros((0, 0, 4), np.uint8)
         self._copied: tuple[Rect, Pixels] | None = None  # tiles the COPY changed, after it
         self._lossy = np.zeros((0, 0), np.bool_)
+        # where this frame differs from what the viewer shows, pixel by pixel, in the areas
+        # compared this frame (stale elsewhere): one compare serves the changed tiles, the
+        # scroll search's columns and the changed part of each tile
+        self._differs: npt.NDArray[np.bool_] = np.zeros((0, 0), np.bool_)
         self._changed_at = np.zeros((0, 0), np.float64)
         self._palette = PaletteEncoder()
         self._scrolls = ScrollFinder()
@@ -151,15 +155,24 @@ class FrameEncoder:
         self, pixels: Pixels, areas: list[Rect] | None, without: Rect | None = None
     ) -> npt.NDArray[np.bool_]:
         """The tiles of ``areas`` (None: all) that differ from the last frame, ``without`` one."""
-        if areas is None and without is None:
-            return changed_tiles(self._prev, pixels)
         height, width = pixels.shape[:2]
+        if areas is None and without is None:
+            return self._compare(self._prev, pixels, Rect(0, 0, width, height))
         changed = np.zeros(grid_shape(height, width), np.bool_)
         for area in [Rect(0, 0, width, height)] if areas is None else areas:
             for piece in [area] if without is None else minus(area, without):
                 where = _grid_slices(piece)
-                changed[where] |= changed_tiles(_crop(self._prev, piece), _crop(pixels, piece))
+                changed[where] |= self._compare(_crop(self._prev, piece), pixels, piece)
         return changed
+
+    def _compare(self, shown: Pixels, pixels: Pixels, area: Rect) -> npt.NDArray[np.bool_]:
+        """The changed tiles of a tile-aligned ``area`` (``shown``: what the viewer has there).
+
+        The pixel-by-pixel result stays in ``_differs`` for the rest of the frame.
+        """
+        differs = _crop(self._differs, area)
+        np.not_equal(_words(shown), _words(_crop(pixels, area)), out=differs)
+        return any_per_tile(differs)
 
     def _remember(self, pixels: Pixels, areas: list[Rect] | None) -> None:
         """Keep this frame (the parts that can have changed) for the next comparison."""
@@ -207,14 +220,14 @@ class FrameEncoder:
         )
         self._copied = (area, after)
         tiles.append(_tile(band, Encoding.COPY, encode_copy(sx, sy)))
-        changed[_grid_slices(area)] = changed_tiles(after, _crop(pixels, area))
+        changed[_grid_slices(area)] = self._compare(after, pixels, area)
         return changed
 
     def _find_scroll(
         self, pixels: Pixels, changed: npt.NDArray[np.bool_], parts: list[Rect] | None
     ) -> tuple[Rect, int, int] | None:
         busiest = _busiest(changed, parts)
-        scroll = self._scrolls.find(self._prev, pixels, busiest, changed)
+        scroll = self._scrolls.find(self._prev, pixels, busiest, changed, differs=self._differs)
         if scroll is None:
             scroll = self._search_move(pixels, busiest)
         if scroll is None:
@@ -304,6 +317,7 @@ class FrameEncoder:
         shape = grid_shape(height, width)
         self._palette.reset()  # a keyframe starts the viewer's PALETTE context afresh
         self._lossy = np.zeros(shape, np.bool_)
+        self._differs = np.zeros((height, width), np.bool_)
         self._changed_at = np.full(shape, -np.inf)
         return np.ones(shape, np.bool_)
 
@@ -390,9 +404,7 @@ class FrameEncoder:
                 boxes += self._tighten_run(pixels, run)
                 run = []
             if (col + 1) * TILE > width:  # cut by the edge
-                boxes.append(
-                    ((row, col), self._tighten(pixels, tile_rect(row, col, height, width)))
-                )
+                boxes.append(((row, col), self._tighten(tile_rect(row, col, height, width))))
             else:
                 run.append((row, col))
         return boxes + (self._tighten_run(pixels, run) if run else [])
@@ -413,24 +425,25 @@ class FrameEncoder:
         row, first = run[0]
         height = pixels.shape[0]
         band = Rect(first * TILE, row * TILE, len(run) * TILE, min(TILE, height - row * TILE))
-        differs = _words(_crop(pixels, band)) != _words(self._reference(band))
+        differs = _crop(self._differs, band)
         per_tile = differs.reshape(band.h, len(run), TILE)
-        rows_any = per_tile.any(axis=2)  # (tile rows, tiles)
-        cols_any = per_tile.any(axis=0)  # (tiles, tile columns)
+        rows_any = np.asarray(per_tile.any(axis=2))  # (tile rows, tiles)
+        cols_any = np.asarray(per_tile.any(axis=0))  # (tiles, tile columns)
         top = rows_any.argmax(axis=0).tolist()
         bottom = (band.h - rows_any[::-1].argmax(axis=0)).tolist()
         left = cols_any.argmax(axis=1).tolist()
         right = (TILE - cols_any[:, ::-1].argmax(axis=1)).tolist()
+        touched = np.asarray(cols_any.any(axis=1)).tolist()
         boxes: list[tuple[tuple[int, int], Rect | None]] = []
-        for i, (changed, cell) in enumerate(zip(cols_any.any(axis=1).tolist(), run, strict=True)):
+        for i, (changed, cell) in enumerate(zip(touched, run, strict=True)):
             x, y = band.x + i * TILE, band.y
             box = Rect(x + left[i], y + top[i], right[i] - left[i], bottom[i] - top[i])
             boxes.append((cell, box if changed else None))
         return boxes
 
-    def _tighten(self, pixels: Pixels, rect: Rect) -> Rect | None:
+    def _tighten(self, rect: Rect) -> Rect | None:
         """The bounding box of the pixels in ``rect`` that differ from what the viewer shows."""
-        differs = _words(_crop(pixels, rect)) != _words(self._reference(rect))
+        differs = _crop(self._differs, rect)
         rows = np.flatnonzero(differs.any(axis=1))
         if rows.size == 0:
             return None
@@ -560,7 +573,10 @@ def _words(pixels: Pixels) -> npt.NDArray[np.uint32]:
     return pixels.view(np.uint32)[..., 0]
 
 
-def _crop(pixels: Pixels, rect: Rect) -> Pixels:
+_Cell = TypeVar("_Cell", bound=np.generic)
+
+
+def _crop(pixels: npt.NDArray[_Cell], rect: Rect) -> npt.NDArray[_Cell]:
     return pixels[rect.y : rect.y + rect.h, rect.x : rect.x + rect.w]
 
 

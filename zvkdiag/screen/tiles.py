@@ -19,6 +19,7 @@ __all__ = [
     "TILE",
     "Rect",
     "align",
+    "any_per_tile",
     "changed_tiles",
     "compact_box",
     "cover",
@@ -129,8 +130,17 @@ def changed_tiles(prev: Pixels, cur: Pixels) -> Mask:
     """
     if prev.shape != cur.shape:
         raise ValueError(f"frame shapes differ: {prev.shape} vs {cur.shape}")
-    height, width = cur.shape[:2]
-    differs = np.not_equal(prev.view(np.uint32)[..., 0], cur.view(np.uint32)[..., 0])
+    return any_per_tile(np.not_equal(prev.view(np.uint32)[..., 0], cur.view(np.uint32)[..., 0]))
+
+
+def any_per_tile(differs: Mask) -> Mask:
+    """Boolean grid (rows, cols) of a per-pixel mask: True where any pixel of the tile is.
+
+    ``differs`` starts on a tile boundary (a whole screen or a tile-aligned
+    part of it); the encoder keeps the per-pixel mask of a frame's compare and
+    reuses it for the changed parts of each tile and the scroll search.
+    """
+    height, width = differs.shape
     whole = height - height % TILE
     rows_any = differs[:whole].reshape(-1, TILE, width).any(axis=1)
     if whole < height:
