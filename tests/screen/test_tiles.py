@@ -135,3 +135,13 @@ def test_minus_pieces_cover_exactly_outer_without_the_hole(seed: int) -> None:
         assert all(_overlap(p, hole) == 0 and _overlap(p, outer) == _area(p) for p in pieces)
         assert all(_overlap(a, b) == 0 for i, a in enumerate(pieces) for b in pieces[i + 1 :])
         assert sum(map(_area, pieces)) == _area(outer) - _overlap(outer, hole)
+
+
+def test_one_area_is_covered_as_the_grid_covers_it() -> None:
+    """The arithmetic for one area (a typed letter) agrees with the tile grid's answer."""
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        height, width = int(rng.integers(1, 300)), int(rng.integers(1, 400))
+        x, y = int(rng.integers(-80, width + 10)), int(rng.integers(-80, height + 10))
+        rect = Rect(x, y, int(rng.integers(0, 200)), int(rng.integers(0, 200)))
+        assert cover([rect], height, width) == cover([rect, rect], height, width)

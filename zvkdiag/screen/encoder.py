@@ -94,6 +94,7 @@ class FrameEncoder:
         self._prev: Pixels = np.zeros((0, 0, 4), np.uint8)
         self._copied: tuple[Rect, Pixels] | None = None  # tiles the COPY changed, after it
         self._lossy = np.zeros((0, 0), np.bool_)
+        self._lossy_count = 0  # of ``_lossy``, counted again whenever it may have changed
         # where this frame differs from what the viewer shows, pixel by pixel, in the areas
         # compared this frame (stale elsewhere): one compare serves the changed tiles, the
         # scroll search's columns and the changed part of each tile
@@ -107,7 +108,7 @@ class FrameEncoder:
     @property
     def lossy_tiles(self) -> int:
         """Tiles the viewer shows only approximately right now."""
-        return int(self._lossy.sum())
+        return self._lossy_count
 
     def encode(
         self,
@@ -140,6 +141,29 @@ class FrameEncoder:
             self._scrolls.forget()
         else:
             changed = self._try_copy(pixels, tiles, parts, moves)
+        if self._lossy_count or fresh:
+            self._encode_changed(pixels, tiles, changed, now, fresh)
+        else:  # all shown exactly (typing, a pager): nothing moving, nothing to refine
+            self._changed_at[changed] = now
+            exact, jpeg = self._exact_tiles(pixels, changed, fresh)
+            tiles.extend(exact)
+            if jpeg.any():
+                tiles.extend(self._jpeg_tiles(pixels, jpeg))
+                self._lossy[changed] = jpeg[changed]
+                self._lossy_count = int(self._lossy.sum())
+        self._remember(pixels, parts)
+        return tiles
+
+    def _encode_changed(
+        self,
+        pixels: Pixels,
+        tiles: list[Tile],
+        changed: npt.NDArray[np.bool_],
+        now: float,
+        fresh: bool,
+    ) -> None:
+        """Steps 1-5 where some tiles are shown as JPEG: those that keep changing stay JPEG,
+        the settled ones are refined."""
         moving = self._lossy & changed & (now - self._changed_at < self.policy.refine_after)
         self._changed_at[changed] = now
         exact, jpeg = self._exact_tiles(pixels, changed & ~moving, fresh)
@@ -148,8 +172,7 @@ class FrameEncoder:
         tiles.extend(self._jpeg_tiles(pixels, jpeg))
         self._lossy[changed] = jpeg[changed]
         tiles.extend(self._refinements(pixels, now, changed))
-        self._remember(pixels, parts)
-        return tiles
+        self._lossy_count = int(self._lossy.sum())
 
     def _changed(
         self, pixels: Pixels, areas: list[Rect] | None, without: Rect | None = None
@@ -317,6 +340,7 @@ class FrameEncoder:
         shape = grid_shape(height, width)
         self._palette.reset()  # a keyframe starts the viewer's PALETTE context afresh
         self._lossy = np.zeros(shape, np.bool_)
+        self._lossy_count = 0
         self._differs = np.zeros((height, width), np.bool_)
         self._changed_at = np.full(shape, -np.inf)
         return np.ones(shape, np.bool_)
@@ -497,8 +521,9 @@ class FrameEncoder:
 
 
 def _busiest(changed: npt.NDArray[np.bool_], parts: list[Rect] | None) -> npt.NDArray[np.bool_]:
-    """The changed tiles of the part where most changed (all of them without parts)."""
-    if not parts:
+    """The changed tiles of the part where most changed (all of them without parts or with
+    one: nothing changed outside the parts)."""
+    if not parts or len(parts) == 1:
         return changed
     counts = [int(changed[_grid_slices(part)].sum()) for part in parts]
     where = _grid_slices(parts[counts.index(max(counts))])

@@ -108,8 +108,16 @@ def cover(rects: Iterable[Rect], height: int, width: int) -> tuple[list[Rect], i
     """Few tile-aligned rectangles covering ``rects`` on the screen, and their tile count.
 
     Far-apart areas (a typed letter and the mouse pointer in another corner)
-    stay separate rectangles instead of one box around both.
+    stay separate rectangles instead of one box around both.  One area (a
+    typed letter) takes plain arithmetic, no grid.
     """
+    if not isinstance(rects, list):
+        rects = list(rects)
+    if len(rects) == 1:
+        area = align(rects[0], height, width)
+        if not (area.w and area.h):
+            return [], 0
+        return [area], -(-area.w // TILE) * -(-area.h // TILE)
     mask = np.zeros(grid_shape(height, width), np.bool_)
     for rect in rects:
         area = align(rect, height, width)
