@@ -464,7 +464,7 @@ def test_a_page_turned_again_and_again_is_searched_for_a_moved_window_once(
 def test_changed_boxes_found_run_by_run_equal_those_found_tile_by_tile() -> None:
     """Also where a COPY leaves the reference and where the screen's edge cuts a tile.
 
-    The boxes come from the frame's one compare (``_differs``); here they are
+    The boxes come from the frame's compares (``_differs``); here they are
     checked against a compare of the pixels made afresh, tile by tile.
     """
     rng = np.random.default_rng(1)
@@ -477,7 +477,10 @@ def test_changed_boxes_found_run_by_run_equal_those_found_tile_by_tile() -> None
             new[y : y + int(rng.integers(1, 40)), x : x + int(rng.integers(1, 40))] ^= 7
         encoder = FrameEncoder()
         encoder.encode(old, now=0.0)
-        encoder._changed(new, None)
+        encoder._changed(
+            new,
+            None if trial % 4 < 2 else [Rect(0, 0, 64, height), Rect(64, 0, width - 64, height)],
+        )
         shown = old.copy()
         if trial % 2:
             area = Rect(64, 0, min(128, width - 64), min(128, height))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from zvkdiag.screen.scroll import ScrollFinder, _hash_rows, find_scroll
-from zvkdiag.screen.tiles import changed_tiles
+from zvkdiag.screen.tiles import Rect, changed_tiles
 
 from .scenes import text_screen
 
@@ -54,6 +54,13 @@ def test_a_compare_the_caller_made_serves_for_the_changed_columns() -> None:
     old, new = page[:480].copy(), page[40:520].copy()
     changed = changed_tiles(old, new)
     differs = (old != new).any(axis=2)
-    found = ScrollFinder().find(old, new, changed, differs=differs)
+
+    def compared(rect: Rect) -> np.ndarray:
+        return differs[rect.y : rect.y + rect.h, rect.x : rect.x + rect.w]
+
+    def nothing(rect: Rect) -> np.ndarray:
+        return np.zeros((rect.h, rect.w), np.bool_)
+
+    found = ScrollFinder().find(old, new, changed, differs=compared)
     assert found is not None and found == find_scroll(old, new, changed)
-    assert ScrollFinder().find(old, new, changed, differs=np.zeros_like(differs)) is None
+    assert ScrollFinder().find(old, new, changed, differs=nothing) is None

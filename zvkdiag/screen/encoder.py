@@ -95,10 +95,10 @@ class FrameEncoder:
         self._copied: tuple[Rect, Pixels] | None = None  # tiles the COPY changed, after it
         self._lossy = np.zeros((0, 0), np.bool_)
         self._lossy_count = 0  # of ``_lossy``, counted again whenever it may have changed
-        # where this frame differs from what the viewer shows, pixel by pixel, in the areas
-        # compared this frame (stale elsewhere): one compare serves the changed tiles, the
-        # scroll search's columns and the changed part of each tile
-        self._differs: npt.NDArray[np.bool_] = np.zeros((0, 0), np.bool_)
+        # this frame's compares (area, where it differs from what the viewer shows), the
+        # latest last: one compare serves the changed tiles, the scroll search's columns and
+        # the changed part of each tile
+        self._compares: list[tuple[Rect, npt.NDArray[np.bool_]]] = []
         self._changed_at = np.zeros((0, 0), np.float64)
         self._palette = PaletteEncoder()
         self._scrolls = ScrollFinder()
@@ -136,6 +136,7 @@ class FrameEncoder:
         parts = None
         if not fresh and areas is not None:
             parts = [a for a in (align(r, height, width) for r in areas) if a.w and a.h]
+        self._compares = []
         if fresh:
             changed = self._reset(height, width)
             self._scrolls.forget()
@@ -191,11 +192,21 @@ class FrameEncoder:
     def _compare(self, shown: Pixels, pixels: Pixels, area: Rect) -> npt.NDArray[np.bool_]:
         """The changed tiles of a tile-aligned ``area`` (``shown``: what the viewer has there).
 
-        The pixel-by-pixel result stays in ``_differs`` for the rest of the frame.
+        The pixel-by-pixel result is kept for the rest of the frame (``_differs``); a
+        contiguous array of its own, which the per-tile reductions reshape without a copy.
         """
-        differs = _crop(self._differs, area)
-        np.not_equal(_words(shown), _words(_crop(pixels, area)), out=differs)
+        differs = np.not_equal(_words(shown), _words(_crop(pixels, area)))
+        self._compares.append((area, differs))
         return any_per_tile(differs)
+
+    def _differs(self, rect: Rect) -> npt.NDArray[np.bool_] | None:
+        """Where ``rect`` differs from what the viewer shows, if one compare of this frame
+        holds all of it (the latest: after a COPY, the compare against what it leaves)."""
+        for area, differs in reversed(self._compares):
+            x, y = rect.x - area.x, rect.y - area.y
+            if 0 <= x <= area.w - rect.w and 0 <= y <= area.h - rect.h:
+                return differs[y : y + rect.h, x : x + rect.w]
+        return None
 
     def _remember(self, pixels: Pixels, areas: list[Rect] | None) -> None:
         """Keep this frame (the parts that can have changed) for the next comparison."""
@@ -221,10 +232,13 @@ class FrameEncoder:
         screen); a window moves along with whatever the viewer shows of it,
         and the tiles it lands on are as exact as their source was
         (``_carry_lossy``).  Afterwards ``_reference`` is what the viewer will
-        show once the copy is applied: the XOR reference.
+        show once the copy is applied: the XOR reference.  A scrolled band was
+        verified pixel by pixel and the rest of its area stays as it was, so
+        the frame's compare serves there too, with the band cleared.
         """
         height, width = pixels.shape[:2]
         copy = self._find_move(pixels, moves)
+        moves_first = copy is not None  # not verified row by row: compared after the copy
         if copy is not None:
             self._scrolls.forget()  # it did not see this frame
             area = align(copy[0], height, width)
@@ -243,7 +257,12 @@ class FrameEncoder:
         )
         self._copied = (area, after)
         tiles.append(_tile(band, Encoding.COPY, encode_copy(sx, sy)))
-        changed[_grid_slices(area)] = self._compare(after, pixels, area)
+        compared = None if moves_first else self._differs(area)
+        if compared is None:
+            changed[_grid_slices(area)] = self._compare(after, pixels, area)
+        else:
+            _crop(compared, Rect(band.x - area.x, band.y - area.y, band.w, band.h))[...] = False
+            changed[_grid_slices(area)] = any_per_tile(compared)
         return changed
 
     def _find_scroll(
@@ -341,7 +360,6 @@ class FrameEncoder:
         self._palette.reset()  # a keyframe starts the viewer's PALETTE context afresh
         self._lossy = np.zeros(shape, np.bool_)
         self._lossy_count = 0
-        self._differs = np.zeros((height, width), np.bool_)
         self._changed_at = np.full(shape, -np.inf)
         return np.ones(shape, np.bool_)
 
@@ -428,7 +446,9 @@ class FrameEncoder:
                 boxes += self._tighten_run(pixels, run)
                 run = []
             if (col + 1) * TILE > width:  # cut by the edge
-                boxes.append(((row, col), self._tighten(tile_rect(row, col, height, width))))
+                boxes.append(
+                    ((row, col), self._tighten(pixels, tile_rect(row, col, height, width)))
+                )
             else:
                 run.append((row, col))
         return boxes + (self._tighten_run(pixels, run) if run else [])
@@ -449,7 +469,9 @@ class FrameEncoder:
         row, first = run[0]
         height = pixels.shape[0]
         band = Rect(first * TILE, row * TILE, len(run) * TILE, min(TILE, height - row * TILE))
-        differs = _crop(self._differs, band)
+        differs = self._differs(band)
+        if differs is None:  # a run over two compared parts
+            differs = _words(_crop(pixels, band)) != _words(self._reference(band))
         per_tile = differs.reshape(band.h, len(run), TILE)
         rows_any = np.asarray(per_tile.any(axis=2))  # (tile rows, tiles)
         cols_any = np.asarray(per_tile.any(axis=0))  # (tiles, tile columns)
@@ -465,9 +487,11 @@ class FrameEncoder:
             boxes.append((cell, box if changed else None))
         return boxes
 
-    def _tighten(self, rect: Rect) -> Rect | None:
+    def _tighten(self, pixels: Pixels, rect: Rect) -> Rect | None:
         """The bounding box of the pixels in ``rect`` that differ from what the viewer shows."""
-        differs = _crop(self._differs, rect)
+        differs = self._differs(rect)
+        if differs is None:
+            differs = _words(_crop(pixels, rect)) != _words(self._reference(rect))
         rows = np.flatnonzero(differs.any(axis=1))
         if rows.size == 0:
             return None

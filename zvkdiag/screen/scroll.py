@@ -20,13 +20,14 @@ Detection, ~3-5 ms when many tiles changed (skipped otherwise):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from zvkdiag.screen.tiles import TILE
+from zvkdiag.screen.tiles import TILE, Rect
 
 __all__ = [
     "MIN_SCROLL_ROWS",
@@ -127,14 +128,14 @@ class ScrollFinder:
         changed: npt.NDArray[np.bool_],
         dirty: npt.NDArray[np.bool_] | None = None,
         *,
-        differs: npt.NDArray[np.bool_] | None = None,
+        differs: Callable[[Rect], npt.NDArray[np.bool_] | None] | None = None,
     ) -> Scroll | None:
         """The largest vertically shifted band inside the ``changed`` tiles, or None.
 
         ``dirty``: all tiles that differ (default: ``changed``); ``changed`` may
         be fewer, the part to look in.  ``differs``: where ``new`` differs
-        from ``old``, pixel by pixel, if the caller has compared them already
-        (the changed columns are then read from it, not compared again).
+        from ``old`` in a rectangle, pixel by pixel, if the caller has compared
+        it already (None: not), so the changed columns are not compared again.
         """
         kept, self._kept = self._kept, None  # the hashes of ``old``, where known
         dirty = changed if dirty is None else dirty
@@ -144,9 +145,8 @@ class ScrollFinder:
             return None
         y0, y1, x0, x1 = box
         old_words, new_words = _words(old)[y0:y1, x0:x1], _words(new)[y0:y1, x0:x1]
-        span = _changed_columns(
-            old_words, new_words, None if differs is None else differs[y0:y1, x0:x1]
-        )
+        known = None if differs is None else differs(Rect(x0, y0, x1 - x0, y1 - y0))
+        span = _changed_columns(old_words, new_words, known)
         if span is None:
             self._kept = _updated(kept, new, dirty)
             return None
