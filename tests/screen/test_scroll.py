@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from zvkdiag.screen.scroll import ScrollFinder, _hash_rows, find_scroll
-from zvkdiag.screen.tiles import changed_tiles
+from zvkdiag.screen.tiles import Rect, changed_tiles
 
 from .scenes import text_screen
 
@@ -45,3 +45,22 @@ def test_a_forgotten_frame_is_not_mistaken_for_the_last_one() -> None:
     assert np.array_equal(
         fourth[scroll.y : scroll.y + scroll.h], third[scroll.y + 32 : scroll.y + 32 + scroll.h]
     )
+
+
+def test_a_compare_the_caller_made_serves_for_the_changed_columns() -> None:
+    """With ``differs`` the changed columns come from the caller's compare, not a new one:
+    the same scroll when it is the true compare; none when it says nothing changed."""
+    page = text_screen(1200, 640, seed=7)
+    old, new = page[:480].copy(), page[40:520].copy()
+    changed = changed_tiles(old, new)
+    differs = (old != new).any(axis=2)
+
+    def compared(rect: Rect) -> np.ndarray:
+        return differs[rect.y : rect.y + rect.h, rect.x : rect.x + rect.w]
+
+    def nothing(rect: Rect) -> np.ndarray:
+        return np.zeros((rect.h, rect.w), np.bool_)
+
+    found = ScrollFinder().find(old, new, changed, differs=compared)
+    assert found is not None and found == find_scroll(old, new, changed)
+    assert ScrollFinder().find(old, new, changed, differs=nothing) is None

@@ -9,6 +9,7 @@ from zvkdiag.screen.tiles import (
     TILE,
     Rect,
     align,
+    any_per_tile,
     changed_tiles,
     cover,
     grid_shape,
@@ -27,6 +28,16 @@ def test_one_changed_pixel_marks_exactly_its_tile(height: int, width: int) -> No
         mask = changed_tiles(a, b)
         assert mask.shape == grid_shape(height, width)
         assert list(zip(*np.nonzero(mask), strict=True)) == [(y // TILE, x // TILE)]
+
+
+@pytest.mark.parametrize(("height", "width"), [(480, 640), (100, 130), (65, 63), (1, 1)])
+def test_a_pixel_mask_reduces_to_the_tiles_it_touches(height: int, width: int) -> None:
+    rng = np.random.default_rng(height)
+    mask = rng.random((height, width)) < 0.0005
+    expected = np.zeros(grid_shape(height, width), np.bool_)
+    for y, x in np.argwhere(mask).tolist():
+        expected[y // TILE, x // TILE] = True
+    assert np.array_equal(any_per_tile(mask), expected)
 
 
 def test_identical_frames_change_nothing() -> None:
@@ -124,3 +135,13 @@ def test_minus_pieces_cover_exactly_outer_without_the_hole(seed: int) -> None:
         assert all(_overlap(p, hole) == 0 and _overlap(p, outer) == _area(p) for p in pieces)
         assert all(_overlap(a, b) == 0 for i, a in enumerate(pieces) for b in pieces[i + 1 :])
         assert sum(map(_area, pieces)) == _area(outer) - _overlap(outer, hole)
+
+
+def test_one_area_is_covered_as_the_grid_covers_it() -> None:
+    """The arithmetic for one area (a typed letter) agrees with the tile grid's answer."""
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        height, width = int(rng.integers(1, 300)), int(rng.integers(1, 400))
+        x, y = int(rng.integers(-80, width + 10)), int(rng.integers(-80, height + 10))
+        rect = Rect(x, y, int(rng.integers(0, 200)), int(rng.integers(0, 200)))
+        assert cover([rect], height, width) == cover([rect, rect], height, width)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -50,7 +50,7 @@ from zvkdiag.screen.tiles import (
     TILE,
     Rect,
     align,
-    changed_tiles,
+    any_per_tile,
     grid_shape,
     merge_runs,
     minus,
@@ -94,6 +94,11 @@ class FrameEncoder:
         self._prev: Pixels = np.zeros((0, 0, 4), np.uint8)
         self._copied: tuple[Rect, Pixels] | None = None  # tiles the COPY changed, after it
         self._lossy = np.zeros((0, 0), np.bool_)
+        self._lossy_count = 0  # of ``_lossy``, counted again whenever it may have changed
+        # this frame's compares (area, where it differs from what the viewer shows), the
+        # latest last: one compare serves the changed tiles, the scroll search's columns and
+        # the changed part of each tile
+        self._compares: list[tuple[Rect, npt.NDArray[np.bool_]]] = []
         self._changed_at = np.zeros((0, 0), np.float64)
         self._palette = PaletteEncoder()
         self._scrolls = ScrollFinder()
@@ -103,7 +108,7 @@ class FrameEncoder:
     @property
     def lossy_tiles(self) -> int:
         """Tiles the viewer shows only approximately right now."""
-        return int(self._lossy.sum())
+        return self._lossy_count
 
     def encode(
         self,
@@ -131,11 +136,35 @@ class FrameEncoder:
         parts = None
         if not fresh and areas is not None:
             parts = [a for a in (align(r, height, width) for r in areas) if a.w and a.h]
+        self._compares = []
         if fresh:
             changed = self._reset(height, width)
             self._scrolls.forget()
         else:
             changed = self._try_copy(pixels, tiles, parts, moves)
+        if self._lossy_count or fresh:
+            self._encode_changed(pixels, tiles, changed, now, fresh)
+        else:  # all shown exactly (typing, a pager): nothing moving, nothing to refine
+            self._changed_at[changed] = now
+            exact, jpeg = self._exact_tiles(pixels, changed, fresh)
+            tiles.extend(exact)
+            if jpeg.any():
+                tiles.extend(self._jpeg_tiles(pixels, jpeg))
+                self._lossy[changed] = jpeg[changed]
+                self._lossy_count = int(self._lossy.sum())
+        self._remember(pixels, parts)
+        return tiles
+
+    def _encode_changed(
+        self,
+        pixels: Pixels,
+        tiles: list[Tile],
+        changed: npt.NDArray[np.bool_],
+        now: float,
+        fresh: bool,
+    ) -> None:
+        """Steps 1-5 where some tiles are shown as JPEG: those that keep changing stay JPEG,
+        the settled ones are refined."""
         moving = self._lossy & changed & (now - self._changed_at < self.policy.refine_after)
         self._changed_at[changed] = now
         exact, jpeg = self._exact_tiles(pixels, changed & ~moving, fresh)
@@ -144,22 +173,40 @@ class FrameEncoder:
         tiles.extend(self._jpeg_tiles(pixels, jpeg))
         self._lossy[changed] = jpeg[changed]
         tiles.extend(self._refinements(pixels, now, changed))
-        self._remember(pixels, parts)
-        return tiles
+        self._lossy_count = int(self._lossy.sum())
 
     def _changed(
         self, pixels: Pixels, areas: list[Rect] | None, without: Rect | None = None
     ) -> npt.NDArray[np.bool_]:
         """The tiles of ``areas`` (None: all) that differ from the last frame, ``without`` one."""
-        if areas is None and without is None:
-            return changed_tiles(self._prev, pixels)
         height, width = pixels.shape[:2]
+        if areas is None and without is None:
+            return self._compare(self._prev, pixels, Rect(0, 0, width, height))
         changed = np.zeros(grid_shape(height, width), np.bool_)
         for area in [Rect(0, 0, width, height)] if areas is None else areas:
             for piece in [area] if without is None else minus(area, without):
                 where = _grid_slices(piece)
-                changed[where] |= changed_tiles(_crop(self._prev, piece), _crop(pixels, piece))
+                changed[where] |= self._compare(_crop(self._prev, piece), pixels, piece)
         return changed
+
+    def _compare(self, shown: Pixels, pixels: Pixels, area: Rect) -> npt.NDArray[np.bool_]:
+        """The changed tiles of a tile-aligned ``area`` (``shown``: what the viewer has there).
+
+        The pixel-by-pixel result is kept for the rest of the frame (``_differs``); a
+        contiguous array of its own, which the per-tile reductions reshape without a copy.
+        """
+        differs = np.not_equal(_words(shown), _words(_crop(pixels, area)))
+        self._compares.append((area, differs))
+        return any_per_tile(differs)
+
+    def _differs(self, rect: Rect) -> npt.NDArray[np.bool_] | None:
+        """Where ``rect`` differs from what the viewer shows, if one compare of this frame
+        holds all of it (the latest: after a COPY, the compare against what it leaves)."""
+        for area, differs in reversed(self._compares):
+            x, y = rect.x - area.x, rect.y - area.y
+            if 0 <= x <= area.w - rect.w and 0 <= y <= area.h - rect.h:
+                return differs[y : y + rect.h, x : x + rect.w]
+        return None
 
     def _remember(self, pixels: Pixels, areas: list[Rect] | None) -> None:
         """Keep this frame (the parts that can have changed) for the next comparison."""
@@ -185,10 +232,13 @@ class FrameEncoder:
         screen); a window moves along with whatever the viewer shows of it,
         and the tiles it lands on are as exact as their source was
         (``_carry_lossy``).  Afterwards ``_reference`` is what the viewer will
-        show once the copy is applied: the XOR reference.
+        show once the copy is applied: the XOR reference.  A scrolled band was
+        verified pixel by pixel and the rest of its area stays as it was, so
+        the frame's compare serves there too, with the band cleared.
         """
         height, width = pixels.shape[:2]
         copy = self._find_move(pixels, moves)
+        moves_first = copy is not None  # not verified row by row: compared after the copy
         if copy is not None:
             self._scrolls.forget()  # it did not see this frame
             area = align(copy[0], height, width)
@@ -207,14 +257,19 @@ class FrameEncoder:
         )
         self._copied = (area, after)
         tiles.append(_tile(band, Encoding.COPY, encode_copy(sx, sy)))
-        changed[_grid_slices(area)] = changed_tiles(after, _crop(pixels, area))
+        compared = None if moves_first else self._differs(area)
+        if compared is None:
+            changed[_grid_slices(area)] = self._compare(after, pixels, area)
+        else:
+            _crop(compared, Rect(band.x - area.x, band.y - area.y, band.w, band.h))[...] = False
+            changed[_grid_slices(area)] = any_per_tile(compared)
         return changed
 
     def _find_scroll(
         self, pixels: Pixels, changed: npt.NDArray[np.bool_], parts: list[Rect] | None
     ) -> tuple[Rect, int, int] | None:
         busiest = _busiest(changed, parts)
-        scroll = self._scrolls.find(self._prev, pixels, busiest, changed)
+        scroll = self._scrolls.find(self._prev, pixels, busiest, changed, differs=self._differs)
         if scroll is None:
             scroll = self._search_move(pixels, busiest)
         if scroll is None:
@@ -304,6 +359,7 @@ class FrameEncoder:
         shape = grid_shape(height, width)
         self._palette.reset()  # a keyframe starts the viewer's PALETTE context afresh
         self._lossy = np.zeros(shape, np.bool_)
+        self._lossy_count = 0
         self._changed_at = np.full(shape, -np.inf)
         return np.ones(shape, np.bool_)
 
@@ -413,16 +469,19 @@ class FrameEncoder:
         row, first = run[0]
         height = pixels.shape[0]
         band = Rect(first * TILE, row * TILE, len(run) * TILE, min(TILE, height - row * TILE))
-        differs = _words(_crop(pixels, band)) != _words(self._reference(band))
+        differs = self._differs(band)
+        if differs is None:  # a run over two compared parts
+            differs = _words(_crop(pixels, band)) != _words(self._reference(band))
         per_tile = differs.reshape(band.h, len(run), TILE)
-        rows_any = per_tile.any(axis=2)  # (tile rows, tiles)
-        cols_any = per_tile.any(axis=0)  # (tiles, tile columns)
+        rows_any = np.asarray(per_tile.any(axis=2))  # (tile rows, tiles)
+        cols_any = np.asarray(per_tile.any(axis=0))  # (tiles, tile columns)
         top = rows_any.argmax(axis=0).tolist()
         bottom = (band.h - rows_any[::-1].argmax(axis=0)).tolist()
         left = cols_any.argmax(axis=1).tolist()
         right = (TILE - cols_any[:, ::-1].argmax(axis=1)).tolist()
+        touched = np.asarray(cols_any.any(axis=1)).tolist()
         boxes: list[tuple[tuple[int, int], Rect | None]] = []
-        for i, (changed, cell) in enumerate(zip(cols_any.any(axis=1).tolist(), run, strict=True)):
+        for i, (changed, cell) in enumerate(zip(touched, run, strict=True)):
             x, y = band.x + i * TILE, band.y
             box = Rect(x + left[i], y + top[i], right[i] - left[i], bottom[i] - top[i])
             boxes.append((cell, box if changed else None))
@@ -430,7 +489,9 @@ class FrameEncoder:
 
     def _tighten(self, pixels: Pixels, rect: Rect) -> Rect | None:
         """The bounding box of the pixels in ``rect`` that differ from what the viewer shows."""
-        differs = _words(_crop(pixels, rect)) != _words(self._reference(rect))
+        differs = self._differs(rect)
+        if differs is None:
+            differs = _words(_crop(pixels, rect)) != _words(self._reference(rect))
         rows = np.flatnonzero(differs.any(axis=1))
         if rows.size == 0:
             return None
@@ -484,8 +545,9 @@ class FrameEncoder:
 
 
 def _busiest(changed: npt.NDArray[np.bool_], parts: list[Rect] | None) -> npt.NDArray[np.bool_]:
-    """The changed tiles of the part where most changed (all of them without parts)."""
-    if not parts:
+    """The changed tiles of the part where most changed (all of them without parts or with
+    one: nothing changed outside the parts)."""
+    if not parts or len(parts) == 1:
         return changed
     counts = [int(changed[_grid_slices(part)].sum()) for part in parts]
     where = _grid_slices(parts[counts.index(max(counts))])
@@ -560,7 +622,10 @@ def _words(pixels: Pixels) -> npt.NDArray[np.uint32]:
     return pixels.view(np.uint32)[..., 0]
 
 
-def _crop(pixels: Pixels, rect: Rect) -> Pixels:
+_Cell = TypeVar("_Cell", bound=np.generic)
+
+
+def _crop(pixels: npt.NDArray[_Cell], rect: Rect) -> npt.NDArray[_Cell]:
     return pixels[rect.y : rect.y + rect.h, rect.x : rect.x + rect.w]
 
 

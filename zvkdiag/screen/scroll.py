@@ -20,13 +20,14 @@ Detection, ~3-5 ms when many tiles changed (skipped otherwise):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from zvkdiag.screen.tiles import TILE
+from zvkdiag.screen.tiles import TILE, Rect
 
 __all__ = [
     "MIN_SCROLL_ROWS",
@@ -126,11 +127,15 @@ class ScrollFinder:
         new: Pixels,
         changed: npt.NDArray[np.bool_],
         dirty: npt.NDArray[np.bool_] | None = None,
+        *,
+        differs: Callable[[Rect], npt.NDArray[np.bool_] | None] | None = None,
     ) -> Scroll | None:
         """The largest vertically shifted band inside the ``changed`` tiles, or None.
 
         ``dirty``: all tiles that differ (default: ``changed``); ``changed`` may
-        be fewer, the part to look in.
+        be fewer, the part to look in.  ``differs``: where ``new`` differs
+        from ``old`` in a rectangle, pixel by pixel, if the caller has compared
+        it already (None: not), so the changed columns are not compared again.
         """
         kept, self._kept = self._kept, None  # the hashes of ``old``, where known
         dirty = changed if dirty is None else dirty
@@ -140,7 +145,8 @@ class ScrollFinder:
             return None
         y0, y1, x0, x1 = box
         old_words, new_words = _words(old)[y0:y1, x0:x1], _words(new)[y0:y1, x0:x1]
-        span = _changed_columns(old_words, new_words)
+        known = None if differs is None else differs(Rect(x0, y0, x1 - x0, y1 - y0))
+        span = _changed_columns(old_words, new_words, known)
         if span is None:
             self._kept = _updated(kept, new, dirty)
             return None
@@ -171,27 +177,30 @@ def _words(pixels: Pixels) -> npt.NDArray[np.uint32]:
 
 
 def _changed_columns(
-    old: npt.NDArray[np.uint32], new: npt.NDArray[np.uint32]
+    old: npt.NDArray[np.uint32],
+    new: npt.NDArray[np.uint32],
+    differs: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[int, int] | None:
     """The first and past-the-last column where ``old`` and ``new`` differ.
 
     The box is that of the changed tiles, so its first and last tile
     columns hold a change: only those two strips are compared (a seventh of
-    a 900-pixel-wide window), the whole box only if they do not.
+    a 900-pixel-wide window), the whole box only if they do not.  With
+    ``differs`` (the caller's compare of the two) nothing is compared again.
     """
+
+    def changed_in(cols: slice) -> npt.NDArray[np.intp]:
+        mask = old[:, cols] != new[:, cols] if differs is None else differs[:, cols]
+        return np.flatnonzero(mask.any(axis=0))
+
     width = old.shape[1]
-    first = _differing(old[:, :TILE], new[:, :TILE])
-    last = _differing(old[:, width - TILE :], new[:, width - TILE :])
+    first, last = changed_in(slice(0, TILE)), changed_in(slice(width - TILE, width))
     if first.size and last.size and width >= TILE:
         return int(first[0]), width - TILE + int(last[-1]) + 1
-    cols = _differing(old, new)
+    cols = changed_in(slice(0, width))
     if cols.size == 0:
         return None
     return int(cols[0]), int(cols[-1]) + 1
-
-
-def _differing(old: npt.NDArray[np.uint32], new: npt.NDArray[np.uint32]) -> npt.NDArray[np.intp]:
-    return np.flatnonzero((old != new).any(axis=0))
 
 
 _weights = np.zeros(0, np.uint32)

@@ -56,7 +56,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from zvkdiag.screen.adapt import LineAdapter, split_tiles
+from zvkdiag.screen.adapt import Decision, LineAdapter, split_tiles
 from zvkdiag.screen.capture import Capturer, Grabber
 from zvkdiag.screen.desktop import CHECK_EVERY, Desktop, DesktopWatch
 from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
@@ -165,6 +165,7 @@ class ScreenStreamer:
         self.flow = flow or FlowControl()
         self.adapt = adapt or LineAdapter()
         self._split_over: int | None = None
+        self._decided: Decision | None = None  # what ``_adapt_encoder`` last applied
         self._budget = GrabBudget(max_fps)
         self._poll = 1.0 / (poll_fps or max_fps)
         self._clock = clock
@@ -481,6 +482,9 @@ class ScreenStreamer:
     def _adapt_encoder(self) -> None:
         """The next frame's JPEG quality and refinement budget, as the line allows."""
         decided = self.adapt.decision()
+        if decided == self._decided:  # the usual case: the encoder's policy stands
+            return
+        self._decided = decided
         self._split_over = decided.split_over
         self._encoder.policy = replace(
             self._policy,

@@ -19,6 +19,7 @@ __all__ = [
     "TILE",
     "Rect",
     "align",
+    "any_per_tile",
     "changed_tiles",
     "compact_box",
     "cover",
@@ -107,8 +108,16 @@ def cover(rects: Iterable[Rect], height: int, width: int) -> tuple[list[Rect], i
     """Few tile-aligned rectangles covering ``rects`` on the screen, and their tile count.
 
     Far-apart areas (a typed letter and the mouse pointer in another corner)
-    stay separate rectangles instead of one box around both.
+    stay separate rectangles instead of one box around both.  One area (a
+    typed letter) takes plain arithmetic, no grid.
     """
+    if not isinstance(rects, list):
+        rects = list(rects)
+    if len(rects) == 1:
+        area = align(rects[0], height, width)
+        if not (area.w and area.h):
+            return [], 0
+        return [area], -(-area.w // TILE) * -(-area.h // TILE)
     mask = np.zeros(grid_shape(height, width), np.bool_)
     for rect in rects:
         area = align(rect, height, width)
@@ -129,8 +138,17 @@ def changed_tiles(prev: Pixels, cur: Pixels) -> Mask:
     """
     if prev.shape != cur.shape:
         raise ValueError(f"frame shapes differ: {prev.shape} vs {cur.shape}")
-    height, width = cur.shape[:2]
-    differs = np.not_equal(prev.view(np.uint32)[..., 0], cur.view(np.uint32)[..., 0])
+    return any_per_tile(np.not_equal(prev.view(np.uint32)[..., 0], cur.view(np.uint32)[..., 0]))
+
+
+def any_per_tile(differs: Mask) -> Mask:
+    """Boolean grid (rows, cols) of a per-pixel mask: True where any pixel of the tile is.
+
+    ``differs`` starts on a tile boundary (a whole screen or a tile-aligned
+    part of it); the encoder keeps the per-pixel mask of a frame's compare and
+    reuses it for the changed parts of each tile and the scroll search.
+    """
+    height, width = differs.shape
     whole = height - height % TILE
     rows_any = differs[:whole].reshape(-1, TILE, width).any(axis=1)
     if whole < height:
