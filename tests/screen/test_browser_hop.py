@@ -216,3 +216,35 @@ def test_a_repaint_starts_the_stream_again() -> None:
     assert content["more"] == 1
     joined.draw(content, buffers)
     assert np.array_equal(joined.pixels, pair.canvas.pixels()[..., 2::-1])
+
+
+def _colourful_text(height: int, width: int) -> Pixels:
+    """Text on a background whose shades differ per 64-row band: each band has ~200
+    colours, the screen together more than one palette holds; the last band is a photo."""
+    screen = text_screen(height, width)
+    background = (screen[..., :3] == 255).all(axis=2)
+    for top in range(0, height, 64):
+        rows = slice(top, top + 64)
+        shade = np.zeros((min(64, height - top), width, 3), np.uint8)
+        shade[..., 0] = top // 64 * 60
+        shade[..., 1] = np.arange(width) % 200
+        shade[..., 2] = 200
+        screen[rows, :, :3] = np.where(background[rows, :, None], shade, screen[rows, :, :3])
+    screen[height - 64 :, :, :] = photo_patch(64, width)
+    return screen
+
+
+def test_a_screen_too_colourful_for_one_palette_goes_in_bands_of_their_own() -> None:
+    """A first picture of antialiased text has more colours than one palette holds, but each
+    band of 64 rows mostly does: those bands go as palettes, the rest as RGB, exactly."""
+    height = 192
+    screen = _colourful_text(height, W)
+    pair = Pair()
+    content, _ = pair.show(frame(1, *lossless_tiles(screen), keyframe=True, size=(W, height)))
+    assert pair.exact()
+    kinds = [t[4] for t in content["tiles"]]
+    assert kinds == ["pal", "pal", "rgb"], content["tiles"]
+    assert "pal" not in content  # no palette for the whole frame
+    assert all(0 < t[5] <= 256 for t in content["tiles"] if t[4] == "pal")
+    # a third of the pixel bytes to deflate in the palette bands
+    assert content["rgb"] < 2 * W * height

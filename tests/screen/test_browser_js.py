@@ -22,6 +22,7 @@ import pytest
 import zvkdiag.widgets.screen as screen_widget
 
 from .scenes import ChangingScreen, text_screen
+from .test_browser_hop import Pair, W, _colourful_text, frame, lossless_tiles
 from .test_widget import PhotoThenStill, RecordingView, drive
 
 pytestmark = pytest.mark.browser
@@ -266,3 +267,30 @@ def test_a_view_that_joins_mid_stream_waits_for_the_stream_to_start(page: Any) -
     width, height, pixels = page.evaluate(READ_CANVAS)
     drawn = np.frombuffer(base64.b64decode(pixels), np.uint8).reshape(height, width, 4)
     assert np.array_equal(drawn[..., :3], receiver.canvas.pixels()[..., 2::-1])
+
+
+def test_bands_with_palettes_of_their_own_are_drawn_exactly(page: Any) -> None:
+    height = 192
+    screen = _colourful_text(height, W)
+    pair = Pair()
+    message = pair.show(frame(1, *lossless_tiles(screen), keyframe=True, size=(W, height)))
+    assert [t[4] for t in message[0]["tiles"]] == ["pal", "pal", "rgb"]
+    load(page)
+    deliver_all(page, [message])
+    page.wait_for_function("window.acks.at(-1) === 1")
+    width, height_drawn, pixels = page.evaluate(READ_CANVAS)
+    drawn = np.frombuffer(base64.b64decode(pixels), np.uint8).reshape(height_drawn, width, 4)
+    assert np.array_equal(drawn[..., :3], screen[..., 2::-1])
+
+
+def test_a_palette_index_past_its_palette_is_reported_not_drawn(page: Any) -> None:
+    load(page)
+    packed = bytes([10, 20, 30, 40, 50, 60]) + bytes([0, 1, 2, 1])  # 2 colours, index 2
+    data = base64.b64encode(zlib.compress(packed, wbits=-zlib.MAX_WBITS)).decode()
+    frame = {"type": "frame", "seq": 1, "w": 8, "h": 8, "ts": 0, "wire": 1, "rgb": len(packed)}
+    page.evaluate(
+        "([c, b]) => window.deliver(c, b)", [{**frame, "tiles": [[0, 0, 2, 2, "pal", 2]]}, [data]]
+    )
+    status = "document.querySelectorAll('span')[1].textContent"
+    page.wait_for_function(f"{status}.includes('draw failed')")
+    assert "index past the palette" in page.evaluate(status)

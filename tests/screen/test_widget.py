@@ -52,7 +52,7 @@ class FakeBrowserCanvas:
         if "w" in content and self.pixels.shape[:2] != (content["h"], content["w"]):
             self.pixels = np.zeros((content["h"], content["w"], 3), np.uint8)
         own = iter(buffers)  # jpeg and rgba tiles take one each, in tile order
-        carriers = sum(t[4] in ("jpeg", "rgba") for t in content["tiles"])
+        carriers = sum(t[4] in ("jpeg", "rgba") for t in content["tiles"])  # not copy/rgb/pal
         assert len(buffers) == carriers + ("rgb" in content)
         packed = b""
         if "rgb" in content:
@@ -75,6 +75,13 @@ class FakeBrowserCanvas:
             elif kind == "rgb":
                 rgb = np.frombuffer(packed, np.uint8, w * h * 3, offset).reshape(h, w, 3)
                 offset += w * h * 3
+            elif kind == "pal":  # its own palette, then one index per pixel
+                (entries,) = source
+                palette = np.frombuffer(packed, np.uint8, 3 * entries, offset).reshape(-1, 3)
+                index = np.frombuffer(packed, np.uint8, w * h, offset + 3 * entries)
+                assert int(index.max()) < entries
+                rgb = palette[index].reshape(h, w, 3)
+                offset += 3 * entries + w * h
             else:
                 data = next(own)
                 assert len(data) == w * h * 4

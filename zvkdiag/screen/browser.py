@@ -23,7 +23,10 @@ Few colours (screen text, forms, tables): when a frame's packed pixels have
 at most 256 colours and that is smaller, they travel as a palette (``"pal"``:
 its number of RGB entries, first) and one index byte per pixel, a third of
 the bytes to deflate, and deflate finds the glyphs' runs in it more easily
-(a table of numbers: 15 KB against 34 KB per frame at level 1).
+(a table of numbers: 15 KB against 34 KB per frame at level 1).  A frame with
+more colours (a first picture of antialiased text) goes in bands of 64 rows,
+each a ``"pal"`` rectangle with a palette of its own when it has few enough
+colours, else ``"rgb"``.
 
 One deflate stream runs across frames (``lean=True``): each frame's
 buffer ends with a sync flush, so the browser inflates it whole, and the
@@ -70,6 +73,7 @@ from zvkdiag.screen.reassemble import Canvas
 __all__ = [
     "BROWSER_COPY",
     "BROWSER_JPEG",
+    "BROWSER_PAL",
     "BROWSER_RGB",
     "BROWSER_RGBA",
     "BrowserHop",
@@ -80,6 +84,10 @@ BROWSER_JPEG: Final = "jpeg"
 BROWSER_RGBA: Final = "rgba"  # w*h*4 raw bytes in the tile's own buffer
 BROWSER_RGB: Final = "rgb"  # w*h*3 bytes inside the frame's deflated buffer
 BROWSER_COPY: Final = "copy"  # [x, y, w, h, "copy", source x, source y], no buffer
+BROWSER_PAL: Final = "pal"
+"""[x, y, w, h, "pal", n]: n RGB entries, then w*h index bytes, inside the deflated buffer."""
+PALETTE_BAND: Final = 64
+"""Rows per band of a frame too colourful for one palette (each band tries its own)."""
 DEFLATE_LEVEL: Final = 6
 """zlib level: on a palette's indices 6 gave 0.75x level 1's bytes (a table of numbers)."""
 FORMER_DEFLATE_LEVEL: Final = 1
@@ -256,13 +264,43 @@ class _Builder:
         if self.packed:
             rects = [np.concatenate(parts, axis=1) for parts in self.packed]
             raw = _indexed(rects) if palette else None
-            if raw is None:
-                raw = b"".join(_rgb(rect) for rect in rects)
-            else:
+            if raw is not None:
                 self.header["pal"] = (len(raw) - sum(r.shape[0] * r.shape[1] for r in rects)) // 3
+            elif palette:
+                raw = self._banded(rects)
+            else:
+                raw = b"".join(_rgb(rect) for rect in rects)
             self.buffers.append(deflate.compress(raw) + deflate.flush(zlib.Z_SYNC_FLUSH))
             self.header["rgb"] = len(raw)
         return self.header, self.buffers
+
+    def _banded(self, rects: list[Pixels]) -> bytes:
+        """Too many colours for one palette (a first picture of antialiased text, a photo):
+        each band of ``PALETTE_BAND`` rows of each ``rgb`` rectangle goes as a ``pal``
+        rectangle of its own when it has few enough colours, else as ``rgb``.  Bands of a
+        text screen mostly have: the first picture of a form ~0.6x the bytes of RGB."""
+        tiles: list[list[int | str]] = []
+        chunks: list[bytes] = []
+        pending = iter(rects)
+        for entry in self.tiles:
+            if entry[4] != BROWSER_RGB:
+                tiles.append(entry)
+                continue
+            rect = next(pending)
+            x, y, w, _ = (int(v) for v in entry[:4])
+            for top in range(0, rect.shape[0], PALETTE_BAND):
+                band = rect[top : top + PALETTE_BAND]
+                rows = band.shape[0]
+                indexed = _indexed([band])
+                if indexed is None:
+                    tiles.append([x, y + top, w, rows, BROWSER_RGB])
+                    chunks.append(_rgb(band))
+                else:
+                    entries = (len(indexed) - w * rows) // 3
+                    tiles.append([x, y + top, w, rows, BROWSER_PAL, entries])
+                    chunks.append(indexed)
+        self.tiles[:] = tiles
+        return b"".join(chunks)
 
 
 def _header(

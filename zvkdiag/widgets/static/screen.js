@@ -4,7 +4,9 @@
 // Message from the kernel: {type: "frame", seq, w?, h?, ts, wire, tiles: [[x, y, w, h, kind],
 // ...], rgb?, pal?, more?} (w and h when the canvas size is new, and with a repaint).  Kind
 // "jpeg" (a JPEG file) and "rgba" (w*h*4 bytes) tiles take the next buffer, in tile order;
-// kind "copy" ([x, y, w, h, "copy", sx, sy]) copies a canvas area onto (x, y); kind "rgb"
+// kind "copy" ([x, y, w, h, "copy", sx, sy]) copies a canvas area onto (x, y); kind "pal"
+// ([x, y, w, h, "pal", n]) takes n RGB palette entries and then w*h index bytes of the packed
+// pixels (a frame too colourful for one msg.pal goes in bands of its own palettes); kind "rgb"
 // takes the next w*h pixels of the frame's packed pixels: the last buffer, raw deflate,
 // msg.rgb bytes once inflated (RGB; with msg.pal: that many RGB palette entries, then one
 // index byte per pixel); it continues the previous frame's deflate stream when msg.more is
@@ -147,6 +149,26 @@ function unpalette(bytes, count) {
     rgb[j + 2] = bytes[k + 2];
   }
   return rgb;
+}
+
+// A "pal" rectangle at bytes[offset]: `count` RGB entries, then w*h index bytes, as an
+// opaque ImageData.
+function paletteImage(bytes, offset, count, w, h) {
+  const base = offset + 3 * count;
+  if (!(count > 0 && count <= 256) || base + w * h > bytes.length) {
+    throw new Error("packed pixels: a palette rectangle reaches past the end");
+  }
+  const data = new Uint8ClampedArray(w * h * 4);
+  for (let i = 0, j = base; i < data.length; i += 4, j += 1) {
+    const k = bytes[j];
+    if (k >= count) throw new Error("packed pixels: an index past the palette");
+    const c = offset + 3 * k;
+    data[i] = bytes[c];
+    data[i + 1] = bytes[c + 1];
+    data[i + 2] = bytes[c + 2];
+    data[i + 3] = 255;
+  }
+  return new ImageData(data, w, h);
 }
 
 // w*h RGB bytes from rgb[offset] as an opaque ImageData.
@@ -639,7 +661,7 @@ function render({ model, el: host }) {
     }
     let next = 0; // copy and rgb tiles carry no buffer of their own
     const decoded = msg.tiles.map((t) =>
-      t[4] === "copy" || t[4] === "rgb" ? null : decodeTile(t, buffers[next++]),
+      t[4] === "copy" || t[4] === "rgb" || t[4] === "pal" ? null : decodeTile(t, buffers[next++]),
     );
     if (msg.rgb && !msg.more) {
       closeInflater(stream);
@@ -663,6 +685,9 @@ function render({ model, el: host }) {
       } else if (kind === "rgb") {
         ctx.putImageData(rgbImage(packed, offset, w, h), x, y);
         offset += w * h * 3;
+      } else if (kind === "pal") {
+        ctx.putImageData(paletteImage(packed, offset, t[5], w, h), x, y);
+        offset += 3 * t[5] + w * h;
       } else if (picture instanceof ImageData) {
         ctx.putImageData(picture, x, y);
       } else {
