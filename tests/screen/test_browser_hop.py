@@ -7,11 +7,12 @@ canvas' pixels, and the messages must carry no more than what changed.
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import numpy as np
 
-from zvkdiag.screen.browser import BrowserHop
+from zvkdiag.screen.browser import STRIP, BrowserHop
 from zvkdiag.screen.codec import (
     Encoding,
     encode_copy,
@@ -92,12 +93,57 @@ def test_what_the_browser_already_shows_is_not_sent() -> None:
     assert content["tiles"] == [] and buffers == [] and "rgb" not in content
 
 
-def test_neighbouring_rectangles_of_a_row_become_one() -> None:
+def strips(width: int, height: int) -> list[list[int | str]]:
+    """A whole picture's pieces: STRIP wide, column by column."""
+    return [
+        [x, y, min(STRIP, width - x), 64, "rgb"]
+        for x in range(0, width, STRIP)
+        for y in range(0, height, 64)
+    ]
+
+
+def test_a_whole_picture_goes_column_by_column() -> None:
     pair = Pair()
     content, buffers = keyframe(pair, text_screen(H, W))
-    assert content["tiles"] == [[0, 0, W, 64, "rgb"], [0, 64, W, 64, "rgb"]]
+    assert content["tiles"] == strips(W, H)
     assert len(buffers) == 1
     assert pair.exact()
+
+
+def test_neighbouring_rectangles_of_a_row_become_one() -> None:
+    """Beside a copy (whose order matters), a row's rectangles join and are not cut."""
+    pair = Pair()
+    screen = text_screen(H, W)
+    keyframe(pair, screen)
+    changed = screen.copy()
+    changed[70:120, :, :3] = 0  # both tiles of the second row change
+    changed[0:64, 0:64] = screen[0:64, 64:128]  # and the first tile is the second's copy
+    tiles = (
+        Tile(0, 0, 64, 64, Encoding.COPY, encode_copy(64, 0)),
+        *lossless_tiles(changed)[3:],
+    )
+    content, _ = pair.show(frame(2, *tiles))
+    assert [t[4] for t in content["tiles"]] == ["copy", "rgb"]
+    assert content["tiles"][1][:4] == [0, 70, W, 50]
+    assert pair.exact()
+
+
+def test_a_picture_in_strips_takes_fewer_bytes_than_in_rows() -> None:
+    """Lines that repeat down a document are out of deflate's reach in whole rows."""
+    screen = np.full((512, 1024, 4), 0, np.uint8)
+    screen[..., 0] = 200  # a blue desktop
+    document = text_screen(512, 300, seed=5)
+    for top in range(16, 512, 16):  # the same line again and again, as in a list
+        document[top : top + 16] = document[0:16]
+    screen[:, 600:900] = document
+    pair = Pair()
+    _, buffers = pair.show(frame(1, *lossless_tiles(screen), keyframe=True, size=(1024, 512)))
+    assert pair.exact()
+    words = (screen.view("<u4")[..., 0] & 0xFFFFFF).ravel()
+    _, index = np.unique(words, return_inverse=True)
+    rows = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    in_rows = len(rows.compress(index.astype(np.uint8).tobytes()) + rows.flush(zlib.Z_SYNC_FLUSH))
+    assert len(buffers[-1]) < 0.5 * in_rows, (len(buffers[-1]), in_rows)
 
 
 def test_a_refined_jpeg_area_is_sent_whole_and_ends_exact() -> None:
@@ -141,10 +187,10 @@ def test_a_new_size_or_a_reset_forgets_what_the_browser_showed() -> None:
     keyframe(pair, screen)
     pair.hop.reset()
     content, _ = pair.show(frame(2, *lossless_tiles(screen)))
-    assert len(content["tiles"]) == 2  # both rows again
+    assert content["tiles"] == strips(W, H)  # the whole picture again
     bigger = text_screen(H, W + 64)
     content, _ = pair.show(frame(3, *lossless_tiles(bigger), keyframe=True, size=(W + 64, H)))
-    assert content["tiles"] == [[0, 0, W + 64, 64, "rgb"], [0, 64, W + 64, 64, "rgb"]]
+    assert content["tiles"] == strips(W + 64, H)
     assert pair.exact()
 
 
