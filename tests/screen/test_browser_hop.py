@@ -110,6 +110,20 @@ def test_a_whole_picture_goes_column_by_column() -> None:
     assert pair.exact()
 
 
+def test_a_repaint_goes_column_by_column_too() -> None:
+    pair = Pair()
+    screen = text_screen(H, W)
+    keyframe(pair, screen)
+    repaint = pair.hop.repaint_message(pair.canvas)
+    assert repaint is not None
+    content, buffers = repaint
+    assert [t[:4] for t in content["tiles"]] == [
+        [x, 0, min(STRIP, W - x), H] for x in range(0, W, STRIP)
+    ]
+    pair.browser.draw(content, buffers)
+    assert pair.exact()
+
+
 def test_neighbouring_rectangles_of_a_row_become_one() -> None:
     """Beside a copy (whose order matters), a row's rectangles join and are not cut."""
     pair = Pair()
@@ -187,7 +201,7 @@ def test_a_new_size_or_a_reset_forgets_what_the_browser_showed() -> None:
     keyframe(pair, screen)
     pair.hop.reset()
     content, _ = pair.show(frame(2, *lossless_tiles(screen)))
-    assert content["tiles"] == strips(W, H)  # the whole picture again
+    assert content["tiles"] == [[0, 0, W, 64, "rgb"], [0, 64, W, 64, "rgb"]]  # all again
     bigger = text_screen(H, W + 64)
     content, _ = pair.show(frame(3, *lossless_tiles(bigger), keyframe=True, size=(W + 64, H)))
     assert content["tiles"] == strips(W + 64, H)

@@ -168,7 +168,7 @@ def test_ready_repaints_the_whole_picture() -> None:
     view.sent.clear()
     view.from_browser({"type": "ready"})
     ((content, buffers),) = view.sent
-    assert content["tiles"] == [[0, 0, 192, 128, "rgb"]]
+    assert content["tiles"] == [[0, 0, 128, 128, "rgb"], [128, 0, 64, 128, "rgb"]]  # strips
     browser = FakeBrowserCanvas()
     browser.draw(content, buffers)
     assert np.array_equal(browser.pixels, receiver.canvas.pixels()[..., 2::-1])
@@ -329,7 +329,7 @@ def test_frames_wait_for_the_first_ready_and_the_picture_goes_once() -> None:
     before, after, shown = asyncio.run(main())
     assert before == []  # a page that has not rendered the widget would lose them
     (content, buffers), *changes = after
-    assert content["tiles"] == [[0, 0, 192, 128, "rgb"]]
+    assert content["tiles"] == [[0, 0, 128, 128, "rgb"], [128, 0, 64, 128, "rgb"]]  # strips
     browser = FakeBrowserCanvas()
     browser.draw(content, buffers)
     assert np.array_equal(browser.pixels, shown)
