@@ -231,9 +231,9 @@ def test_single_object_json_and_adapters() -> None:
     assert len(items) == 1  # ConvertTo-Json writes a lone object without a list
     rows = list(adapters_from_cim(items))
     assert [(r["kind"], r["address"], r["family"]) for r in rows] == [
-        ("gateway", "192.168.178.1", "ipv4"),
+        ("gateway", "192.0.2.1", "ipv4"),
         ("gateway", "fe80::1", "ipv6"),
-        ("dns_server", "192.168.178.1", "ipv4"),
+        ("dns_server", "192.0.2.1", "ipv4"),
     ]
     assert rows[0]["dhcp"] is True
     assert all(record_problems(NetworkConfigProbe, r) == [] for r in rows)
