@@ -44,7 +44,8 @@ def test_no_tracked_file_holds_conflict_markers() -> None:
             continue
         if not path.is_file():
             continue
-        for match in MARKER.finditer(path.read_bytes()):
-            line = path.read_bytes().count(b"\n", 0, match.start()) + 1
+        data = path.read_bytes()
+        for match in MARKER.finditer(data):
+            line = data.count(b"\n", 0, match.start()) + 1
             found.append(f"{path.relative_to(ROOT)}:{line}")
     assert not found, f"merge conflict markers: {found}"

@@ -40,7 +40,15 @@ def kill_tree(pid: int) -> None:
     For a command the customer program runs: Windows has no process groups, and
     ``cmd /c`` or PowerShell would otherwise leave their children running.
     """
-    for proc in _tree(pid):
+    try:
+        root = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    try:
+        children = root.children(recursive=True)
+    except psutil.Error:  # the command itself is still killed
+        children = []
+    for proc in (root, *children):
         with contextlib.suppress(psutil.Error):
             proc.kill()
 
