@@ -9,11 +9,12 @@ import select
 import subprocess
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from zvkdiag.screen import pointer
-from zvkdiag.screen.capture import Capturer
+from zvkdiag.screen import damage, pointer
+from zvkdiag.screen.capture import POSITION_EVERY, Capturer
 from zvkdiag.screen.damage import DamageWatch
 from zvkdiag.screen.frames import decode_frame
 from zvkdiag.screen.pointer import GENERIC_EVENT, WARP_POLL, PointerEvents
@@ -41,6 +42,14 @@ def settle(watch: DamageWatch) -> None:
         watch.changed()
         watch.take_pointer_news()
         time.sleep(0.05)
+
+
+def settle_capturer(capturer: Capturer) -> None:
+    """Grab until the capturer is quiet (a new watch sees its own first damage)."""
+    capturer.grab_changed()
+    deadline = time.monotonic() + 10
+    while not capturer.quiet() and time.monotonic() < deadline:
+        capturer.grab_changed()
 
 
 def readable(watch: DamageWatch, seconds: float = 5.0) -> bool:
@@ -85,10 +94,7 @@ def test_a_warped_pointer_is_found_by_asking(screen: XServer, watch: DamageWatch
 def test_a_still_screen_costs_no_pointer_image(screen: XServer) -> None:
     """Without news the capturer asks where the pointer is, not what it looks like."""
     with Capturer(display=screen.display) as capturer:
-        capturer.grab_changed()
-        deadline = time.monotonic() + 10
-        while not capturer.quiet() and time.monotonic() < deadline:
-            capturer.grab_changed()  # the new watch's own first damage
+        settle_capturer(capturer)
         before = capturer.cursor_fetches
         assert all(capturer.quiet() for _ in range(50))
         assert capturer.cursor_fetches == before
@@ -97,6 +103,43 @@ def test_a_still_screen_costs_no_pointer_image(screen: XServer) -> None:
         while capturer.quiet() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert capturer.cursor_fetches == before + 1
+
+
+def test_looks_and_grabs_ask_where_the_pointer_is_only_now_and_then(
+    screen: XServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each ask is a round trip to the X server; typing used to pay two a key (a look, a grab).
+
+    The asks are bounded by the time that passed: load only loosens the bound.
+    """
+    asked = 0
+    real = damage.pointer_position
+
+    def counting(*args: Any) -> tuple[int, int] | None:
+        nonlocal asked
+        asked += 1
+        return real(*args)
+
+    monkeypatch.setattr(damage, "pointer_position", counting)
+    with Capturer(display=screen.display) as capturer:
+        capturer.grab_changed()
+        asked, start = 0, time.monotonic()
+        for _ in range(30):
+            capturer.quiet()
+            capturer.grab_changed()
+        seconds = time.monotonic() - start
+    assert asked <= 1 + seconds / POSITION_EVERY
+
+
+def test_a_warp_is_still_seen_by_a_look(screen: XServer) -> None:
+    """No event tells of a program's warp: ``quiet()`` finds it when it next asks."""
+    with Capturer(display=screen.display) as capturer:
+        settle_capturer(capturer)
+        xdotool(screen, "mousemove", "--", "211", "157")
+        deadline = time.monotonic() + 5
+        while capturer.quiet() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert time.monotonic() < deadline, "the warped pointer was never noticed"
 
 
 class CountingCapturer(Capturer):

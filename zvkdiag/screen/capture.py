@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from zvkdiag._errors import ZvkdiagError
 from zvkdiag.screen.damage import DamageWatch, Rects
+from zvkdiag.screen.pointer import WARP_POLL
 from zvkdiag.screen.tiles import TILE, Rect, align, compact_box, cover, minus
 from zvkdiag.screen.window_moves import Move
 
@@ -45,7 +46,7 @@ __all__ = [
 Pixels = npt.NDArray[np.uint8]
 
 MAX_PARTS: Final = 16  # more separate areas than this: grab the whole screen at once
-POSITION_EVERY: Final = 1 / 15  # seconds: how often a grab asks where the pointer is
+POSITION_EVERY: Final = WARP_POLL  # seconds: how often a look asks where the pointer is
 
 
 class Grabber(Protocol):
@@ -141,7 +142,7 @@ class Capturer:
             return False  # grab at once: ``grab_changed`` fetches the pointer afterwards
         if self._cursor_source is None or not self._has_cursor:
             return True
-        if not self._damage.take_pointer_news():
+        if not self._damage.take_pointer_news(ask_position=self._position_due()):
             return True  # no motion, no new pointer image: nothing to ask the server
         try:
             cursor = self._cursor_source.cursor()
@@ -212,20 +213,31 @@ class Capturer:
         """Whether the pointer may have moved or changed since the last grab: fetch it again.
 
         Always True without pointer events (``DamageWatch.watches_pointer``).
-        Where it is is asked at most every ``POSITION_EVERY`` seconds (a round
-        trip; during a drag or a scroll that was once per frame): events say
-        when a device moves it, the position only catches a program warping it.
+        Where it is is asked only when ``_position_due`` (a round trip; during a
+        drag or a scroll that was once per frame): events say when a device
+        moves it, the position only catches a program warping it.
         """
         news, self._pointer_dirty = self._pointer_dirty, False
         if self._cursor_source is None or not self._has_cursor:
             return False
         if self._damage is None:
             return True
-        now = time.monotonic()  # a warped pointer sends no event: ask where it is now and then
-        ask = now - self._position_asked >= POSITION_EVERY
-        if ask:
-            self._position_asked = now
-        return self._damage.take_pointer_news(ask_position=ask) or news
+        return self._damage.take_pointer_news(ask_position=self._position_due()) or news
+
+    def _position_due(self) -> bool:
+        """Whether to ask where the pointer is now (and note that it was asked).
+
+        A warped pointer sends no event, so its position is asked now and then:
+        at most every ``POSITION_EVERY`` seconds, by a grab or by ``quiet()``
+        alike.  A still screen's ticks come as often (``WARP_POLL``), so a warp
+        shows as late as the pointer module says; typing, whose grabs come ten
+        times a second, no longer pays a round trip for each grab and each look.
+        """
+        now = time.monotonic()
+        if now - self._position_asked < POSITION_EVERY:
+            return False
+        self._position_asked = now
+        return True
 
     def _touches_pointer(self, rects: list[Rect], height: int, width: int) -> bool:
         """Whether grabbing the tiles of ``rects`` overwrites the pointer's blended pixels."""
