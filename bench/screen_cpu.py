@@ -10,7 +10,13 @@ per phase the CPU of the capture worker and of the event loop (from
 frames/s and KB/s produced.  Trees alternate run by run (medians of
 ``--runs``), so both see the same load.
 
-Run: ``.venv/bin/python bench/screen_cpu.py --trees /work/main . [--runs 3]``
+``--stages``: also where the capture worker's and the loop's CPU goes, per
+phase: the named steps (``STAGES``) are wrapped to add up their own thread's
+CPU time (``time.thread_time``), reported in microseconds per produced frame.
+Stages nest (``encode`` includes ``palette``): each figure includes what runs
+inside it.  The wrapping itself costs a few microseconds a call.
+
+Run: ``.venv/bin/python bench/screen_cpu.py --trees /work/main . [--runs 3] [--stages]``
 (Xvfb and the harness's tools only, no network).
 """
 
@@ -27,12 +33,46 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from _common import PYTHON, table
 from screen_bench import PHASES, harness_dir, loadavg, scenario_screen
 
 SAMPLE_EVERY: Final = 0.05  # seconds between reads of the threads' CPU
+STAGES: Final = (  # (module, class, method, label) for ``--stages``, outermost first
+    ("zvkdiag.screen.stream", "ScreenStreamer", "_produce", "worker turn"),
+    ("zvkdiag.screen.stream", "ScreenStreamer", "_idle", "  waiting (select)"),
+    ("zvkdiag.screen.capture", "Capturer", "quiet", "  look (DAMAGE)"),
+    ("zvkdiag.screen.capture", "Capturer", "grab_changed", "  grab"),
+    ("zvkdiag.screen.capture", "Capturer", "_shot", "    XShm transfer"),
+    ("zvkdiag.screen.encoder", "FrameEncoder", "encode", "  encode"),
+    ("zvkdiag.screen.encoder", "FrameEncoder", "_try_copy", "    compare + copy search"),
+    ("zvkdiag.screen.encoder", "FrameEncoder", "_changed", "      compare"),
+    ("zvkdiag.screen.encoder", "FrameEncoder", "_exact_tiles", "    exact tiles"),
+    ("zvkdiag.screen.codec", "PaletteEncoder", "encode", "      palette + deflate"),
+    ("zvkdiag.screen.encoder", "FrameEncoder", "_remember", "    remember"),
+    ("zvkdiag.screen.stream", "ScreenStreamer", "_seal", "loop: seal"),
+)
+
+
+def time_stages(calls: list[tuple[float, str, float]]) -> None:
+    """Wrap each of ``STAGES`` to append (wall time, label, own thread's CPU s) per call."""
+    import importlib
+
+    for module, cls, name, label in STAGES:
+        owner = getattr(importlib.import_module(module), cls, None)
+        original = getattr(owner, name, None)
+        if original is None:  # another tree without this step
+            continue
+
+        def timed(*args: object, _f: Any = original, _label: str = label, **kw: object) -> Any:
+            start = time.thread_time()
+            try:
+                return _f(*args, **kw)
+            finally:
+                calls.append((time.time(), _label, time.thread_time() - start))
+
+        setattr(owner, name, timed)
 
 
 def thread_cpu(tid: int) -> float:
@@ -45,8 +85,11 @@ def thread_cpu(tid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def child(display: str, events: Path, script: str, out: Path) -> None:
+def child(display: str, events: Path, script: str, out: Path, stages: bool = False) -> None:
     """In the tree's interpreter: stream while the scenario plays, sample thread CPU."""
+    calls: list[tuple[float, str, float]] = []
+    if stages:
+        time_stages(calls)
     from zvkdiag.screen.stream import ScreenStreamer
 
     streamer = ScreenStreamer(display=display)
@@ -77,7 +120,7 @@ def child(display: str, events: Path, script: str, out: Path) -> None:
     asyncio.run(main())
     done.set()
     sampler.join()
-    out.write_text(json.dumps({"samples": samples, "frames": produced}))
+    out.write_text(json.dumps({"samples": samples, "frames": produced, "stages": calls}))
 
 
 def at(samples: list[list[float]], t: float, column: int) -> float:
@@ -100,17 +143,20 @@ def phases(events: Path) -> dict[str, tuple[float, float]]:
     return spans
 
 
-def one_run(tree: Path, harness: Path, work: Path) -> dict[str, dict[str, float]]:
+def one_run(tree: Path, harness: Path, work: Path, stages: bool) -> dict[str, dict[str, float]]:
     rundir = Path(tempfile.mkdtemp(dir=work))
     (rundir / "assets").mkdir()
     with scenario_screen(rundir, rundir / "assets", harness) as (display, env):
         out = rundir / "cpu.json"
         events = rundir / "events.jsonl"
         code = f"import sys; sys.path[:0] = [{str(tree)!r}, {str(Path(__file__).parent)!r}]; "
-        code += "import screen_cpu as m; m.child(*sys.argv[1:3], sys.argv[3], m.Path(sys.argv[4]))"
+        code += "import screen_cpu as m; "
+        code += "m.child(*sys.argv[1:3], sys.argv[3], m.Path(sys.argv[4]), sys.argv[5] == '1')"
         script = str(harness / "scenario.py")
         subprocess.run(
-            [PYTHON, "-c", code, display, str(events), script, str(out)], env=env, check=True
+            [PYTHON, "-c", code, display, str(events), script, str(out), str(int(stages))],
+            env=env,
+            check=True,
         )
     data = json.loads(out.read_text())
     result = {}
@@ -127,6 +173,9 @@ def one_run(tree: Path, harness: Path, work: Path) -> dict[str, dict[str, float]
             "frames/s": len(frames) / (t1 - t0),
             "KB/s": sum(frames) / 1000 / (t1 - t0),
         }
+        for *_, label in STAGES:
+            spent = sum(c for t, stage, c in data["stages"] if stage == label and t0 <= t < t1)
+            result[name][f"{label} us/frame"] = 1e6 * spent / count
     return result
 
 
@@ -134,6 +183,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--trees", nargs="+", type=Path, required=True)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--stages", action="store_true", help="also CPU per step of a frame")
     a = p.parse_args()
     harness = harness_dir()
     work = Path(tempfile.mkdtemp(prefix="zvk-screen-cpu-"))
@@ -141,9 +191,11 @@ def main() -> int:
     for i in range(a.runs):
         for tree in a.trees:
             print(f"run {i + 1}: {tree} (load average {loadavg()})", flush=True)
-            runs[tree].append(one_run(tree.resolve(), harness, work))
+            runs[tree].append(one_run(tree.resolve(), harness, work, a.stages))
     print(f"load average at the end: {loadavg()}")
     keys = ("worker %", "loop %", "worker ms/frame", "loop ms/frame", "frames/s", "KB/s")
+    if a.stages:
+        keys += tuple(f"{label} us/frame" for *_, label in STAGES)
     rows = []
     for phase in PHASES["A"]:
         for key in keys:
