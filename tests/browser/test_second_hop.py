@@ -29,6 +29,7 @@ from test_quickstart import UI_TIMEOUT_MS
 from zvkdiag.jupyter.launch import LabServer
 from zvkdiag.testing.canvas import canvas_pixels, screen_pixels
 from zvkdiag.testing.fakes import AgentThread, RelayThread
+from zvkdiag.testing.procs import end
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -149,8 +150,7 @@ def _showing(script: str, display_env: dict[str, str]) -> Iterator[Any]:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "shown"
         yield proc.stdout
     finally:
-        proc.kill()
-        proc.wait()
+        end(proc)
 
 
 def test_a_settled_change_is_exact_and_costs_the_browser_at_most_twice_the_relay(

@@ -18,6 +18,7 @@ from zvkdiag.cases.atomic import (
     atomic_writer,
     sweep_temp,
 )
+from zvkdiag.testing.procs import end
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 SMALL_ROWS = 10
@@ -94,8 +95,7 @@ def test_kernel_killed_mid_write_loses_nothing(tmp_path: Path) -> None:
         case_id = proc.stdout.readline().strip()
         _wait_for_temp_table(root / case_id / "tables", proc)
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        end(proc)  # SIGKILL, then its pipe closed
     assert proc.returncode == -signal.SIGKILL
     assert _leftovers(root), "the kill should have caught a write in progress"
 

@@ -220,7 +220,8 @@ def test_screenshots(store: CaseStore) -> None:
     first = case.add_screenshot(img)
     second = case.add_screenshot(buf.getvalue())  # same fixed time: must not overwrite
     assert first != second and first.name.startswith("20261125T142305")
-    assert Image.open(second).size == (8, 4)
+    with Image.open(second) as shot:
+        assert shot.size == (8, 4)
     with pytest.raises(CaseStoreError, match="PNG"):
         case.add_screenshot(b"GIF89a...")
     with pytest.raises(CaseStoreError, match="valid PNG"):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from Xlib import display as xdisplay
 
+from zvkdiag.testing.procs import end
 from zvkdiag.testing.xvfb import XServer, xvfb
 
 TARGET = Path(__file__).with_name("target.py")
@@ -90,8 +91,7 @@ def running_target(screen: XServer) -> Iterator[Target]:
         assert proc.stdout.readline().strip() == "shown"
         yield Target(screen, proc)
     finally:
-        proc.kill()
-        proc.wait()
+        end(proc)
 
 
 @pytest.fixture

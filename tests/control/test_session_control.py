@@ -13,6 +13,7 @@ import zvkdiag
 from zvkdiag.consent.model import ControlActive, Scope
 from zvkdiag.control.events import Button, Key, Move
 from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
+from zvkdiag.testing.procs import end
 from zvkdiag.testing.xinput import CustomerDevice
 
 from .conftest import GERMAN, Target, held_down
@@ -126,8 +127,7 @@ def test_killed_engineer_leaves_nothing_held(target: Target, relay: RelayThread)
             proc.send_signal(19)  # SIGSTOP: the engineer freezes; the connection stays up
             assert _wait_released(target.display) == ([], 0)  # the heartbeat is missed
         finally:
-            proc.kill()
-            proc.wait()
+            end(proc)
 
 
 def test_customer_input_pauses_injection(target: Target, relay: RelayThread) -> None:

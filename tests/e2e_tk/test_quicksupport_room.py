@@ -18,7 +18,7 @@ from zvkdiag.consent.audit import read_records, verify
 from zvkdiag.consent.messages import network_text, text
 from zvkdiag.consent.model import RouteChosen
 from zvkdiag.testing.fakes import RelayThread
-from zvkdiag.testing.procs import Proc
+from zvkdiag.testing.procs import Proc, end
 
 from .conftest import EXIT_WAIT, ID_LINE, StartCustomer
 from .driver import MAIN, WAIT, Screen, colour_share, ink, same_ink, until, white_boxes
@@ -50,10 +50,7 @@ def cover(screen: Screen) -> Iterator[subprocess.Popen[str]]:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
         yield proc
     finally:
-        proc.kill()
-        proc.wait(EXIT_WAIT)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        end(proc, EXIT_WAIT)
 
 
 def band_share(screen: Screen) -> float:

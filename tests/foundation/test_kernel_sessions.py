@@ -9,6 +9,7 @@ import time
 import zvkdiag
 from zvkdiag.consent.model import ConnectionInterrupted, SessionEnded
 from zvkdiag.testing.fakes import AgentThread, AutoConsent, RelayThread
+from zvkdiag.testing.procs import end
 
 FORGETFUL_NOTEBOOK = """
 import sys, zvkdiag
@@ -84,12 +85,10 @@ def _killed_kernel(agent: AgentThread, relay: RelayThread) -> None:
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "connected"
         assert not any(isinstance(e, SessionEnded) for e in agent.ui.events)
-        proc.kill()
-        proc.wait()
+        end(proc)
         assert agent.ui.wait_for(lambda: any(isinstance(e, SessionEnded) for e in agent.ui.events))
     finally:
-        proc.kill()
-        proc.wait()
+        end(proc)
     ended = [e for e in agent.ui.events if isinstance(e, SessionEnded)]
     assert ended[0].reason in {"engineer", "network"}  # the indicator goes with either
     assert agent.fresh_password(old) != old

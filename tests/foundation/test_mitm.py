@@ -50,6 +50,8 @@ class PakeMitmRelay:
         await asyncio.gather(
             self._as_engineer(cust), self._as_customer(sock), return_exceptions=True
         )
+        cust.close()
+        sock.close()
 
     async def _as_engineer(self, sock: socket.socket) -> None:
         p = Pake("engineer", "123456789", GUESS)
@@ -73,8 +75,10 @@ class PakeMitmRelay:
         )
 
     def close(self) -> None:
-        self.lsock.close()
         self.lt.stop()
+        self.lsock.close()
+        if self.customer is not None:
+            self.customer.close()
 
 
 def test_relay_running_its_own_pake_is_caught_on_both_sides() -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import mss
 import pytest
 
+from zvkdiag.testing.procs import end
 from zvkdiag.testing.xvfb import XServer, xvfb
 
 from .scenes import TK_SCENE
@@ -58,5 +59,4 @@ def scene(screen: XServer) -> Iterator[Scene]:
         time.sleep(0.3)  # let Tk finish painting after the first idle
         yield Scene(screen, proc)
     finally:
-        proc.kill()
-        proc.wait()
+        end(proc)

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 import pytest
 
 from zvkdiag.screen.adapt import QUALITIES, FrameRecord
+from zvkdiag.testing.procs import end
 from zvkdiag.testing.shaping import SHAPES, ShapedLink, can_make_namespaces
 from zvkdiag.testing.slowline import FrameWatch, slow_session, streamers
 from zvkdiag.testing.xvfb import xvfb
@@ -89,8 +90,7 @@ def typing_window() -> Iterator[tuple[str, subprocess.Popen[str]]]:
             assert proc.stdout.readline().strip() == "shown"
             yield server.display, proc
         finally:
-            proc.kill()
-            proc.wait()
+            end(proc)
 
 
 def _typed(proc: subprocess.Popen[str]) -> str:

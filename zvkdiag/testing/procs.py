@@ -11,11 +11,22 @@ import sys
 import threading
 from collections.abc import Sequence
 from queue import Empty, Queue
+from typing import Any
 
-__all__ = ["Proc"]
+__all__ = ["Proc", "end"]
 
 PIPE_DRAIN = 5.0
 """Seconds to wait for the last stdout lines of an ended child (a grandchild may hold it)."""
+
+
+def end(proc: subprocess.Popen[Any], timeout: float | None = None) -> None:
+    """Kill ``proc`` if it still runs, reap it and close its pipes (no ResourceWarning later)."""
+    proc.kill()
+    proc.wait(timeout)
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):  # unflushed input to a killed child
+                pipe.close()
 
 
 class Proc:

@@ -226,4 +226,6 @@ class ShapedLink(NamespacePair):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
         super().close()
