@@ -135,8 +135,9 @@ class RelayThread:
             self._server.close()
             if self._wss_server is not None:
                 self._wss_server.close()
-            for conn in list(_live_conns(self.relay)):
+            for conn in list(self.relay.conns):  # pairs too: the loop stops right after
                 conn.close()
+            await asyncio.sleep(0)  # let the transports finish closing their sockets
 
         self._lt.call(_close())
         self._lt.stop()
@@ -146,10 +147,6 @@ class RelayThread:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _live_conns(relay: Relay) -> list[Any]:
-    return [c for c in relay.conns if c.phase in ("handshake", "offered", "waiting", "resuming")]
 
 
 class AgentThread:
