@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -148,3 +150,26 @@ def test_customer_input_pauses_injection(target: Target, relay: RelayThread) -> 
         assert ui.wait_for(lambda: ui.events[-1] == ControlActive(True, paused=False))
         c.type_text("after")
     assert target.wait_text("after") == "after"
+
+
+def test_a_move_racing_the_customers_revoke_is_consent_denied(
+    target: Target, relay: RelayThread
+) -> None:
+    """The agent's close can reach the channel a loop pass before the status reader sees it."""
+
+    async def move_until_refused(c: zvkdiag.Control) -> None:
+        while True:  # sleep(0): each pass runs ahead of the reader's wake-up
+            await c.asend([Move(10, 10)])
+            await asyncio.sleep(0)
+
+    with AgentThread(relay=relay.address) as a, _connect(a, relay) as s:
+        c = s.control()
+        s.call(c.asend([Move(300, 200), Button(1, True)]))
+        assert _held_soon(target.display)
+        with ThreadPoolExecutor(1) as pool:
+            mover = pool.submit(s.call, move_until_refused(c), 30)
+            time.sleep(0.2)  # moving already
+            a.agent.revoke(Scope.SCREEN_CONTROL)
+            with pytest.raises(zvkdiag.ConsentDenied):
+                mover.result(timeout=30)
+        assert _wait_released(target.display) == ([], 0)

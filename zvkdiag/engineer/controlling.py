@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
-from zvkdiag._errors import ConsentDenied, ProtocolError
+from zvkdiag._errors import ConsentDenied, ProtocolError, SessionClosed
 from zvkdiag.control.events import (
     MAX_TEXT,
     Button,
@@ -47,6 +47,8 @@ RELEASE_WAIT: Final = 5.0
 DRAG_STEPS: Final = 12
 STEP_PAUSE: Final = 0.015
 """Seconds between the steps of a drag, so programs (and the customer) see it move."""
+END_WAIT: Final = 1.0
+"""Seconds a refused write waits for the status reader to tell a revoke from a broken session."""
 BUTTONS: Final = {"left": 1, "middle": 2, "right": 3}
 
 
@@ -128,7 +130,15 @@ class Control:
     async def asend(self, events: Sequence[InputEvent]) -> None:
         """Send one batch of already validated events (the widget's path)."""
         self._check()
-        await self._session._guarded(self._write(list(events)))
+        try:
+            await self._session._guarded(self._write(list(events)))
+        except SessionClosed:
+            # The agent's close (the customer revoked) can refuse a write a loop pass
+            # before the status reader has seen the end: let it, then say which it was.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._tasks[0]), END_WAIT)
+            self._check()
+            raise
 
     # -- validation ---------------------------------------------------------------------------
     def _at(self, x: int, y: int) -> Move:
