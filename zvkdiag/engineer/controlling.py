@@ -135,8 +135,9 @@ class Control:
         except SessionClosed:
             # The agent's close (the customer revoked) can refuse a write a loop pass
             # before the status reader has seen the end: let it, then say which it was.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._tasks[0]), END_WAIT)
+            # (wait, not wait_for on a shield: a reader cancelled by release() must not
+            # turn this into a CancelledError)
+            await asyncio.wait([self._tasks[0]], timeout=END_WAIT)
             self._check()
             raise
 
