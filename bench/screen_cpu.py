@@ -6,9 +6,9 @@ one runs the streamer (``ScreenStreamer``: capture worker and event loop)
 in a child process of each tree given, on a fresh Xvfb with the harness's
 scenario, every frame acknowledged as soon as it is produced, and reports
 per phase the CPU of the capture worker and of the event loop (from
-``/proc/self/task``), in ms per produced frame and % of a core, with the
-frames/s and KB/s produced.  Trees alternate run by run (medians of
-``--runs``), so both see the same load.
+``/proc/self/task``: ``schedstat``'s nanoseconds where the kernel keeps them),
+in ms per produced frame and % of a core, with the frames/s and KB/s produced.
+Trees alternate run by run (medians of ``--runs``), so both see the same load.
 
 ``--stages``: also where the capture worker's and the loop's CPU goes, per
 phase: the named steps (``STAGES``) are wrapped to add up their own thread's
@@ -76,9 +76,18 @@ def time_stages(calls: list[tuple[float, str, float]]) -> None:
 
 
 def thread_cpu(tid: int) -> float:
-    """utime + stime of one thread of this process, in seconds (0 once it has ended)."""
+    """CPU seconds of one thread of this process so far (0 once it has ended).
+
+    From ``schedstat`` (nanoseconds) where the kernel keeps it, else utime + stime
+    from ``stat`` (10 ms clock ticks: a phase of typing is a few ticks).
+    """
+    task = Path(f"/proc/self/task/{tid}")
     try:
-        stat = Path(f"/proc/self/task/{tid}/stat").read_text()
+        return int((task / "schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):  # no schedstat here, or the thread ended
+        pass
+    try:
+        stat = (task / "stat").read_text()
     except FileNotFoundError:  # ended since the directory was listed
         return 0.0
     fields = stat.rsplit(")", 1)[1].split()

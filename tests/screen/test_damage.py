@@ -465,3 +465,36 @@ def test_without_damage_every_grab_takes_the_whole_screen(
         finally:
             window.kill()
             window.wait()
+
+
+def test_the_loop_leaves_the_damage_socket_to_the_idle_worker(screen: XServer) -> None:
+    """While the worker idles in select() on the DAMAGE socket, the loop does not watch it.
+
+    Otherwise a drawing (a typed key) could wake the event loop as well, for nothing.
+    The drawing still reaches the worker, which grabs it in the same turn.
+    """
+    now = [100.0]
+
+    async def main() -> tuple[list[bool], int]:
+        streamer, frames, pending = await _idle_worker(screen, now)
+        loop = asyncio.get_running_loop()
+        watched = []
+        try:
+            turns = streamer.stats.turns
+            for step, colour in enumerate(("#336699", "#993366", "#669933")):
+                if step:
+                    pending = asyncio.ensure_future(anext(frames))
+                    now[0] += 0.1  # the next turn is due: the worker takes it and waits
+                    await asyncio.sleep(0.3)
+                fd = streamer._damage_fd  # the DAMAGE socket the loop watches between turns
+                assert fd is not None
+                watched.append(loop.remove_reader(fd))  # True: the loop had it too
+                draw(screen, colour)
+                streamer.on_ack(decode_frame(await asyncio.wait_for(pending, 10)).seq)
+            return watched, streamer.stats.turns - turns
+        finally:
+            await frames.aclose()
+
+    watched, turns = asyncio.run(main())
+    assert watched == [False, False, False]
+    assert turns == 2  # the two turns the test made due: each drawing taken in its turn

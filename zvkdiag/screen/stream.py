@@ -247,6 +247,7 @@ class ScreenStreamer:
                 until = self.flow.deadline()
                 self.stats.turns += 1
                 self._adapt_encoder()
+                self._unwatch_damage()  # the worker's own select() watches it meanwhile
                 produced = await loop.run_in_executor(
                     self._executor, self._produce, keyframe, until
                 )
@@ -416,7 +417,10 @@ class ScreenStreamer:
         True: look again (and grab if there is news).  False: hand back to the
         loop, on ``_interrupt()``, at ``until``, and on a drawing that
         ``max_fps`` does not allow to grab yet (the loop's DAMAGE wake-up then
-        paces it).
+        paces it).  Meanwhile the loop does not watch the DAMAGE socket: each
+        drawing would wake both threads, the loop for nothing (a cold wake-up
+        per typed key, docs/screen.md).  A drawing seen here is noted in
+        ``_damaged``, as the loop's watch would have.
         """
         capturer = self._capturer
         if not isinstance(capturer, Capturer) or self._stopped or self._paused:
@@ -442,8 +446,11 @@ class ScreenStreamer:
             return False
         if self._stopped or self._paused:
             return False
+        if fd not in ready:
+            return True
+        self._damaged = True  # as the loop's own watch would have noted: a drawing is due
         now = self._clock()
-        return fd not in ready or self._budget.ready_at(now) <= now
+        return self._budget.ready_at(now) <= now
 
     def _interrupt(self) -> None:
         """End the worker's ``_idle`` now (any thread)."""
