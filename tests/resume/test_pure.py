@@ -21,6 +21,7 @@ from zvkdiag.resume.frames import (
     encode_ack,
     encode_data,
     encode_hello,
+    parse_ack,
     parse_hello,
 )
 from zvkdiag.resume.secret import ResumeSecret
@@ -295,3 +296,52 @@ def test_a_malformed_frame_ends_the_stream_with_a_close_the_peer_can_read() -> N
     assert isinstance(ended, ProtocolError)
     assert error is None, f"the peer's connection was reset: {error!r}"
     assert got.endswith(encode(Kind.CLOSE)), got[-32:]
+
+
+class _Echo(asyncio.Protocol):
+    """Answers each message at once, as the agent answers a screen frame's ack or a command."""
+
+    def __init__(self, stream: transport.ResumableTransport) -> None:
+        self.stream = stream
+
+    def data_received(self, data: bytes) -> None:
+        self.stream.write(b"answer to " + data)
+
+
+def test_an_answer_carries_the_ack_of_its_question_in_the_same_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request answered at once needs no ACK of its own: it rides on the answer's DATA.
+
+    The lone ACK (``ACK_DELAY``) and the heartbeat's are pushed out of the way here, so
+    only an ACK that rides along can arrive.
+    """
+    monkeypatch.setattr(transport, "ACK_DELAY", 3600.0)
+    monkeypatch.setattr(transport, "HEARTBEAT", 3600.0)
+
+    async def scene() -> list[tuple[Kind, bytes]]:
+        _, cus = _sides()
+        server = socket.create_server(("127.0.0.1", 0))
+        peer = socket.create_connection(server.getsockname())
+        ours, _ = server.accept()
+        server.close()
+        stream = transport.ResumableTransport(cus, redial=None)  # the customer's end
+        await stream.start(_Echo(stream), ours)
+        loop = asyncio.get_running_loop()
+        peer.setblocking(False)
+        decoder, frames = Decoder(), []
+        try:
+            for asked, (offset, question) in enumerate(((0, b"frame 1"), (7, b"frame 2"))):
+                await loop.sock_sendall(peer, encode_data(offset, question))
+                async with asyncio.timeout(10):
+                    while sum(f.kind is Kind.ACK for f in frames) <= asked + 1:  # + the first
+                        frames += decoder.feed(await loop.sock_recv(peer, 65536))
+        finally:
+            stream.abort()
+            peer.close()
+        return [(f.kind, bytes(f.payload)) for f in frames]
+
+    frames = asyncio.run(scene())
+    # a carrier starts with an ACK of where its side stands; then each answer and its ACK
+    assert [kind for kind, _ in frames] == [Kind.ACK, Kind.DATA, Kind.ACK, Kind.DATA, Kind.ACK]
+    assert [parse_ack(payload) for kind, payload in frames if kind is Kind.ACK] == [0, 7, 14]

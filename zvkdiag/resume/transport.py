@@ -53,7 +53,8 @@ GRACE: Final = 60.0
 """Seconds both sides keep trying to resume before the session ends as without resumption."""
 HEARTBEAT: Final = 1.0
 DEAD_AFTER: Final = 3.0
-ACK_DELAY: Final = 0.05
+ACK_DELAY: Final = 0.5
+"""Seconds an ACK waits for DATA of ours to ride on before it goes alone (``_acknowledge``)."""
 HANDSHAKE_TIMEOUT: Final = 10.0
 RETRY: Final = (0.1, 0.25, 0.5)
 CLOSE_LINGER: Final = 2.0
@@ -181,6 +182,9 @@ class ResumableTransport(asyncio.Transport):
             self._end(exc)
             return
         if self._carrier is not None and self._carrier.transport is not None:
+            if self.state.received > self.state.acked_to_peer:
+                out.append(self.state.ack())  # rides along: no packet, no wake-up of its own
+                self._cancel_ack_timer()
             self._carrier.transport.writelines(out)
 
     def close(self) -> None:
@@ -320,15 +324,26 @@ class ResumableTransport(asyncio.Transport):
                 raise ProtocolError(f"a {frame.kind.name} frame in the middle of the stream")
 
     def _acknowledge(self) -> None:
+        """ACK what arrived: at once after ``ACK_EVERY`` bytes, else with our next DATA.
+
+        A request answered within ``ACK_DELAY`` (a screen frame and its ack, a
+        command and its output) carries the ACK in the answer's write; only a
+        stream that stays silent gets a lone ACK after ``ACK_DELAY`` (and each
+        ``HEARTBEAT`` sends one anyway).  A lone ACK after every message cost
+        both ends and the relay a wake-up each, per typed key.
+        """
         if self.state.ack_due():
             self._send_ack()
         elif self._ack_timer is None and self.state.received > self.state.acked_to_peer:
             self._ack_timer = self._loop.call_later(ACK_DELAY, self._send_ack)
 
-    def _send_ack(self) -> None:
+    def _cancel_ack_timer(self) -> None:
         if self._ack_timer is not None:
             self._ack_timer.cancel()
             self._ack_timer = None
+
+    def _send_ack(self) -> None:
+        self._cancel_ack_timer()
         if self._carrier is not None and self._carrier.transport is not None:
             self._carrier.transport.write(self.state.ack())
 
