@@ -329,8 +329,8 @@ class ResumableTransport(asyncio.Transport):
         A request answered within ``ACK_DELAY`` (a screen frame and its ack, a
         command and its output) carries the ACK in the answer's write; only a
         stream that stays silent gets a lone ACK after ``ACK_DELAY`` (and each
-        ``HEARTBEAT`` sends one anyway).  A lone ACK after every message cost
-        both ends and the relay a wake-up each, per typed key.
+        ``HEARTBEAT`` sends one anyway).  A lone ACK per message would cost both
+        ends and the relay a wake-up each, per typed key.
         """
         if self.state.ack_due():
             self._send_ack()
