@@ -21,7 +21,10 @@ from zvkdiag.screen.frames import Control, ControlKind, Frame, decode_frame, enc
 from zvkdiag.screen.reassemble import Canvas
 from zvkdiag.screen.stream import ScreenStreamer
 from zvkdiag.screen.tiles import Rect
+from zvkdiag.testing.blind import BlindCapturer
 from zvkdiag.testing.xvfb import XServer
+
+from .scenes import until
 
 pytestmark = pytest.mark.x11
 
@@ -498,3 +501,76 @@ def test_the_loop_leaves_the_damage_socket_to_the_idle_worker(screen: XServer) -
     watched, turns = asyncio.run(main())
     assert watched == [False, False, False]
     assert turns == 2  # the two turns the test made due: each drawing taken in its turn
+
+
+def test_the_safety_net_widens_while_damage_proves_right(
+    screen: XServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A still screen is grabbed whole less and less often, down to ``FULL_POLL_LONGEST``.
+
+    Each full grab that finds the screen as DAMAGE said doubles the period:
+    0.2, 0.4, 0.8 s here (5, 10, 20, 30 s in use), so ~5 full grabs in 3 s
+    instead of the 15 a fixed period would make.
+    """
+    monkeypatch.setattr(stream, "FULL_POLL", 0.2)
+    monkeypatch.setattr(stream, "FULL_POLL_LONGEST", 0.8)
+
+    async def main() -> tuple[int, float, bool]:
+        streamer = ScreenStreamer(display=screen.display, max_fps=60)
+        frames = streamer.frames()
+        try:
+            first = decode_frame(await asyncio.wait_for(anext(frames), 10))
+            streamer.on_ack(first.seq)
+            before = streamer.stats.captures
+            idle = asyncio.ensure_future(anext(frames))
+            await asyncio.sleep(3.0)
+            assert not idle.done(), "a still screen sent a frame"
+            idle.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await idle
+            net = streamer.full_poll
+            return streamer.stats.captures - before, net.period, net.trusted
+        finally:
+            await frames.aclose()
+
+    captures, period, trusted = asyncio.run(main())
+    assert trusted
+    assert period == 0.8
+    assert 1 <= captures <= 8
+
+
+def test_a_change_damage_missed_is_found_by_the_net_which_then_stays_tight(
+    screen: XServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The full grab finds what DAMAGE did not report; from then on it comes every ``FULL_POLL``."""
+    monkeypatch.setattr(stream, "FULL_POLL", 0.2)
+    monkeypatch.setattr(stream, "FULL_POLL_LONGEST", 0.8)
+    blind = BlindCapturer(display=screen.display, blind=Rect(0, 0, screen.width, screen.height))
+
+    async def main() -> tuple[Frame, float, float, bool]:
+        streamer = ScreenStreamer(display=screen.display, max_fps=60, capture=lambda: blind)
+        frames = streamer.frames()
+        try:
+            first = decode_frame(await asyncio.wait_for(anext(frames), 10))
+            streamer.on_ack(first.seq)
+            found = asyncio.ensure_future(anext(frames))
+            await until(lambda: streamer.full_poll.period == 0.8)
+            widened = streamer.full_poll.period
+            await asyncio.to_thread(draw, screen, "#a03050")
+            frame = decode_frame(await asyncio.wait_for(found, 10))
+            streamer.on_ack(frame.seq)
+            later = asyncio.ensure_future(anext(frames))
+            await asyncio.sleep(1.5)  # several more full grabs of a still screen
+            later.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await later
+            return frame, widened, streamer.full_poll.period, streamer.full_poll.trusted
+        finally:
+            await frames.aclose()
+
+    frame, widened, period, trusted = asyncio.run(main())
+    assert widened == 0.8
+    assert blind.unreported >= 1  # DAMAGE did see the drawing: the fake forgot it
+    assert frame.tiles and not frame.keyframe
+    assert period == 0.2
+    assert not trusted

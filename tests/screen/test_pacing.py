@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from zvkdiag.screen.pacing import GrabBudget
+from zvkdiag.screen.pacing import FullPoll, GrabBudget
 
 
 def test_after_a_pause_two_grabs_may_follow_each_other_at_once() -> None:
@@ -42,3 +42,39 @@ def test_a_grab_beyond_the_budget_delays_the_next_one() -> None:
 def test_nonsense_settings_are_refused(rate: float, burst: int) -> None:
     with pytest.raises(ValueError):
         GrabBudget(rate, burst)
+
+
+def test_the_full_poll_widens_while_damage_proves_right_up_to_the_longest() -> None:
+    net = FullPoll(5.0, 30.0)
+    assert net.due(0.0)
+    periods = []
+    for now in (0.0, 10.0, 30.0, 60.0, 90.0, 120.0):
+        assert net.due(now)
+        net.done(now, missed=False)
+        periods.append(net.period)
+        assert not net.due(now + net.period - 0.001)
+    assert periods == [10.0, 20.0, 30.0, 30.0, 30.0, 30.0]
+
+
+def test_one_missed_change_tightens_the_full_poll_for_good() -> None:
+    net = FullPoll(5.0, 30.0)
+    net.done(0.0, missed=False)
+    net.done(10.0, missed=True)
+    assert net.period == 5.0 and not net.trusted
+    for now in (15.0, 20.0, 25.0):
+        net.done(now, missed=False)
+    assert net.period == 5.0
+
+
+def test_a_full_poll_that_cannot_tell_leaves_the_period() -> None:
+    net = FullPoll(5.0, 30.0)
+    net.done(0.0, missed=False)
+    net.done(10.0, missed=None)  # a keyframe, or something drawn meanwhile
+    assert net.period == 10.0 and net.trusted
+    assert not net.due(19.9) and net.due(20.0)
+
+
+@pytest.mark.parametrize(("first", "longest"), [(0.0, 30.0), (5.0, 4.0)])
+def test_a_nonsense_full_poll_is_refused(first: float, longest: float) -> None:
+    with pytest.raises(ValueError):
+        FullPoll(first, longest)

@@ -20,6 +20,7 @@ the capturer and grabs from one worker thread only.
 
 from __future__ import annotations
 
+import select
 import time
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -273,6 +274,19 @@ class Capturer:
     def pointer_events(self) -> bool:
         """``damage_fd`` also wakes on pointer motion and image changes: no need to poll."""
         return self._damage is not None and self._damage.watches_pointer
+
+    def drawn_since_look(self) -> bool:
+        """Whether DAMAGE has news since the last ``quiet()``, read or not; takes none of it.
+
+        Pointer events on the same socket count too: a caller learns "maybe".
+        """
+        if self._damage is None:
+            return False
+        fd = self._damage.fileno()
+        if self._damage.pending or fd < 0:
+            return self._damage.pending
+        ready, _, _ = select.select([fd], [], [], 0)
+        return bool(ready)
 
     @property
     def damage_pending(self) -> bool:

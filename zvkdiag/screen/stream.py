@@ -22,8 +22,9 @@ is grabbed at once, not at the next poll tick: at most ``max_fps`` grabs a
 second on average, but a second grab may follow the first without waiting
 (``pacing``), so a drawing made in two bursts is not held back a whole grab
 period.  The ticks (``poll_fps``, by default ``max_fps``) remain for what
-DAMAGE does not report, the mouse pointer, and as the safety net of
-``FULL_POLL``; after ``IDLE_AFTER`` seconds without a frame they slow to
+DAMAGE does not report, the mouse pointer, and as the safety net of a full
+grab every ``FULL_POLL`` seconds, widening to ``FULL_POLL_LONGEST`` while
+DAMAGE proves right (``pacing.FullPoll``); after ``IDLE_AFTER`` seconds without a frame they slow to
 ``IDLE_POLL`` (the first pointer move after a pause shows up to 67 ms late,
 everything after it at full rate).  Where the DAMAGE connection also reports
 pointer motion and image changes (``pointer``), a moving mouse wakes the
@@ -62,11 +63,13 @@ from zvkdiag.screen.desktop import CHECK_EVERY, Desktop, DesktopWatch
 from zvkdiag.screen.encoder import EncoderPolicy, FrameEncoder
 from zvkdiag.screen.flow import FlowControl
 from zvkdiag.screen.frames import VERSION, ControlKind, Frame, FrameWriter, Tile, decode_control
-from zvkdiag.screen.pacing import GrabBudget
+from zvkdiag.screen.pacing import FullPoll, GrabBudget
 from zvkdiag.screen.pointer import WARP_POLL
 from zvkdiag.screen.tiles import Rect
 
 __all__ = [
+    "FULL_POLL",
+    "FULL_POLL_LONGEST",
     "MAX_FPS",
     "CaptureSource",
     "Reader",
@@ -78,7 +81,8 @@ __all__ = [
 ]
 
 MAX_FPS: Final = 60.0  # grabs per second at most
-FULL_POLL: Final = 5.0  # grab the whole screen at least this often, whatever X DAMAGE says
+FULL_POLL: Final = 5.0  # grab the whole screen this often at first, whatever X DAMAGE says
+FULL_POLL_LONGEST: Final = 30.0  # ... and at least this often where DAMAGE never missed a change
 IDLE_AFTER: Final = 2.0  # seconds without a frame: the screen is idle
 IDLE_POLL: Final = 1 / 15  # the pointer poll's period while idle (DAMAGE still wakes at once)
 
@@ -178,7 +182,8 @@ class ScreenStreamer:
         self._stopped = False
         self._running = False
         self._last_grab = -FULL_POLL
-        self._last_full = -FULL_POLL
+        self.full_poll = FullPoll(FULL_POLL, FULL_POLL_LONGEST)
+        self._looked_quiet = False  # the last look before a grab: DAMAGE said nothing was drawn
         self._last_frame = 0.0
         self._damage_fd: int | None = None
         self._damaged = False
@@ -365,9 +370,7 @@ class ScreenStreamer:
                 return None
         self._last_grab = self._clock()
         self._budget.spend(self._last_grab)
-        full = keyframe or self._last_grab - self._last_full >= FULL_POLL
-        if full:
-            self._last_full = self._last_grab
+        full = keyframe or self.full_poll.due(self._last_grab)
         captured_at = time.time()
         pixels, areas = self._grab(full)
         self._shape = (pixels.shape[0], pixels.shape[1])
@@ -376,6 +379,8 @@ class ScreenStreamer:
         tiles = self._encoder.encode(
             pixels, now=self._clock(), keyframe=keyframe, areas=areas, moves=moves
         )
+        if full:
+            self.full_poll.done(self._last_grab, missed=None if keyframe else self._missed(tiles))
         if not tiles:
             return None
         return (tiles, self._shape, captured_at, self._encoder.last_was_keyframe, False)
@@ -401,15 +406,31 @@ class ScreenStreamer:
         """Skip the grab: X DAMAGE saw no drawing, the pointer stayed, nothing to refine.
 
         Saves the grab and the diff (~4 ms a turn) on a still screen; a full
-        poll every ``FULL_POLL`` seconds stays as a safety net.
+        poll (``full_poll``) stays as a safety net.
         """
         capturer = self._capturer
+        self._looked_quiet = False
         if not isinstance(capturer, Capturer):
             return False
         quiet = capturer.quiet()  # always: it clears the damage, so new drawing wakes us
-        if self._encoder.lossy_tiles or self._clock() - self._last_full >= FULL_POLL:
+        self._looked_quiet = quiet and not self._encoder.lossy_tiles
+        if self._encoder.lossy_tiles or self.full_poll.due(self._clock()):
             return False
         return quiet
+
+    def _missed(self, tiles: list[Tile]) -> bool | None:
+        """After a full grab: whether it found a change X DAMAGE had not reported.
+
+        Only a grab right after a quiet look can tell (nothing drawn, nothing to
+        refine); a drawing DAMAGE reported since that look makes it None too:
+        its change may be among ``tiles``.
+        """
+        capturer = self._capturer
+        if not self._looked_quiet or not isinstance(capturer, Capturer):
+            return None
+        if capturer.drawn_since_look():
+            return None
+        return bool(tiles)
 
     def _idle(self, until: float | None) -> bool:
         """Worker thread: sleep one pointer tick or until something is drawn.
