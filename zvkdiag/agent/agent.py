@@ -61,6 +61,7 @@ from zvkdiag.transport.dial import open_relay
 from zvkdiag.transport.explain import network_problem
 from zvkdiag.trust.verify import NotVerified, TrustConfig, verify_engineer
 from zvkdiag.wire import codes, handshake
+from zvkdiag.wire.ssh import skip_ignore_packets
 
 __all__ = ["Agent", "parse_address"]
 
@@ -478,6 +479,7 @@ class Agent:
             self._failed()
             return
         session.conn = conn
+        skip_ignore_packets(conn)
         self.audit(
             "session-connected", engineer=session.hello.name, verified=session.hello.verified
         )

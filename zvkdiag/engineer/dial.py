@@ -26,7 +26,12 @@ from zvkdiag.resume.secret import ResumeSecret
 from zvkdiag.resume.transport import GRACE, Events, ResumableTransport, ResumeTunnel
 from zvkdiag.transport.dial import open_relay
 from zvkdiag.wire import handshake
-from zvkdiag.wire.ssh import CHANNEL_MAX_PACKET, CHANNEL_WINDOW, ENCRYPTION_ALGS
+from zvkdiag.wire.ssh import (
+    CHANNEL_MAX_PACKET,
+    CHANNEL_WINDOW,
+    ENCRYPTION_ALGS,
+    skip_ignore_packets,
+)
 
 __all__ = ["CONNECT_TIMEOUT", "Identity", "Target", "dial_customer"]
 
@@ -248,7 +253,7 @@ async def _ssh(
     except (asyncssh.KeyImportError, ValueError) as exc:
         raise ProtocolError("the customer's host key is malformed") from exc
     try:
-        return await asyncssh.connect(
+        conn = await asyncssh.connect(
             "customer",
             tunnel=tunnel,
             config=None,
@@ -279,3 +284,5 @@ async def _ssh(
         ) from exc
     except (asyncssh.Error, OSError) as exc:
         raise SessionClosed(f"The connection broke while it was being secured: {exc}") from exc
+    skip_ignore_packets(conn)
+    return conn
