@@ -13,6 +13,7 @@ from zvkdiag.screen.tiles import (
     changed_tiles,
     cover,
     grid_shape,
+    inside,
     merge_runs,
     minus,
     tile_rect,
@@ -145,3 +146,12 @@ def test_one_area_is_covered_as_the_grid_covers_it() -> None:
         x, y = int(rng.integers(-80, width + 10)), int(rng.integers(-80, height + 10))
         rect = Rect(x, y, int(rng.integers(0, 200)), int(rng.integers(0, 200)))
         assert cover([rect], height, width) == cover([rect, rect], height, width)
+
+
+def test_inside_means_wholly_within() -> None:
+    outer = Rect(10, 20, 30, 40)
+    assert inside(Rect(10, 20, 30, 40), outer)
+    assert inside(Rect(15, 25, 5, 5), outer)
+    assert not inside(Rect(9, 25, 5, 5), outer)
+    assert not inside(Rect(15, 25, 26, 5), outer)  # one pixel past the right edge
+    assert not inside(Rect(15, 56, 5, 5), outer)  # one pixel past the bottom

@@ -32,7 +32,7 @@ import numpy.typing as npt
 from zvkdiag._errors import ZvkdiagError
 from zvkdiag.screen.damage import DamageWatch, Rects
 from zvkdiag.screen.pointer import WARP_POLL
-from zvkdiag.screen.tiles import TILE, Rect, align, compact_box, cover, minus
+from zvkdiag.screen.tiles import TILE, Rect, align, compact_box, cover, inside, minus
 from zvkdiag.screen.window_moves import Move
 
 __all__ = [
@@ -206,7 +206,7 @@ class Capturer:
             # Under the pointer's new place the buffer already holds the screen (whatever
             # was drawn there is in ``parts``); only the encoder must look there too.
             moved, _ = cover([self._cursor_rect], height, width)
-            parts += [m for m in moved if not any(_inside(m, p) for p in parts)]
+            parts += [m for m in moved if not any(inside(m, p) for p in parts)]
             blend_cursor(frame, cursor[0], self._cursor_rect.x, self._cursor_rect.y)
         return frame, parts
 
@@ -379,15 +379,6 @@ def blend_cursor(pixels: Pixels, cursor: Pixels, left: int, top: int) -> None:
 
 def _meets(a: Rect, b: Rect) -> bool:
     return a.x < b.x + b.w and b.x < a.x + a.w and a.y < b.y + b.h and b.y < a.y + a.h
-
-
-def _inside(inner: Rect, outer: Rect) -> bool:
-    return (
-        outer.x <= inner.x
-        and outer.y <= inner.y
-        and inner.x + inner.w <= outer.x + outer.w
-        and inner.y + inner.h <= outer.y + outer.h
-    )
 
 
 def _cursor_key(cursor: Any) -> tuple[int, int, bytes]:

@@ -24,6 +24,7 @@ __all__ = [
     "compact_box",
     "cover",
     "grid_shape",
+    "inside",
     "merge_runs",
     "minus",
     "tile_rect",
@@ -195,3 +196,13 @@ def _to_rect(block: tuple[int, int, int, int], height: int, width: int) -> Rect:
     r0, r1, c0, c1 = block
     x, y = c0 * TILE, r0 * TILE
     return Rect(x, y, min(c1 * TILE, width) - x, min(r1 * TILE, height) - y)
+
+
+def inside(inner: Rect, outer: Rect) -> bool:
+    """Whether ``inner`` lies wholly within ``outer``."""
+    return (
+        outer.x <= inner.x
+        and outer.y <= inner.y
+        and inner.x + inner.w <= outer.x + outer.w
+        and inner.y + inner.h <= outer.y + outer.h
+    )

@@ -9,7 +9,7 @@ net (``zvkdiag.screen.pacing.FullPoll``) use it.
 from __future__ import annotations
 
 from zvkdiag.screen.capture import Capturer
-from zvkdiag.screen.tiles import Rect
+from zvkdiag.screen.tiles import Rect, inside
 
 __all__ = ["BlindCapturer"]
 
@@ -33,17 +33,8 @@ class BlindCapturer(Capturer):
         if super().quiet():
             return True
         areas = self._areas
-        if areas and all(_within(area, self.blind) for area in areas):
+        if areas and all(inside(area, self.blind) for area in areas):
             self._areas = []
             self.unreported += 1
             return True
         return False
-
-
-def _within(inner: Rect, outer: Rect) -> bool:
-    return (
-        outer.x <= inner.x
-        and outer.y <= inner.y
-        and inner.x + inner.w <= outer.x + outer.w
-        and inner.y + inner.h <= outer.y + outer.h
-    )
