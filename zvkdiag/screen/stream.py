@@ -24,12 +24,12 @@ second on average, but a second grab may follow the first without waiting
 period.  The ticks (``poll_fps``, by default ``max_fps``) remain for what
 DAMAGE does not report, the mouse pointer, and as the safety net of a full
 grab every ``FULL_POLL`` seconds, widening to ``FULL_POLL_LONGEST`` while
-DAMAGE proves right (``pacing.FullPoll``); after ``IDLE_AFTER`` seconds without a frame they slow to
-``IDLE_POLL`` (the first pointer move after a pause shows up to 67 ms late,
-everything after it at full rate).  Where the DAMAGE connection also reports
-pointer motion and image changes (``pointer``), a moving mouse wakes the
-stream itself and the ticks, at ``pointer.WARP_POLL``, only look for a pointer
-that a program warped.
+DAMAGE proves right (``pacing.FullPoll``); after ``IDLE_AFTER`` seconds
+without a frame they slow to ``IDLE_POLL`` (the first pointer move after a
+pause shows up to 67 ms late, everything after it at full rate).  Where the
+DAMAGE connection also reports pointer motion and image changes (``pointer``),
+a moving mouse wakes the stream itself and the ticks, at ``pointer.WARP_POLL``,
+only look for a pointer that a program warped.
 
 While nothing is drawn and the pointer stays, the worker thread ticks by
 itself (``_idle``): it sleeps in ``select`` on the DAMAGE socket and a wake-up
