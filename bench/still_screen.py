@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -37,50 +38,6 @@ from screen_bench import harness_dir, loadavg, scenario_screen, stop
 
 START_TIMEOUT: Final = 20.0
 
-CHILD: Final = r"""
-import asyncio, glob, json, os, sys, time
-from zvkdiag.screen.frames import decode_frame
-from zvkdiag.screen.stream import ScreenStreamer
-
-def cpu():
-    total = 0
-    for path in glob.glob(f"/proc/{os.getpid()}/task/*/schedstat"):
-        try:
-            total += int(open(path).read().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
-    return total / 1e9
-
-async def main(seconds, measure):
-    streamer = ScreenStreamer()
-    frames = streamer.frames()
-    frame = decode_frame(await anext(frames))
-    streamer.on_ack(frame.seq)
-    done = time.monotonic() + seconds
-    start = done - measure
-    c0 = t0 = grabs0 = None
-    nxt = asyncio.ensure_future(anext(frames))  # never cancelled: that would end the stream
-    while (now := time.monotonic()) < done:
-        if c0 is None and now >= start:
-            c0, t0, grabs0 = cpu(), now, streamer.stats.captures
-        wait = start - now if start > now else done - now
-        finished, _ = await asyncio.wait({nxt}, timeout=min(1.0, max(wait, 0.001)))
-        if finished:
-            streamer.on_ack(decode_frame(nxt.result()).seq)
-            nxt = asyncio.ensure_future(anext(frames))
-    c1, t1 = cpu(), time.monotonic()
-    net = getattr(streamer, "full_poll", None)
-    print(json.dumps({
-        "cpu_pct": 100 * (c1 - c0) / (t1 - t0),
-        "grabs": streamer.stats.captures - grabs0,
-        "frames": streamer.stats.frames,
-        "full_poll_period": None if net is None else net.period,
-    }))
-    os._exit(0)
-
-asyncio.run(main(float(sys.argv[1]), float(sys.argv[2])))
-"""
-
 
 def process_cpu(pid: int) -> float:
     """CPU seconds of every thread of ``pid`` so far (schedstat's nanoseconds)."""
@@ -89,6 +46,43 @@ def process_cpu(pid: int) -> float:
         with contextlib.suppress(OSError, ValueError, IndexError):  # a thread that just ended
             total += int(stat.read_text().split()[0])
     return total / 1e9
+
+
+def child(seconds: float, measure: float) -> None:
+    """In the tree's own process: stream the screen, print this process's CPU as JSON."""
+    import asyncio
+
+    from zvkdiag.screen.frames import decode_frame
+    from zvkdiag.screen.stream import ScreenStreamer
+
+    async def watch() -> dict[str, Any]:
+        streamer = ScreenStreamer()
+        frames = streamer.frames()
+        streamer.on_ack(decode_frame(await anext(frames)).seq)
+        done = time.monotonic() + seconds
+        start = done - measure
+        c0 = t0 = 0.0
+        grabs0: int | None = None
+        nxt = asyncio.ensure_future(anext(frames))  # never cancelled: that would end the stream
+        while (now := time.monotonic()) < done:
+            if grabs0 is None and now >= start:
+                c0, t0, grabs0 = process_cpu(os.getpid()), now, streamer.stats.captures
+            wait = start - now if start > now else done - now
+            finished, _ = await asyncio.wait({nxt}, timeout=min(1.0, max(wait, 0.001)))
+            if finished:
+                streamer.on_ack(decode_frame(nxt.result()).seq)
+                nxt = asyncio.ensure_future(anext(frames))
+        c1, t1 = process_cpu(os.getpid()), time.monotonic()
+        net = getattr(streamer, "full_poll", None)  # a tree from before the widening net
+        return {
+            "cpu_pct": 100 * (c1 - c0) / (t1 - t0),
+            "grabs": streamer.stats.captures - (grabs0 or 0),
+            "frames": streamer.stats.frames,
+            "full_poll_period": None if net is None else net.period,
+        }
+
+    print(json.dumps(asyncio.run(watch())), flush=True)
+    os._exit(0)  # the capture worker may still sit in its select()
 
 
 def run_x11vnc(
@@ -129,10 +123,12 @@ def run_x11vnc(
 
 
 def run_tree(tree: Path, env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
-    child_env = {**env, "PYTHONPATH": str(tree.resolve())}
+    # The tree first, then this folder: not the current folder's zvkdiag (``-c`` would).
+    code = f"import sys; sys.path[:0] = [{str(tree.resolve())!r}, {str(Path(__file__).parent)!r}]; "
+    code += "import still_screen as m; m.child(float(sys.argv[1]), float(sys.argv[2]))"
     done = subprocess.run(
-        [PYTHON, "-P", "-c", CHILD, str(args.seconds), str(args.measure)],  # -P: not the cwd's
-        env=child_env, capture_output=True, text=True, check=True, timeout=args.seconds + 60,
+        [PYTHON, "-c", code, str(args.seconds), str(args.measure)],
+        env=env, capture_output=True, text=True, check=True, timeout=args.seconds + 60,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result

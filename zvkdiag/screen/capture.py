@@ -282,11 +282,10 @@ class Capturer:
         """
         if self._damage is None:
             return False
+        if self._damage.pending:
+            return True
         fd = self._damage.fileno()
-        if self._damage.pending or fd < 0:
-            return self._damage.pending
-        ready, _, _ = select.select([fd], [], [], 0)
-        return bool(ready)
+        return fd >= 0 and bool(select.select([fd], [], [], 0)[0])
 
     @property
     def damage_pending(self) -> bool:
